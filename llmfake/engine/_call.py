@@ -1,0 +1,77 @@
+"""``Call``: a request, with the provider's wire format taken away."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message of the conversation, its content flattened to text."""
+
+    role: str
+    """``system``, ``developer``, ``user``, ``assistant`` or ``tool``."""
+    text: str
+    """Text parts joined; non-text parts (images, audio) are left out."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A function the client offers the model."""
+
+    name: str
+    """The function's name."""
+    parameters: Mapping[str, Any] | None = None
+    """Its JSON Schema, used to generate arguments when the scenario gives none."""
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A provider-neutral request: what the engine decides on."""
+
+    provider: str
+    """``openai``, ``azure``, ``anthropic``, ``gemini`` or ``ollama``."""
+    endpoint: str
+    """``chat``, ``responses``, ``completions``, ``embeddings`` or ``models``."""
+    model: str
+    """The model asked for (the deployment for Azure)."""
+    messages: tuple[Message, ...] = ()
+    """The conversation (the prompt, for completions)."""
+    stream: bool = False
+    """Whether the client asked for a stream."""
+    max_tokens: int | None = None
+    """The completion token limit the client set, if any."""
+    stop: tuple[str, ...] = ()
+    """Stop sequences: the text is cut before the first one."""
+    n: int = 1
+    """How many choices."""
+    tools: tuple[ToolSpec, ...] = ()
+    """Functions offered."""
+    forced_tool: str | None = None
+    """A tool the client forces (``tool_choice``); ``*`` for any one of them."""
+    response_schema: Mapping[str, Any] | None = None
+    """The JSON Schema of a structured-output request."""
+    response_json: bool = False
+    """Whether the client asked for JSON (``json_object`` or a schema)."""
+    inputs: tuple[str, ...] = ()
+    """Embedding inputs."""
+    dimensions: int | None = None
+    """Embedding dimensions asked for."""
+    api_key: str | None = None
+    """The API key sent, if any."""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """Request headers, names lower-cased."""
+    tenant: str = "default"
+    """The tenant whose state and journal the request belongs to."""
+    body: Mapping[str, Any] = field(default_factory=dict)
+    """The parsed request body, for the provider's own rendering needs."""
+
+    @property
+    def last_user_text(self) -> str:
+        """The text of the last user message ('' when there is none)."""
+        for message in reversed(self.messages):
+            if message.role == "user":
+                return message.text
+        return ""

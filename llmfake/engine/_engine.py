@@ -1,0 +1,261 @@
+"""The engine: decides what each ``Call`` gets. It owns all state (per tenant) and all randomness.
+
+Every random draw comes from ``random.Random`` seeded with a string made of the scenario's seed,
+a purpose and a per-tenant ordinal. The tenant's *name* is not part of it, so the same scenario
+and the same requests give the same bytes in any tenant, whatever runs beside them.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import random
+import string
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from llmfake.engine._call import Call
+from llmfake.engine._jsonschema import instance_from_schema
+from llmfake.engine._plan import Choice, Plan, Timing, ToolCall, Usage
+from llmfake.engine._text import (
+    count_tokens,
+    cut,
+    embedding,
+    generated_text,
+    prompt_tokens,
+)
+from llmfake.journal import Journal
+from llmfake.scenario._model import ErrorSpec, Latency, Match, Reply, Rule, Scenario, Step
+
+_ALNUM = string.ascii_letters + string.digits
+_DEFAULT_DIMENSIONS = {"text-embedding-3-large": 3072}
+DEFAULT_EMBEDDING_DIMENSIONS = 1536
+DEFAULT_MODELS = (
+    "gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-5", "gpt-5-mini", "o3-mini",
+    "gpt-3.5-turbo-instruct", "text-embedding-3-small", "text-embedding-3-large",
+)
+"""What ``/v1/models`` lists when the scenario names no models (any model id is served)."""
+
+
+@dataclass
+class TenantState:
+    """What one tenant has: its scenario, counters and journal."""
+
+    name: str
+    """The tenant's name (``default`` for un-prefixed paths)."""
+    scenario: Scenario
+    """The scenario in force."""
+    journal: Journal = field(default_factory=Journal)
+    """Its exchanges."""
+    ordinal: int = 0
+    """Requests decided so far."""
+    rule_matches: dict[int, int] = field(default_factory=dict)
+    """Requests each rule has matched (seeds its chaos draws)."""
+    script_pos: dict[int, int] = field(default_factory=dict)
+    """Script steps each rule has used."""
+
+    def reset(self) -> None:
+        """Forget counters and the journal; keep the scenario."""
+        self.journal.clear()
+        self.ordinal = 0
+        self.rule_matches.clear()
+        self.script_pos.clear()
+
+
+class Engine:
+    """Decides plans for every tenant of one server."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.base = scenario
+        self.tenants: dict[str, TenantState] = {}
+
+    def tenant(self, name: str) -> TenantState:
+        """The state of tenant ``name``, created with the base scenario on first use."""
+        state = self.tenants.get(name)
+        if state is None:
+            state = self.tenants[name] = TenantState(name, self.base)
+        return state
+
+    def set_scenario(self, name: str, scenario: Scenario) -> None:
+        """Put ``scenario`` in force for tenant ``name`` and reset its counters and journal."""
+        state = self.tenant(name)
+        state.scenario = scenario
+        state.reset()
+
+    def reserve(self, state: TenantState) -> tuple[int, str, str]:
+        """Take the tenant's next ordinal: (ordinal, uid, request id), all seeded."""
+        ordinal = state.ordinal
+        state.ordinal += 1
+        ids = random.Random(f"{state.scenario.seed}:ids:{ordinal}")
+        uid = "".join(ids.choice(_ALNUM) for _ in range(29))
+        return ordinal, uid, f"req_{ids.getrandbits(128):032x}"
+
+    def decide(self, call: Call) -> Plan:
+        """Decide what ``call`` gets, advancing the tenant's counters."""
+        state = self.tenant(call.tenant)
+        sc = state.scenario
+        ordinal, uid, request_id = self.reserve(state)
+        base: dict[str, Any] = {
+            "call": call,
+            "ordinal": ordinal,
+            "uid": uid,
+            "request_id": request_id,
+            "created": int(sc.freeze_time if sc.freeze_time is not None else time.time()),
+        }
+        timing_seed = f"{sc.seed}:timing:{ordinal}"
+
+        auth_error = _check_auth(sc, call)
+        if auth_error is not None:
+            return Plan(**base, error=auth_error, source="auth",
+                        timing=Timing(Latency(), timing_seed))
+
+        step, rule, source = self._select(state, call)
+        latency = (step.latency or (rule.latency if rule else None) or sc.latency)
+        timing = Timing(latency, timing_seed)
+        if step.error is not None:
+            # An error answers at once unless its own step asks to be slow: a 429 that took
+            # the model's ttft to arrive would be unlike any provider.
+            return Plan(**base, error=step.error, timing=Timing(step.latency or Latency(),
+                                                                timing_seed),
+                        headers=step.headers, source=source)
+        reply = step.reply
+        if reply is None and rule is not None and rule.step.reply is not None:
+            reply = rule.step.reply
+        if reply is None:
+            reply = sc.reply
+        rng = random.Random(f"{sc.seed}:content:{ordinal}")
+        if call.endpoint == "models":
+            listed = sc.models or DEFAULT_MODELS
+            if call.model and sc.models and call.model not in sc.models:
+                return Plan(**base, error=ErrorSpec("not_found"), timing=timing, source=source)
+            return Plan(**base, models=listed, timing=timing, headers=step.headers,
+                        fault=step.fault, source=source)
+        if call.endpoint == "embeddings":
+            dims = (reply.embedding_dimensions or call.dimensions
+                    or _DEFAULT_DIMENSIONS.get(call.model, DEFAULT_EMBEDDING_DIMENSIONS))
+            vectors = tuple(embedding(text, dims) for text in call.inputs)
+            usage = Usage(prompt_tokens=sum(count_tokens(t) for t in call.inputs))
+            return Plan(**base, embeddings=vectors, usage=usage, fault=step.fault, timing=timing,
+                        headers=step.headers, source=source)
+        choices = tuple(_choice(reply, call, rng, i) for i in range(max(call.n, 1)))
+        completion = sum(len(c.tokens) + sum(count_tokens(t.name + t.arguments)
+                                             for t in c.tool_calls) for c in choices)
+        usage = Usage(prompt_tokens([m.text for m in call.messages]), completion)
+        return Plan(**base, choices=choices, usage=usage, fault=step.fault, timing=timing,
+                    headers=step.headers, source=source)
+
+    def _select(self, state: TenantState, call: Call) -> tuple[Step, Rule | None, str]:
+        sc = state.scenario
+        for index, rule in enumerate(sc.rules):
+            if not _matches(rule.match, call):
+                continue
+            matched = state.rule_matches.get(index, 0)
+            state.rule_matches[index] = matched + 1
+            for c_index, chaos in enumerate(rule.chaos):
+                draw = random.Random(f"{sc.seed}:chaos:{index}:{c_index}:{matched}").random()
+                if draw < chaos.probability:
+                    return chaos.step, rule, f"rule {index} chaos {c_index}"
+            if not rule.script:
+                return rule.step, rule, f"rule {index}"
+            pos = state.script_pos.get(index, 0)
+            state.script_pos[index] = pos + 1
+            n = len(rule.script)
+            if pos < n:
+                return rule.script[pos], rule, f"rule {index} step {pos}"
+            if rule.then == "cycle":
+                return rule.script[pos % n], rule, f"rule {index} step {pos % n}"
+            if rule.then == "last":
+                return rule.script[-1], rule, f"rule {index} step {n - 1}"
+            return Step(reply=sc.reply), None, f"rule {index} then default"
+        return Step(reply=sc.reply), None, "default"
+
+
+def _check_auth(sc: Scenario, call: Call) -> ErrorSpec | None:
+    if not sc.auth.required and not sc.auth.keys:
+        return None
+    if not call.api_key or (sc.auth.keys and call.api_key not in sc.auth.keys):
+        return ErrorSpec("auth")
+    return None
+
+
+def _matches(match: Match, call: Call) -> bool:
+    if match.endpoint and call.endpoint not in match.endpoint:
+        return False
+    if match.provider and call.provider not in match.provider:
+        return False
+    if match.model is not None and not fnmatch.fnmatchcase(call.model, match.model):
+        return False
+    if match.stream is not None and match.stream != call.stream:
+        return False
+    if match.contains is not None and match.contains.lower() not in call.last_user_text.lower():
+        return False
+    for name, pattern in match.header.items():
+        value = call.headers.get(name)
+        if value is None or not fnmatch.fnmatchcase(value, pattern):
+            return False
+    return True
+
+
+def _tool_schema(call: Call, name: str) -> Mapping[str, Any] | None:
+    for tool in call.tools:
+        if tool.name == name:
+            return tool.parameters
+    return None
+
+
+def _tool_calls(reply: Reply, call: Call, rng: random.Random) -> tuple[ToolCall, ...]:
+    specs: list[tuple[str, Any, str | None]] = [
+        (t.name, t.arguments, t.id) for t in reply.tool_calls]
+    if not specs and call.forced_tool is not None and call.tools:
+        name = call.tools[0].name if call.forced_tool == "*" else call.forced_tool
+        specs = [(name, None, None)]
+    out = []
+    for name, args, call_id in specs:
+        if args is None:
+            schema = _tool_schema(call, name) or {"type": "object", "properties": {}}
+            args = instance_from_schema(schema, rng)
+        text = args if isinstance(args, str) else json.dumps(args, separators=(",", ":"))
+        out.append(ToolCall(call_id or "call_" + "".join(rng.choice(_ALNUM) for _ in range(24)),
+                            name, text))
+    return tuple(out)
+
+
+def _content_text(reply: Reply, call: Call, rng: random.Random) -> str:
+    if reply.json is not None:
+        return json.dumps(reply.json)
+    schema = reply.json_schema or call.response_schema
+    if schema is not None or call.response_json:
+        if reply.text is not None and _is_json(reply.text):
+            return reply.text
+        if schema is None:
+            schema = {"type": "object", "properties": {"answer": {"type": "string"}},
+                      "required": ["answer"]}
+        return json.dumps(instance_from_schema(schema, rng))
+    if reply.text is not None:
+        return reply.text
+    if reply.echo:
+        return call.last_user_text
+    gen = reply.generate
+    return generated_text(rng, sentences=gen.sentences if gen else None,
+                          words=gen.words if gen else None)
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _choice(reply: Reply, call: Call, rng: random.Random, index: int) -> Choice:
+    if index:
+        rng = random.Random(f"{rng.random()}:{index}")
+    tool_calls = _tool_calls(reply, call, rng)
+    if tool_calls and reply.text is None:
+        return Choice(None, (), tool_calls, reply.finish_reason or "tool_calls")
+    text, tokens, limited = cut(_content_text(reply, call, rng), call.stop, call.max_tokens)
+    finish = "tool_calls" if tool_calls else ("length" if limited else "stop")
+    return Choice(text, tokens, tool_calls, reply.finish_reason or finish)

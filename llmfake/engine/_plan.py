@@ -1,0 +1,127 @@
+"""``Plan``: what the engine decided a request gets. Providers render it; the server executes it."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from llmfake.engine._call import Call
+from llmfake.scenario._model import ErrorSpec, FaultSpec, Latency
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A tool call the model makes."""
+
+    id: str
+    """The call id (``call_...``)."""
+    name: str
+    """The function's name."""
+    arguments: str
+    """The arguments as a JSON string."""
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One choice of a reply."""
+
+    text: str | None
+    """The text (None when the model only calls tools)."""
+    tokens: tuple[str, ...] = ()
+    """``text`` cut into tokens; concatenated they give ``text``. Streams send one per chunk."""
+    tool_calls: tuple[ToolCall, ...] = ()
+    """Tool calls."""
+    finish: str = "stop"
+    """``stop``, ``length``, ``tool_calls`` or ``content_filter``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts, from the documented estimate (see ``llmfake.engine._text``)."""
+
+    prompt_tokens: int = 0
+    """Tokens in the request."""
+    completion_tokens: int = 0
+    """Tokens generated."""
+
+    @property
+    def total_tokens(self) -> int:
+        """Prompt plus completion tokens."""
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """When each part of the response is due, in seconds from the request's arrival."""
+
+    latency: Latency = field(default_factory=Latency)
+    """The latency the plan was made with."""
+    seed: str = ""
+    """Seeds the jitter, so the same request gets the same schedule."""
+
+    def deadlines(self, chunks: int) -> list[float]:
+        """Deadlines of ``chunks`` successive tokens: the first at ttft, then per_token apart."""
+        lat = self.latency
+        rng = random.Random(self.seed) if lat.jitter else None
+
+        def spread(delay: float) -> float:
+            if rng is None or delay <= 0:
+                return delay
+            return max(0.0, delay * (1 + lat.jitter * (2 * rng.random() - 1)))
+
+        out: list[float] = []
+        t = spread(lat.ttft)
+        for i in range(chunks):
+            if i:
+                t += spread(lat.per_token)
+            out.append(t)
+        return out
+
+    def total(self, chunks: int) -> float:
+        """When the last of ``chunks`` tokens is due (the ttft when there are none)."""
+        deadlines = self.deadlines(max(chunks, 1))
+        return deadlines[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The decision for one request."""
+
+    call: Call
+    """The request."""
+    ordinal: int
+    """The request's number within its tenant, from 0."""
+    uid: str
+    """A deterministic 29-character id body; providers add their prefix (``chatcmpl-``)."""
+    request_id: str
+    """The ``x-request-id`` (``req_`` and 32 hex digits)."""
+    created: int
+    """The Unix time the response says it was created."""
+    choices: tuple[Choice, ...] = ()
+    """The reply's choices (empty for errors and embeddings)."""
+    embeddings: tuple[tuple[float, ...], ...] = ()
+    """One vector per input of an embeddings request."""
+    usage: Usage = field(default_factory=Usage)
+    """Token counts."""
+    models: tuple[str, ...] = ()
+    """For the models endpoint: the ids to list."""
+    error: ErrorSpec | None = None
+    """An HTTP error instead of a reply."""
+    fault: FaultSpec | None = None
+    """A transport fault to strike while sending."""
+    timing: Timing = field(default_factory=Timing)
+    """The schedule."""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """Extra response headers the scenario asked for."""
+    source: str = "default"
+    """What decided it: ``default``, ``rule 2``, ``rule 2 step 1``, ``rule 2 chaos 0``, ``auth``."""
+
+    @property
+    def outcome(self) -> str:
+        """``reply``, ``error <name>`` or ``fault <name>``, for logs and the journal."""
+        if self.error is not None:
+            return f"error {self.error.name}"
+        if self.fault is not None:
+            return f"fault {self.fault.name}"
+        return "reply"

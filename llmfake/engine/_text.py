@@ -1,0 +1,80 @@
+"""Tokens, token counts, seeded text and deterministic embedding vectors.
+
+The token estimate (documented in docs/scenarios.md): a token is a run of up to 10 letters, up
+to 3 digits, or one other visible character, each with the white space before it; trailing white
+space is a token of its own. Concatenating the tokens of a text gives the text back, so a stream
+sends exactly one token per chunk and ``usage.completion_tokens`` counts the chunks. A chat
+prompt counts 3 tokens per message plus 3, as OpenAI's own estimate does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+import re
+import struct
+from collections.abc import Iterable
+
+from faker.providers.lorem.en_US import Provider as _Lorem
+
+_TOKEN = re.compile(r"\s*(?:[^\W\d_]{1,10}|\d{1,3}|[^\w\s]|_)|\s+")
+_WORDS: tuple[str, ...] = tuple(_Lorem.word_list)
+
+
+def tokenize(text: str) -> tuple[str, ...]:
+    """Cut ``text`` into tokens whose concatenation is ``text``."""
+    return tuple(_TOKEN.findall(text))
+
+
+def count_tokens(text: str) -> int:
+    """How many tokens ``text`` is, by the estimate above."""
+    return sum(1 for _ in _TOKEN.finditer(text))
+
+
+def prompt_tokens(texts: Iterable[str]) -> int:
+    """Tokens of a chat prompt: each message's tokens plus 3, plus 3 for the reply's priming."""
+    return sum(count_tokens(t) + 3 for t in texts) + 3
+
+
+def generated_text(rng: random.Random, *, sentences: int | None = None,
+                   words: int | None = None) -> str:
+    """Seeded English-like text from faker's lorem word list (same rng state, same text)."""
+    if words is not None:
+        picked = [rng.choice(_WORDS) for _ in range(words)]
+        return " ".join(picked).capitalize() + "."
+    count = sentences if sentences is not None else rng.randint(1, 3)
+    out = []
+    for _ in range(count):
+        picked = [rng.choice(_WORDS) for _ in range(rng.randint(4, 12))]
+        out.append(" ".join(picked).capitalize() + ".")
+    return " ".join(out)
+
+
+def embedding(text: str, dimensions: int) -> tuple[float, ...]:
+    """A unit vector that depends only on ``text`` and ``dimensions``.
+
+    Drawn from SHA-256 of the text, so the same input always gets the same vector, whatever the
+    seed or the order of requests; rounded to float32 so base64 and float encodings agree.
+    """
+    rng = random.Random(hashlib.sha256(text.encode("utf-8")).digest())
+    vec = [rng.gauss(0.0, 1.0) for _ in range(dimensions)]
+    norm = math.sqrt(sum(v * v for v in vec)) or 1.0
+    packed = struct.pack(f"<{dimensions}f", *(v / norm for v in vec))
+    return struct.unpack(f"<{dimensions}f", packed)
+
+
+def cut(
+    text: str, stop: Iterable[str], max_tokens: int | None
+) -> tuple[str, tuple[str, ...], bool]:
+    """Apply stop sequences, then the token limit: return (text, tokens, hit the limit)."""
+    for s in stop:
+        if s:
+            at = text.find(s)
+            if at >= 0:
+                text = text[:at]
+    tokens = tokenize(text)
+    if max_tokens is not None and len(tokens) > max_tokens:
+        tokens = tokens[:max_tokens]
+        return "".join(tokens), tokens, True
+    return text, tokens, False

@@ -1,0 +1,18 @@
+"""Providers: wire formats in and out, nothing else (no I/O, no sleeping)."""
+
+from llmfake.providers._base import Event, Incoming, InvalidRequest, ProviderSpec, Rendered, Route
+from llmfake.providers.openai import PROVIDER as OPENAI
+
+PROVIDERS: tuple[ProviderSpec, ...] = (OPENAI,)
+"""Every provider the server speaks."""
+
+__all__ = [
+    "OPENAI",
+    "PROVIDERS",
+    "Event",
+    "Incoming",
+    "InvalidRequest",
+    "ProviderSpec",
+    "Rendered",
+    "Route",
+]

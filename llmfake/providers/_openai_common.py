@@ -1,0 +1,271 @@
+"""OpenAI pieces shared by chat, completions, embeddings, models and responses."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from llmfake.engine._call import Call, Message, ToolSpec
+from llmfake.engine._plan import Plan
+from llmfake.journal import mask
+from llmfake.providers._base import Incoming, InvalidRequest, Rendered, dumps, pretty
+from llmfake.scenario._model import ErrorSpec
+
+JSON_TYPE = "application/json"
+SSE_TYPE = "text/event-stream; charset=utf-8"
+
+# (status, type, code, message) by error name; PROTOCOLS.md section 1.5.
+_ERRORS: Mapping[str, tuple[int, str, str | None, str]] = {
+    "bad_request": (400, "invalid_request_error", None,
+                    "Invalid request: the fake was told to reject this request."),
+    "context_length": (400, "invalid_request_error", "context_length_exceeded",
+                       "This model's maximum context length is 128000 tokens. However, your "
+                       "messages resulted in 130000 tokens. Please reduce the length of the "
+                       "messages."),
+    "auth": (401, "invalid_request_error", "invalid_api_key",
+             "Incorrect API key provided. You can find your API key at "
+             "https://platform.openai.com/account/api-keys."),
+    "permission": (403, "request_forbidden", "unsupported_country_region_territory",
+                   "Country, region, or territory not supported"),
+    "not_found": (404, "invalid_request_error", "model_not_found",
+                  "The model does not exist or you do not have access to it."),
+    "request_too_large": (413, "invalid_request_error", "request_too_large",
+                          "Request too large."),
+    "rate_limit": (429, "requests", "rate_limit_exceeded",
+                   "Rate limit reached for requests. Please try again later. Visit "
+                   "https://platform.openai.com/account/rate-limits to learn more."),
+    "quota": (429, "insufficient_quota", "insufficient_quota",
+              "You exceeded your current quota, please check your plan and billing details. "
+              "For more information on this error, read the docs: "
+              "https://platform.openai.com/docs/guides/error-codes/api-errors."),
+    "server_error": (500, "server_error", None,
+                     "The server had an error while processing your request. Sorry about that!"),
+    "unavailable": (503, "server_error", None,
+                    "The server is overloaded or not ready yet."),
+    "overloaded": (503, "server_error", None,
+                   "The engine is currently overloaded, please try again later."),
+    "timeout": (504, "server_error", "timeout", "Request timed out."),
+}
+
+
+def base_headers(plan: Plan) -> dict[str, str]:
+    """Headers every OpenAI response of ``plan`` carries."""
+    return {
+        "x-request-id": plan.request_id,
+        "openai-version": "2020-10-01",
+        "openai-organization": "llmfake",
+        "openai-project": "proj_llmfake",
+        "openai-processing-ms": str(int(plan.timing.total(_token_count(plan)) * 1000)),
+        "access-control-expose-headers": "X-Request-ID",
+    }
+
+
+def _token_count(plan: Plan) -> int:
+    return max((len(c.tokens) for c in plan.choices), default=1)
+
+
+def error_object(spec: ErrorSpec, call: Call | None) -> tuple[int, dict[str, Any]]:
+    """The status and ``error`` object OpenAI sends for ``spec``."""
+    status, etype, code, message = _ERRORS.get(spec.name, _ERRORS["server_error"])
+    if spec.name == "auth" and call is not None:
+        if not call.api_key:
+            code = None
+            message = ("You didn't provide an API key. You need to provide your API key in an "
+                       "Authorization header using Bearer auth (i.e. Authorization: Bearer "
+                       "YOUR_KEY), or as the password field (with blank username) if you're "
+                       "accessing the API from your browser and are prompted for a username and "
+                       "password. You can obtain an API key from "
+                       "https://platform.openai.com/account/api-keys.")
+        else:
+            message = (f"Incorrect API key provided: {mask(call.api_key)}. You can find your "
+                       "API key at https://platform.openai.com/account/api-keys.")
+    if spec.name == "not_found" and call is not None and call.model:
+        message = f"The model `{call.model}` does not exist or you do not have access to it."
+    if spec.name == "rate_limit" and call is not None:
+        message = (f"Rate limit reached for {call.model or 'requests'} in organization "
+                   "org-llmfake on requests per min (RPM): Limit 60, Used 60, Requested 1. "
+                   "Please try again in 1s. Visit https://platform.openai.com/account/"
+                   "rate-limits to learn more.")
+    if spec.message is not None:
+        message = spec.message
+    return spec.status or status, {"message": message, "type": etype, "param": None, "code": code}
+
+
+def retry_headers(spec: ErrorSpec) -> dict[str, str]:
+    """``retry-after`` (whole seconds, rounded up) and ``retry-after-ms`` for ``spec``."""
+    if spec.retry_after is None:
+        return {}
+    ms = spec.retry_after * 1000
+    return {"retry-after": str(math.ceil(spec.retry_after)), "retry-after-ms": f"{ms:g}"}
+
+
+def render_error(spec: ErrorSpec, request_id: str, call: Call | None) -> Rendered:
+    """An OpenAI error response."""
+    status, obj = error_object(spec, call)
+    headers = {"content-type": JSON_TYPE, "x-request-id": request_id,
+               "openai-version": "2020-10-01", **retry_headers(spec)}
+    return Rendered(status, headers, pretty({"error": obj}))
+
+
+def render_invalid(exc: InvalidRequest, request_id: str) -> Rendered:
+    """An OpenAI error response for a request it rejects."""
+    etype = "invalid_request_error"
+    body = {"error": {"message": exc.message, "type": etype, "param": exc.param,
+                      "code": exc.code}}
+    headers = {"content-type": JSON_TYPE, "x-request-id": request_id,
+               "openai-version": "2020-10-01"}
+    return Rendered(exc.status, headers, pretty(body))
+
+
+def stream_error(spec: ErrorSpec, plan: Plan) -> bytes:
+    """An error inside a chat or completions stream: the SDK raises ``APIError``."""
+    _, obj = error_object(spec, plan.call)
+    return f"data: {dumps({'error': obj})}\n\n".encode()
+
+
+def api_key(inc: Incoming) -> str | None:
+    """The key from ``Authorization: Bearer`` (or Azure's ``api-key``)."""
+    auth = inc.headers.get("authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip() or None
+    return inc.headers.get("api-key") or None
+
+
+def body_object(inc: Incoming) -> Mapping[str, Any]:
+    """The JSON body, which must be an object."""
+    if not isinstance(inc.body, Mapping):
+        raise InvalidRequest(
+            "We could not parse the JSON body of your request. (HINT: This likely means you "
+            "aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, "
+            "but what was sent was not valid JSON. If you have trouble figuring out how to fix "
+            "this, please contact us through our help center at help.openai.com.)")
+    return inc.body
+
+
+def require_model(body: Mapping[str, Any]) -> str:
+    """The ``model`` field, or OpenAI's 400."""
+    model = body.get("model")
+    if model is None:
+        raise InvalidRequest("you must provide a model parameter")
+    if not isinstance(model, str):
+        raise InvalidRequest(f"Invalid type for 'model': expected a string, but got "
+                             f"{_json_type(model)} instead.", param="model",
+                             code="invalid_type")
+    return model
+
+
+def opt_int(body: Mapping[str, Any], key: str, *, minimum: int = 0,
+            maximum: int | None = None) -> int | None:
+    """An optional integer field, or OpenAI's 400."""
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidRequest(f"Invalid type for '{key}': expected an integer, but got "
+                             f"{_json_type(value)} instead.", param=key, code="invalid_type")
+    if value < minimum or (maximum is not None and value > maximum):
+        raise InvalidRequest(f"Invalid '{key}': integer out of range.", param=key,
+                             code="integer_out_of_range" if value > minimum else
+                             "integer_below_min_value")
+    return value
+
+
+def stop_list(body: Mapping[str, Any]) -> tuple[str, ...]:
+    """The ``stop`` field as a tuple."""
+    stop = body.get("stop")
+    if stop is None:
+        return ()
+    if isinstance(stop, str):
+        return (stop,)
+    if isinstance(stop, list) and all(isinstance(s, str) for s in stop):
+        return tuple(stop)
+    raise InvalidRequest("Invalid type for 'stop': expected a string or an array of strings.",
+                         param="stop", code="invalid_type")
+
+
+def content_text(content: Any) -> str:
+    """Text of a message's content: a string, or the text of its parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for part in content:
+            if isinstance(part, str):
+                parts.append(part)
+            elif isinstance(part, Mapping):
+                text = part.get("text", part.get("refusal"))
+                if isinstance(text, str):
+                    parts.append(text)
+        return "\n".join(parts)
+    return ""
+
+
+def function_tools(tools: Any, *, flat: bool) -> tuple[ToolSpec, ...]:
+    """Function tools (nested ``function`` for chat, flat for responses); others are skipped."""
+    if not isinstance(tools, list):
+        return ()
+    out = []
+    for tool in tools:
+        if not isinstance(tool, Mapping):
+            continue
+        fn = tool if flat else tool.get("function", tool.get("custom"))
+        if isinstance(fn, Mapping) and isinstance(fn.get("name"), str):
+            params = fn.get("parameters")
+            out.append(ToolSpec(fn["name"], params if isinstance(params, Mapping) else None))
+    return tuple(out)
+
+
+def forced_tool(choice: Any) -> str | None:
+    """The tool a ``tool_choice`` forces: a name, ``*`` for any, or None."""
+    if choice == "required":
+        return "*"
+    if isinstance(choice, Mapping):
+        fn = choice.get("function")
+        if isinstance(fn, Mapping) and isinstance(fn.get("name"), str):
+            return str(fn["name"])
+        if isinstance(choice.get("name"), str):
+            return str(choice["name"])
+        if choice.get("type") == "allowed_tools" and choice.get("mode") == "required":
+            return "*"
+    return None
+
+
+def messages_of(raw: Any) -> tuple[Message, ...]:
+    """Chat messages as ``Message`` (unknown shapes count as empty text)."""
+    out = []
+    for m in raw:
+        if not isinstance(m, Mapping):
+            raise InvalidRequest("Invalid type for 'messages[]': expected an object.",
+                                 param="messages", code="invalid_type")
+        text = content_text(m.get("content"))
+        calls = m.get("tool_calls")
+        if isinstance(calls, list):
+            for c in calls:
+                fn = c.get("function") if isinstance(c, Mapping) else None
+                if isinstance(fn, Mapping):
+                    text += f"{fn.get('name', '')}{fn.get('arguments', '')}"
+        out.append(Message(str(m.get("role", "user")), text))
+    return tuple(out)
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, Mapping):
+        return "an object"
+    if value is None:
+        return "null"
+    return "a string"
+
+
+def make_call(inc: Incoming, provider: str, endpoint: str, model: str,
+              **fields: Any) -> Call:
+    """A ``Call`` with the fields every OpenAI endpoint shares filled in."""
+    return Call(provider=provider, endpoint=endpoint, model=model, api_key=api_key(inc),
+                headers=inc.headers, tenant=inc.tenant,
+                body=inc.body if isinstance(inc.body, Mapping) else {}, **fields)

@@ -1,0 +1,371 @@
+"""OpenAI: chat completions, legacy completions, embeddings and models (PROTOCOLS.md 1-2).
+
+The responses API lives in ``_openai_responses``. Everything here is pure: a request becomes a
+``Call``, a ``Plan`` becomes bytes; the server does the sending and the timing.
+"""
+
+from __future__ import annotations
+
+import base64
+import struct
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from llmfake.engine._call import Call, Message
+from llmfake.engine._plan import Choice, Plan
+from llmfake.engine._text import tokenize
+from llmfake.providers import _openai_responses as responses
+from llmfake.providers._base import (
+    Event,
+    Incoming,
+    InvalidRequest,
+    ProviderSpec,
+    Rendered,
+    Route,
+    dumps,
+    pretty,
+)
+from llmfake.providers._openai_common import (
+    JSON_TYPE,
+    SSE_TYPE,
+    base_headers,
+    body_object,
+    forced_tool,
+    function_tools,
+    make_call,
+    messages_of,
+    opt_int,
+    render_error,
+    render_invalid,
+    require_model,
+    stop_list,
+    stream_error,
+)
+
+FINGERPRINT = "fp_llmfake"
+DONE = b"data: [DONE]\n\n"
+
+
+# --- chat completions ------------------------------------------------------------------------
+
+def parse_chat(inc: Incoming) -> Call:
+    """``POST /v1/chat/completions`` to a ``Call``."""
+    body = body_object(inc)
+    model = require_model(body)
+    raw = body.get("messages")
+    if raw is None:
+        raise InvalidRequest("Missing required parameter: 'messages'.", param="messages",
+                             code="missing_required_parameter")
+    if not isinstance(raw, list):
+        raise InvalidRequest("Invalid type for 'messages': expected an array of objects.",
+                             param="messages", code="invalid_type")
+    if not raw:
+        raise InvalidRequest("Invalid 'messages': empty array. Expected an array with minimum "
+                             "length 1, but got an empty array instead.", param="messages",
+                             code="empty_array")
+    max_tokens = opt_int(body, "max_completion_tokens")
+    if max_tokens is None:
+        max_tokens = opt_int(body, "max_tokens")
+    schema, wants_json = _response_format(body.get("response_format"))
+    return make_call(
+        inc, "openai", "chat", model,
+        messages=messages_of(raw),
+        stream=body.get("stream") is True,
+        max_tokens=max_tokens,
+        stop=stop_list(body),
+        n=opt_int(body, "n", minimum=1, maximum=128) or 1,
+        tools=function_tools(body.get("tools"), flat=False),
+        forced_tool=forced_tool(body.get("tool_choice")),
+        response_schema=schema,
+        response_json=wants_json,
+    )
+
+
+def _response_format(fmt: Any) -> tuple[Mapping[str, Any] | None, bool]:
+    if not isinstance(fmt, Mapping):
+        return None, False
+    if fmt.get("type") == "json_schema":
+        spec = fmt.get("json_schema")
+        schema = spec.get("schema") if isinstance(spec, Mapping) else None
+        return (schema if isinstance(schema, Mapping) else {"type": "object"}), True
+    return None, fmt.get("type") == "json_object"
+
+
+def _usage(plan: Plan) -> dict[str, Any]:
+    u = plan.usage
+    return {
+        "prompt_tokens": u.prompt_tokens,
+        "completion_tokens": u.completion_tokens,
+        "total_tokens": u.total_tokens,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+                                      "accepted_prediction_tokens": 0,
+                                      "rejected_prediction_tokens": 0},
+    }
+
+
+def _message(choice: Choice) -> dict[str, Any]:
+    msg: dict[str, Any] = {"role": "assistant", "content": choice.text, "refusal": None,
+                           "annotations": []}
+    if choice.tool_calls:
+        msg["tool_calls"] = [{"id": t.id, "type": "function",
+                              "function": {"name": t.name, "arguments": t.arguments}}
+                             for t in choice.tool_calls]
+    return msg
+
+
+def _stream_len(choice: Choice) -> int:
+    return len(choice.tokens) + sum(1 + len(_fragments(t.arguments)) for t in choice.tool_calls)
+
+
+def _fragments(arguments: str) -> list[str]:
+    """Tool-call arguments cut into a few pieces, as the real stream sends them."""
+    toks = tokenize(arguments)
+    return ["".join(toks[i:i + 4]) for i in range(0, len(toks), 4)] or [""]
+
+
+def render_chat(plan: Plan) -> Rendered:
+    """A chat completion, or its chunk stream."""
+    call = plan.call
+    headers = base_headers(plan)
+    tokens = max((_stream_len(c) for c in plan.choices), default=0)
+    text = plan.choices[0].text if plan.choices else None
+    if not call.stream:
+        body = {
+            "id": f"chatcmpl-{plan.uid}",
+            "object": "chat.completion",
+            "created": plan.created,
+            "model": call.model,
+            "choices": [{"index": i, "message": _message(c), "logprobs": None,
+                         "finish_reason": c.finish} for i, c in enumerate(plan.choices)],
+            "usage": _usage(plan),
+            "service_tier": "default",
+            "system_fingerprint": FINGERPRINT,
+        }
+        return Rendered(200, {**headers, "content-type": JSON_TYPE}, pretty(body),
+                        tokens=tokens, text=text)
+    return Rendered(200, {**headers, "content-type": SSE_TYPE, "cache-control": "no-cache"},
+                    events=tuple(_chat_events(plan)), tokens=tokens, text=text)
+
+
+def _chat_events(plan: Plan) -> Iterator[Event]:
+    call = plan.call
+    include_usage = _include_usage(call)
+    head = (f'{{"id":"chatcmpl-{plan.uid}","object":"chat.completion.chunk",'
+            f'"created":{plan.created},"model":{dumps(call.model)},"service_tier":"default",'
+            f'"system_fingerprint":"{FINGERPRINT}","choices":')
+    tail = ',"usage":null}' if include_usage else "}"
+
+    def chunk(choices: list[dict[str, Any]], due: int) -> Event:
+        return Event(f"data: {head}{dumps(choices)}{tail}\n\n".encode(), due)
+
+    for i, c in enumerate(plan.choices):
+        first = {"role": "assistant", "content": "" if c.text is not None else None,
+                 "refusal": None}
+        yield chunk([{"index": i, "delta": first, "logprobs": None, "finish_reason": None}], 0)
+    deltas = [list(_deltas(c)) for c in plan.choices]
+    longest = max((len(d) for d in deltas), default=0)
+    for step in range(longest):
+        for i, d in enumerate(deltas):
+            if step < len(d):
+                yield chunk([{"index": i, "delta": d[step], "logprobs": None,
+                              "finish_reason": None}], step)
+    last = max(longest - 1, 0)
+    for i, c in enumerate(plan.choices):
+        yield chunk([{"index": i, "delta": {}, "logprobs": None, "finish_reason": c.finish}],
+                    last)
+    if include_usage:
+        data = f'{head}[],"usage":{dumps(_usage(plan))}}}'
+        yield Event(f"data: {data}\n\n".encode(), last)
+    yield Event(DONE, last)
+
+
+def _deltas(choice: Choice) -> Iterator[dict[str, Any]]:
+    for token in choice.tokens:
+        yield {"content": token}
+    for index, t in enumerate(choice.tool_calls):
+        yield {"tool_calls": [{"index": index, "id": t.id, "type": "function",
+                               "function": {"name": t.name, "arguments": ""}}]}
+        for piece in _fragments(t.arguments):
+            yield {"tool_calls": [{"index": index, "function": {"arguments": piece}}]}
+
+
+def _include_usage(call: Call) -> bool:
+    opts = call.body.get("stream_options")
+    return isinstance(opts, Mapping) and opts.get("include_usage") is True
+
+
+# --- legacy completions ----------------------------------------------------------------------
+
+def parse_completions(inc: Incoming) -> Call:
+    """``POST /v1/completions`` to a ``Call`` (max_tokens defaults to 16, as the API's does)."""
+    body = body_object(inc)
+    model = require_model(body)
+    prompt = body.get("prompt", "<|endoftext|>")
+    if prompt is None:
+        prompt = "<|endoftext|>"
+    prompts: list[str]
+    if isinstance(prompt, str):
+        prompts = [prompt]
+    elif isinstance(prompt, list) and prompt and all(isinstance(p, str) for p in prompt):
+        prompts = list(prompt)
+    elif isinstance(prompt, list) and prompt and all(isinstance(p, int) for p in prompt):
+        prompts = [" ".join(map(str, prompt))]
+    elif isinstance(prompt, list) and prompt and all(isinstance(p, list) for p in prompt):
+        prompts = [" ".join(map(str, p)) for p in prompt]
+    else:
+        raise InvalidRequest("Invalid type for 'prompt': expected a string, an array of "
+                             "strings or an array of token arrays.", param="prompt",
+                             code="invalid_type")
+    max_tokens = opt_int(body, "max_tokens")
+    n = opt_int(body, "n", minimum=1, maximum=128) or 1
+    return make_call(
+        inc, "openai", "completions", model,
+        messages=tuple(Message("user", p) for p in prompts),
+        stream=body.get("stream") is True,
+        max_tokens=16 if max_tokens is None else max_tokens,
+        stop=stop_list(body),
+        n=n * len(prompts),
+    )
+
+
+def render_completions(plan: Plan) -> Rendered:
+    """A text completion, or its chunk stream."""
+    call = plan.call
+    headers = base_headers(plan)
+    tokens = max((len(c.tokens) for c in plan.choices), default=0)
+    text = plan.choices[0].text if plan.choices else None
+    echo = call.body.get("echo") is True
+    prompt = call.messages[0].text if call.messages else ""
+    usage = {"prompt_tokens": plan.usage.prompt_tokens,
+             "completion_tokens": plan.usage.completion_tokens,
+             "total_tokens": plan.usage.total_tokens}
+    head = {"id": f"cmpl-{plan.uid}", "object": "text_completion", "created": plan.created,
+            "model": call.model, "system_fingerprint": FINGERPRINT}
+    if not call.stream:
+        choices = [{"text": (prompt if echo else "") + (c.text or ""), "index": i,
+                    "logprobs": None, "finish_reason": c.finish}
+                   for i, c in enumerate(plan.choices)]
+        body = {**head, "choices": choices, "usage": usage}
+        return Rendered(200, {**headers, "content-type": JSON_TYPE}, pretty(body),
+                        tokens=tokens, text=text)
+
+    def chunk(choices: list[dict[str, Any]], due: int) -> Event:
+        return Event(f"data: {dumps({**head, 'choices': choices})}\n\n".encode(), due)
+
+    events: list[Event] = []
+    for step in range(tokens):
+        for i, c in enumerate(plan.choices):
+            if step < len(c.tokens):
+                piece = (prompt if echo and step == 0 else "") + c.tokens[step]
+                events.append(chunk([{"text": piece, "index": i, "logprobs": None,
+                                      "finish_reason": None}], step))
+    last = max(tokens - 1, 0)
+    for i, c in enumerate(plan.choices):
+        events.append(chunk([{"text": "", "index": i, "logprobs": None,
+                              "finish_reason": c.finish}], last))
+    if _include_usage(call):
+        events.append(Event(f"data: {dumps({**head, 'choices': [], 'usage': usage})}\n\n"
+                            .encode(), last))
+    events.append(Event(DONE, last))
+    return Rendered(200, {**headers, "content-type": SSE_TYPE, "cache-control": "no-cache"},
+                    events=tuple(events), tokens=tokens, text=text)
+
+
+# --- embeddings ------------------------------------------------------------------------------
+
+def parse_embeddings(inc: Incoming) -> Call:
+    """``POST /v1/embeddings`` to a ``Call``."""
+    body = body_object(inc)
+    model = require_model(body)
+    raw = body.get("input")
+    if raw is None:
+        raise InvalidRequest("Missing required parameter: 'input'.", param="input",
+                             code="missing_required_parameter")
+    inputs: list[str]
+    if isinstance(raw, str):
+        inputs = [raw]
+    elif isinstance(raw, list) and raw and all(isinstance(x, str) for x in raw):
+        inputs = list(raw)
+    elif isinstance(raw, list) and raw and all(isinstance(x, int) and not isinstance(x, bool)
+                                               for x in raw):
+        inputs = [" ".join(map(str, raw))]
+    elif isinstance(raw, list) and raw and all(isinstance(x, list) for x in raw):
+        inputs = [" ".join(map(str, x)) for x in raw]
+    else:
+        raise InvalidRequest("'$.input' is invalid. Please check the API reference: "
+                             "https://platform.openai.com/docs/api-reference.", param="input")
+    fmt = body.get("encoding_format", "float")
+    if fmt not in ("float", "base64"):
+        raise InvalidRequest(f"Invalid value for 'encoding_format': {fmt!r}. Supported values "
+                             "are: 'float' and 'base64'.", param="encoding_format",
+                             code="invalid_value")
+    return make_call(inc, "openai", "embeddings", model, inputs=tuple(inputs),
+                     dimensions=opt_int(body, "dimensions", minimum=1, maximum=65536))
+
+
+def _encode(vector: tuple[float, ...], fmt: str) -> Any:
+    if fmt == "base64":
+        return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
+    return [float(f"{v:.9g}") for v in vector]
+
+
+def render_embeddings(plan: Plan) -> Rendered:
+    """An embeddings list, in float or base64 encoding as asked."""
+    fmt = str(plan.call.body.get("encoding_format", "float"))
+    body = {
+        "object": "list",
+        "data": [{"object": "embedding", "index": i, "embedding": _encode(v, fmt)}
+                 for i, v in enumerate(plan.embeddings)],
+        "model": plan.call.model,
+        "usage": {"prompt_tokens": plan.usage.prompt_tokens,
+                  "total_tokens": plan.usage.prompt_tokens},
+    }
+    return Rendered(200, {**base_headers(plan), "content-type": JSON_TYPE},
+                    dumps(body).encode("utf-8"))
+
+
+# --- models ----------------------------------------------------------------------------------
+
+def parse_models(inc: Incoming) -> Call:
+    """``GET /v1/models`` and ``GET /v1/models/{model}`` to a ``Call``."""
+    return make_call(inc, "openai", "models", inc.params.get("model", ""))
+
+
+def _model(model_id: str) -> dict[str, Any]:
+    owner = "openai" if model_id.startswith(("gpt", "o1", "o3", "o4", "text-")) else "system"
+    return {"id": model_id, "object": "model", "created": 1_686_935_002, "owned_by": owner}
+
+
+def render_models(plan: Plan) -> Rendered:
+    """The model list, or one model."""
+    headers = {**base_headers(plan), "content-type": JSON_TYPE}
+    if plan.call.model:
+        return Rendered(200, headers, pretty(_model(plan.call.model)))
+    body = {"object": "list", "data": [_model(m) for m in plan.models]}
+    return Rendered(200, headers, pretty(body))
+
+
+def _routes() -> tuple[Route, ...]:
+    table = [
+        ("POST", "/chat/completions", "chat", parse_chat, render_chat),
+        ("POST", "/completions", "completions", parse_completions, render_completions),
+        ("POST", "/embeddings", "embeddings", parse_embeddings, render_embeddings),
+        ("POST", "/responses", "responses", responses.parse, responses.render),
+        ("GET", "/models", "models", parse_models, render_models),
+        ("GET", "/models/{model}", "models", parse_models, render_models),
+    ]
+    # The SDK appends paths to its base URL, so a base without /v1 must work as well.
+    return tuple(Route(method, prefix + path, "openai", endpoint, parse, render)
+                 for prefix in ("/v1", "")
+                 for method, path, endpoint, parse, render in table)
+
+
+PROVIDER = ProviderSpec(
+    name="openai",
+    routes=_routes(),
+    error=render_error,
+    invalid=render_invalid,
+    stream_error=stream_error,
+)
+"""OpenAI's routes and error rendering."""

@@ -1,0 +1,247 @@
+"""The aiohttp application: routing, tenants, the control API, and the journal.
+
+One catch-all route dispatches by itself: a tenant prefix ``/t/{tenant}`` may stand before any
+path, and the providers' paths are looked up in a dict first (exact paths are the hot path).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from aiohttp import web
+
+from llmfake._version import __version__
+from llmfake.engine._engine import Engine
+from llmfake.engine._plan import Plan
+from llmfake.errors import ScenarioError
+from llmfake.journal import Exchange, safe_headers
+from llmfake.providers import PROVIDERS, Incoming, InvalidRequest, ProviderSpec, Rendered, Route
+from llmfake.providers._openai_common import render_invalid
+from llmfake.scenario._load import scenario_from_dict, scenario_from_text
+from llmfake.scenario._model import ErrorSpec
+from llmfake.server._wire import Aborted, send
+
+_TENANT = re.compile(r"/t/([A-Za-z0-9_.~-]{1,128})(/.*)?\Z")
+_SECRET_QUERY = re.compile(r"((?:^|&)(?:key|api-key|api_key)=)[^&]*", re.IGNORECASE)
+_INVALID_JSON = object()
+ENGINE_KEY: web.AppKey[Engine] = web.AppKey("llmfake_engine", Engine)
+LogHook = Callable[[Exchange], None]
+
+
+class Router:
+    """Finds the route for a method and a path."""
+
+    def __init__(self, providers: tuple[ProviderSpec, ...]) -> None:
+        self.exact: dict[tuple[str, str], tuple[Route, ProviderSpec]] = {}
+        self.patterns: list[tuple[str, re.Pattern[str], Route, ProviderSpec]] = []
+        for provider in providers:
+            for route in provider.routes:
+                if "{" in route.pattern:
+                    regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(route.pattern))
+                    self.patterns.append((route.method, re.compile(regex + r"\Z"), route,
+                                          provider))
+                else:
+                    self.exact[(route.method, route.pattern)] = (route, provider)
+
+    def find(self, method: str, path: str
+             ) -> tuple[Route, ProviderSpec, dict[str, str]] | None:
+        """The route, its provider and the path parameters, or None."""
+        hit = self.exact.get((method, path))
+        if hit is not None:
+            return hit[0], hit[1], {}
+        for m, regex, route, provider in self.patterns:
+            if m == method:
+                match = regex.match(path)
+                if match:
+                    return route, provider, match.groupdict()
+        return None
+
+
+def create_app(engine: Engine, *, log: LogHook | None = None) -> web.Application:
+    """The fake server's application for ``engine``; ``log`` is called after each exchange."""
+    app = web.Application(client_max_size=1 << 40, handler_args={"max_field_size": 65536})
+    app[ENGINE_KEY] = engine
+    router = Router(PROVIDERS)
+    started = time.monotonic()
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        tenant, path = "default", request.path
+        m = _TENANT.match(path)
+        if m:
+            tenant, path = m.group(1), m.group(2) or "/"
+        if path.startswith("/_llmfake/") or path == "/_llmfake":
+            return await _control(request, engine, tenant, path[len("/_llmfake"):].strip("/"))
+        state = engine.tenant(tenant)
+        exchange = Exchange(
+            seq=state.ordinal, tenant=tenant, method=request.method,
+            path=_SECRET_QUERY.sub(r"\1***", path + ("?" + request.query_string
+                                                     if request.query_string else "")),
+            headers=safe_headers(request.headers), started=time.monotonic() - started,
+        )
+        retry = request.headers.get("x-stainless-retry-count")
+        exchange.retry_count = int(retry) if retry and retry.isdigit() else None
+        try:
+            return await _serve(request, router, engine, tenant, path, exchange, start)
+        except Aborted:
+            exchange.outcome = exchange.outcome or "aborted"
+            raise _silent_close() from None
+        finally:
+            exchange.duration = loop.time() - start
+            state.journal.add(exchange)
+            if log is not None:
+                log(exchange)
+
+    app.router.add_route("*", "/{tail:.*}", handle)
+    return app
+
+
+def _silent_close() -> web.HTTPException:
+    # The transport is already closed; aiohttp drops whatever the handler returns.
+    return web.HTTPNoContent()
+
+
+async def _serve(request: web.Request, router: Router, engine: Engine, tenant: str, path: str,
+                 exchange: Exchange, start: float) -> web.StreamResponse:
+    state = engine.tenant(tenant)
+    found = router.find(request.method, path)
+
+    def reject(rendering: Callable[[str], Rendered], outcome: str) -> web.Response:
+        exchange.seq, _, request_id = engine.reserve(state)
+        exchange.outcome = outcome
+        return _respond(rendering(request_id), exchange)
+
+    if found is None:
+        exc = InvalidRequest(f"Invalid URL ({request.method} {path})", status=404)
+        return reject(lambda rid: render_invalid(exc, rid), "not found")
+    route, provider, params = found
+    exchange.provider, exchange.endpoint = route.provider, route.endpoint
+
+    limit = state.scenario.limits.max_request_bytes
+    too_large = _too_large(limit)
+    if request.content_length is not None and request.content_length > limit:
+        return reject(lambda rid: provider.invalid(too_large, rid), "too large")
+    raw = await _read_body(request, limit)
+    if raw is None:
+        return reject(lambda rid: provider.invalid(too_large, rid), "too large")
+    body = _decode(raw)
+    exchange.body = body if body is not _INVALID_JSON else raw.decode("utf-8", "replace")
+    inc = Incoming(request.method, path, params, dict(request.query),
+                   {k.lower(): v for k, v in request.headers.items()}, body, tenant)
+    try:
+        call = route.parse(inc)
+    except InvalidRequest as exc:
+        invalid = exc
+        return reject(lambda rid: provider.invalid(invalid, rid), "invalid")
+    exchange.model, exchange.stream = call.model, call.stream
+    plan = engine.decide(call)
+    exchange.seq = plan.ordinal
+    exchange.outcome, exchange.source = plan.outcome, plan.source
+    error = plan.error
+    if error is None and plan.fault is not None and plan.fault.name == "error_event" \
+            and not call.stream:
+        error = plan.fault.error or ErrorSpec("server_error")
+    if error is not None:
+        rendered = provider.error(error, plan.request_id, call)
+        rendered = _with_headers(rendered, plan.headers)
+        plan_for_wire: Plan | None = plan if plan.fault is None else None
+        return await send(request, plan_for_wire, rendered, start, exchange)
+    rendered = _with_headers(route.render(plan), plan.headers)
+    exchange.response_text = rendered.text
+
+    def stream_error(p: Plan) -> bytes:
+        spec = p.fault.error if p.fault is not None and p.fault.error else ErrorSpec(
+            "server_error")
+        return provider.stream_error(spec, p)
+
+    return await send(request, plan, rendered, start, exchange, stream_error)
+
+
+def _with_headers(rendered: Rendered, extra: Mapping[str, str]) -> Rendered:
+    if not extra:
+        return rendered
+    return Rendered(rendered.status, {**rendered.headers, **extra}, rendered.body,
+                    rendered.events, rendered.tokens, rendered.text)
+
+
+def _respond(rendered: Rendered, exchange: Exchange) -> web.Response:
+    exchange.status = rendered.status
+    exchange.completed = True
+    return web.Response(status=rendered.status, headers=rendered.headers, body=rendered.body)
+
+
+def _too_large(limit: int) -> InvalidRequest:
+    return InvalidRequest(f"Request body too large: the limit is {limit} bytes.", status=413,
+                          code="request_too_large")
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes | None:
+    if not request.body_exists:
+        return b""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _decode(raw: bytes) -> Any:
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return _INVALID_JSON
+
+
+# --- control API -----------------------------------------------------------------------------
+
+async def _control(request: web.Request, engine: Engine, tenant: str, what: str
+                   ) -> web.StreamResponse:
+    state = engine.tenant(tenant)
+    method = request.method
+    if what == "health" and method == "GET":
+        return web.json_response({"status": "ok", "version": __version__, "tenant": tenant})
+    if what == "scenario" and method == "GET":
+        sc = state.scenario
+        return web.json_response({"name": sc.name, "source": sc.source,
+                                  "scenario": _jsonable(sc.raw)})
+    if what == "scenario" and method in ("PUT", "POST"):
+        text = await request.text()
+        source = f"PUT /_llmfake/scenario (tenant {tenant})"
+        try:
+            if (request.content_type or "").endswith("json") and text.strip():
+                try:
+                    doc = json.loads(text)
+                except ValueError as exc:
+                    raise ScenarioError(f"not valid JSON: {exc}", source=source) from None
+                scenario = scenario_from_dict(doc if doc is not None else {}, source)
+            else:
+                scenario = scenario_from_text(text, source)
+        except ScenarioError as exc:
+            return web.json_response({"error": {"message": str(exc), "path": exc.path,
+                                                "type": "scenario_error"}}, status=400)
+        engine.set_scenario(tenant, scenario)
+        return web.json_response({"status": "ok", "name": scenario.name, "tenant": tenant})
+    if what == "journal" and method == "GET":
+        return web.json_response(state.journal.to_json())
+    if what == "reset" and method == "POST":
+        state.reset()
+        return web.json_response({"status": "ok", "tenant": tenant})
+    return web.json_response(
+        {"error": {"message": f"Unknown control endpoint {method} /_llmfake/{what}; use GET "
+                              "health, GET or PUT scenario, GET journal, POST reset.",
+                   "type": "not_found"}}, status=404)
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))

@@ -1,0 +1,169 @@
+"""Executing a plan on the connection: deadlines, SSE writing and transport faults.
+
+Deadlines are measured from the request's arrival (``start``), never accumulated from sleeps,
+so a slow write does not push every later chunk back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import struct
+from collections.abc import Callable
+
+from aiohttp import web
+
+from llmfake.engine._plan import Plan
+from llmfake.journal import Exchange
+from llmfake.providers._base import Event, Rendered
+from llmfake.scenario._model import FaultSpec
+
+_FOREVER = 3600.0 * 24
+_CLIENT_GONE = (ConnectionResetError, ConnectionError, asyncio.CancelledError)
+
+
+class Aborted(Exception):
+    """The connection was dropped on purpose; the handler must not answer."""
+
+
+def reset(request: web.Request) -> None:
+    """Drop the connection with a TCP RST (SO_LINGER 0), as a crashed proxy would."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+
+
+def close(request: web.Request) -> None:
+    """Close the connection cleanly (FIN) without answering."""
+    if request.transport is not None:
+        request.transport.close()
+
+
+async def _sleep_until(loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+    delay = deadline - loop.time()
+    if delay > 0:
+        await asyncio.sleep(delay)
+
+
+async def send(
+    request: web.Request,
+    plan: Plan | None,
+    rendered: Rendered,
+    start: float,
+    exchange: Exchange,
+    stream_error: Callable[[Plan], bytes] | None = None,
+) -> web.StreamResponse:
+    """Send ``rendered`` on time, striking ``plan.fault`` if there is one."""
+    loop = asyncio.get_running_loop()
+    fault = plan.fault if plan is not None else None
+    deadlines = plan.timing.deadlines(max(rendered.tokens, 1)) if plan is not None else [0.0]
+    exchange.status = rendered.status
+
+    if fault is not None and fault.name in ("reset", "empty", "hang"):
+        await _sleep_until(loop, start + deadlines[0] if fault.name != "hang" else start)
+        if fault.name == "hang":
+            await asyncio.sleep(fault.duration if fault.duration is not None else _FOREVER)
+        exchange.status = 0
+        (reset if fault.name in ("reset", "hang") else close)(request)
+        raise Aborted
+    if fault is not None and fault.name == "slow_headers":
+        await asyncio.sleep(fault.duration if fault.duration is not None else 10.0)
+
+    if rendered.events is None:
+        return await _send_body(request, rendered, start + deadlines[-1], fault, exchange)
+
+    response = web.StreamResponse(status=rendered.status, headers=rendered.headers)
+    await response.prepare(request)
+    events = rendered.events
+    strike = fault.after_chunks if fault is not None and fault.after_chunks is not None else None
+    if fault is not None and strike is None and fault.name not in ("slow_headers",):
+        strike = len([e for e in events if e.chunk]) // 2
+    sent = 0
+    pending: list[bytes] = []
+    pending_deadline = start
+    try:
+        for event in events:
+            due = start + deadlines[min(event.due, len(deadlines) - 1)]
+            if pending and due > pending_deadline:
+                await _flush(loop, response, pending, pending_deadline)
+            if strike is not None and fault is not None and sent >= strike and event.chunk:
+                await _flush(loop, response, pending, pending_deadline)
+                await _strike(request, response, fault, plan, event, stream_error, exchange)
+                raise Aborted
+            pending.append(event.data)
+            pending_deadline = due
+            if event.chunk:
+                sent += 1
+                exchange.chunks = sent
+        await _flush(loop, response, pending, pending_deadline)
+        await response.write_eof()
+    except _CLIENT_GONE:
+        exchange.client_disconnected = True
+        raise Aborted from None
+    exchange.completed = True
+    return response
+
+
+async def _flush(loop: asyncio.AbstractEventLoop, response: web.StreamResponse,
+                 pending: list[bytes], deadline: float) -> None:
+    if not pending:
+        return
+    await _sleep_until(loop, deadline)
+    await response.write(b"".join(pending))
+    pending.clear()
+
+
+async def _strike(request: web.Request, response: web.StreamResponse, fault: FaultSpec,
+                  plan: Plan | None, event: Event,
+                  stream_error: Callable[[Plan], bytes] | None, exchange: Exchange) -> None:
+    name = fault.name
+    if name == "stall":
+        await asyncio.sleep(fault.duration if fault.duration is not None else _FOREVER)
+        reset(request)
+    elif name == "error_event" and plan is not None and stream_error is not None:
+        await response.write(stream_error(plan))
+        await response.write_eof()
+    elif name == "malformed":
+        await response.write(event.data[: max(len(event.data) // 2, 1)] + b"\n\n")
+        await response.write_eof()
+    elif name == "truncate":
+        await response.write(event.data[: max(len(event.data) // 2, 1)])
+        reset(request)
+    else:  # disconnect
+        reset(request)
+
+
+async def _send_body(request: web.Request, rendered: Rendered, deadline: float,
+                     fault: FaultSpec | None, exchange: Exchange) -> web.StreamResponse:
+    loop = asyncio.get_running_loop()
+    await _sleep_until(loop, deadline)
+    body = rendered.body
+    if fault is None or fault.name == "slow_headers":
+        exchange.completed = True
+        return web.Response(status=rendered.status, headers=rendered.headers, body=body)
+    response = web.StreamResponse(status=rendered.status, headers=rendered.headers)
+    response.content_length = len(body)
+    try:
+        if fault.name == "malformed":
+            response.content_length = len(body) // 2 + 1
+            await response.prepare(request)
+            await response.write(body[: len(body) // 2] + b"}")
+            await response.write_eof()
+            return response
+        await response.prepare(request)
+        cut_at = fault.after_bytes if fault.after_bytes is not None else len(body) // 2
+        if fault.name == "stall":
+            await response.write(body[:cut_at])
+            await asyncio.sleep(fault.duration if fault.duration is not None else _FOREVER)
+        elif fault.name != "error_event":
+            await response.write(body[:cut_at])
+    except _CLIENT_GONE:
+        exchange.client_disconnected = True
+    reset(request)
+    raise Aborted
