@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -27,8 +28,9 @@ from llmfake.scenario._model import ErrorSpec
 from llmfake.server._wire import Aborted, send
 
 _TENANT = re.compile(r"/t/([A-Za-z0-9_.~-]{1,128})(/.*)?\Z")
-_SECRET_QUERY = re.compile(r"((?:^|&)(?:key|api-key|api_key)=)[^&]*", re.IGNORECASE)
+_SECRET_QUERY = re.compile(r"((?:^|[?&])(?:key|api-key|api_key)=)[^&]*", re.IGNORECASE)
 _INVALID_JSON = object()
+_LOG = logging.getLogger("llmfake.server")
 ENGINE_KEY: web.AppKey[Engine] = web.AppKey("llmfake_engine", Engine)
 LogHook = Callable[[Exchange], None]
 
@@ -92,6 +94,12 @@ def create_app(engine: Engine, *, log: LogHook | None = None) -> web.Application
         except Aborted:
             exchange.outcome = exchange.outcome or "aborted"
             raise _silent_close() from None
+        except Exception as exc:  # a bug must cost one request, never the server
+            _LOG.exception("llmfake failed on %s %s", request.method, path)
+            exchange.outcome = "llmfake error"
+            bug = InvalidRequest(f"llmfake internal error: {type(exc).__name__}: {exc}. This is "
+                                 "a bug in llmfake; please report it.", status=500)
+            return _respond(render_invalid(bug, "req_llmfake_internal_error"), exchange)
         finally:
             exchange.duration = loop.time() - start
             state.journal.add(exchange)

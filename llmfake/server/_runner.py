@@ -133,8 +133,13 @@ class Server:
         app = create_app(self.engine, log=self._log)
         runner = web.AppRunner(app, access_log=None, handle_signals=False,
                                shutdown_timeout=0.5)
-        await runner.setup()
-        await web.SockSite(runner, self._sock, shutdown_timeout=0.5).start()
+        try:
+            await runner.setup()
+            await web.SockSite(runner, self._sock).start()
+        except BaseException:
+            await runner.cleanup()
+            self._sock.close()
+            raise
         self._runner = runner
         self._loop = asyncio.get_running_loop()
 

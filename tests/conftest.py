@@ -1,0 +1,82 @@
+"""Shared fixtures: one fake server per session, a fresh tenant per test.
+
+These stand in for the pytest plugin's fixtures until it lands; they use only llmfake's public
+API and real sockets.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import openai
+import pytest
+import pytest_asyncio
+
+import llmfake
+import llmfake.journal
+
+_counter = itertools.count()
+
+
+@dataclass
+class Fake:
+    """A tenant of the session server, with helpers to script it."""
+
+    __test__ = False
+
+    server: llmfake.Server
+    tenant: str
+
+    @property
+    def url(self) -> str:
+        return self.server.tenant_url(self.tenant)
+
+    @property
+    def base_url(self) -> str:
+        return self.url + "/v1"
+
+    def use(self, scenario: Mapping[str, Any] | str) -> None:
+        self.server.use(scenario, self.tenant)
+
+    @property
+    def journal(self) -> llmfake.journal.Journal:
+        return self.server.journal(self.tenant)
+
+    def client(self, **kwargs: Any) -> openai.OpenAI:
+        kwargs.setdefault("_strict_response_validation", True)
+        kwargs.setdefault("max_retries", 0)
+        return openai.OpenAI(base_url=self.base_url, api_key="sk-test-key-0123456789", **kwargs)
+
+    def async_client(self, **kwargs: Any) -> openai.AsyncOpenAI:
+        kwargs.setdefault("_strict_response_validation", True)
+        kwargs.setdefault("max_retries", 0)
+        return openai.AsyncOpenAI(base_url=self.base_url, api_key="sk-test-key-0123456789",
+                                  **kwargs)
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[llmfake.Server]:
+    with llmfake.serve() as srv:
+        yield srv
+
+
+@pytest.fixture
+def fake(server: llmfake.Server, request: pytest.FixtureRequest) -> Fake:
+    name = f"{request.node.name[:40]}-{next(_counter)}".replace("[", "-").replace("]", "")
+    name = "".join(ch if ch.isalnum() or ch in "_.-" else "-" for ch in name)
+    return Fake(server, name)
+
+
+@pytest.fixture
+def client(fake: Fake) -> Iterator[openai.OpenAI]:
+    with fake.client() as c:
+        yield c
+
+
+@pytest_asyncio.fixture
+async def aclient(fake: Fake) -> AsyncIterator[openai.AsyncOpenAI]:
+    async with fake.async_client() as c:
+        yield c
