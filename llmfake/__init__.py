@@ -7,6 +7,8 @@ Start here::
         client = openai.OpenAI(base_url=server.openai_base_url, api_key="test")
 """
 
+from typing import TYPE_CHECKING, Any
+
 from llmfake._version import __version__
 from llmfake.errors import LLMFakeError, ScenarioError, ServerError
 from llmfake.scenario import (
@@ -18,7 +20,9 @@ from llmfake.scenario import (
     reply,
 )
 from llmfake.scenario._schema import schema
-from llmfake.server import Server, serve
+
+if TYPE_CHECKING:
+    from llmfake.server import Server, serve
 
 __all__ = [
     "LLMFakeError",
@@ -35,3 +39,13 @@ __all__ = [
     "schema",
     "serve",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The server pulls in aiohttp (half a second); commands and code that only load or
+    # validate scenarios should not pay for it.
+    if name in ("Server", "serve"):
+        from llmfake import server
+
+        return getattr(server, name)
+    raise AttributeError(f"module 'llmfake' has no attribute {name!r}")

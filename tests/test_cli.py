@@ -1,0 +1,128 @@
+"""The ``llmfake`` command line, run as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import openai
+import pytest
+
+CLI = [sys.executable, "-m", "llmfake"]
+
+
+def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, input=stdin,
+                          timeout=60, check=False)
+
+
+@pytest.fixture
+def served(tmp_path):
+    """Start ``llmfake serve --port 0`` and yield (process, base url, lines printed so far)."""
+    procs = []
+
+    def start(*args: str):
+        proc = subprocess.Popen([*CLI, "serve", "--port", "0", *args], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        procs.append(proc)
+        assert proc.stdout is not None
+        lines = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if line.startswith("export OPENAI_API_KEY"):
+                break
+        match = re.search(r"on (http://127\.0\.0\.1:\d+)", lines[0])
+        assert match, lines
+        return proc, match.group(1), lines
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def test_serve_prints_urls_answers_and_stops_cleanly(served):
+    proc, url, lines = served()
+    text = "".join(lines)
+    assert f"export OPENAI_BASE_URL={url}/v1" in text
+    assert "OpenAI:" in text
+    response = httpx.post(f"{url}/v1/chat/completions",
+                          json={"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+    assert response.status_code == 200
+    assert response.json()["choices"][0]["message"]["content"]
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key="sk-x",
+                           _strict_response_validation=True)
+    with client:
+        assert client.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "hi"}]).choices
+    log = proc.stdout.readline()
+    assert "POST /v1/chat/completions 200 reply" in log
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err
+    assert "stopped" in out
+    assert "Traceback" not in err
+
+
+def test_serve_with_scenario_file_and_seed(served, tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("name: custom\nreply: {text: from file}\n")
+    _, url, lines = served("--scenario", str(path), "--seed", "5", "--quiet")
+    assert "'custom' (seed 5)" in lines[0]
+    response = httpx.post(f"{url}/v1/chat/completions",
+                          json={"model": "m", "messages": [{"role": "user", "content": "x"}]})
+    assert response.json()["choices"][0]["message"]["content"] == "from file"
+
+
+def test_serve_with_invalid_scenario_exits_2():
+    result = run("serve", "--port", "0", "--scenario", "no-such-scenario")
+    assert result.returncode == 2
+    assert "no-such-scenario" in result.stderr and "built-ins" in result.stderr
+
+
+def test_validate(tmp_path):
+    good = tmp_path / "good.yaml"
+    good.write_text("rules:\n  - script:\n      - {error: rate_limit, retry_after: 2s}\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules:\n  - match: {}\n  - script:\n      - {eror: rate_limit}\n")
+    ok = run("validate", str(good))
+    assert ok.returncode == 0 and "ok" in ok.stdout
+    failed = run("validate", str(bad))
+    assert failed.returncode == 2
+    assert str(bad) in failed.stderr
+    assert "rules[1].script[0].eror" in failed.stderr
+    assert "did you mean 'error'" in failed.stderr
+    stdin = run("validate", "-", stdin="seed: -1\n")
+    assert stdin.returncode == 2 and "<stdin>: seed" in stdin.stderr
+
+
+def test_scenarios_lists_the_builtins():
+    result = run("scenarios")
+    assert result.returncode == 0
+    assert re.search(r"^default\s", result.stdout, re.MULTILINE)
+
+
+def test_schema_prints_json_schema():
+    result = run("schema")
+    assert result.returncode == 0
+    schema = json.loads(result.stdout)
+    assert schema["$schema"].startswith("https://json-schema.org/")
+
+
+def test_usage_errors_exit_2():
+    assert run().returncode == 2
+    assert run("serve", "--port", "not-a-port").returncode == 2
+    assert run("frobnicate").returncode == 2
