@@ -90,7 +90,8 @@ def test_serve_with_scenario_file_and_seed(served, tmp_path):
 def test_serve_with_invalid_scenario_exits_2():
     result = run("serve", "--port", "0", "--scenario", "no-such-scenario")
     assert result.returncode == 2
-    assert "no-such-scenario" in result.stderr and "built-ins" in result.stderr
+    assert "no-such-scenario" in result.stderr
+    assert "built-ins" in result.stderr
 
 
 def test_validate(tmp_path):
@@ -99,14 +100,16 @@ def test_validate(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("rules:\n  - match: {}\n  - script:\n      - {eror: rate_limit}\n")
     ok = run("validate", str(good))
-    assert ok.returncode == 0 and "ok" in ok.stdout
+    assert ok.returncode == 0
+    assert "ok" in ok.stdout
     failed = run("validate", str(bad))
     assert failed.returncode == 2
     assert str(bad) in failed.stderr
     assert "rules[1].script[0].eror" in failed.stderr
     assert "did you mean 'error'" in failed.stderr
     stdin = run("validate", "-", stdin="seed: -1\n")
-    assert stdin.returncode == 2 and "<stdin>: seed" in stdin.stderr
+    assert stdin.returncode == 2
+    assert "<stdin>: seed" in stdin.stderr
 
 
 def test_scenarios_lists_the_builtins():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Literal
 
@@ -37,7 +38,8 @@ def test_default_reply_is_seeded_generated_text(fake, client):
     first = client.chat.completions.create(model="m", messages=USER).choices[0].message.content
     fake.use({})  # same default scenario again: state reset, same seed
     again = client.chat.completions.create(model="m", messages=USER).choices[0].message.content
-    assert first and first == again
+    assert first
+    assert first == again
     fake.use({"seed": 99})
     other = client.chat.completions.create(model="m", messages=USER).choices[0].message.content
     assert other != first
@@ -56,7 +58,8 @@ def test_stream_chunks_follow_the_wire_order(fake, client):
                and c.choices[0].delta.content]
     assert content == list(tokenize(text))
     finish = [c for c in chunks if c.choices and c.choices[0].finish_reason]
-    assert len(finish) == 1 and finish[0].choices[0].finish_reason == "stop"
+    assert len(finish) == 1
+    assert finish[0].choices[0].finish_reason == "stop"
     assert chunks[-1].choices == []
     assert chunks[-1].usage is not None
     assert chunks[-1].usage.completion_tokens == len(content)
@@ -97,7 +100,8 @@ def test_token_limit_cuts_with_finish_length(fake, client, field):
     completion = client.chat.completions.create(model="m", messages=USER, **{field: 3})
     assert completion.choices[0].message.content == "one two three"
     assert completion.choices[0].finish_reason == "length"
-    assert completion.usage is not None and completion.usage.completion_tokens == 3
+    assert completion.usage is not None
+    assert completion.usage.completion_tokens == 3
 
 
 def test_max_tokens_zero_is_accepted(fake, client):
@@ -154,7 +158,8 @@ def test_forced_tool_choice_generates_arguments_from_the_schema(fake, client):
     call = completion.choices[0].message.tool_calls[0]
     args = json.loads(call.function.arguments)
     assert call.function.name == "lookup"
-    assert args["id"] >= 5 and args["tag"] in ("a", "b")
+    assert args["id"] >= 5
+    assert args["tag"] in ("a", "b")
 
 
 class Weather(pydantic.BaseModel):
@@ -259,10 +264,8 @@ def test_script_then(fake, client, then, statuses):
     fake.use({"reply": "default", "rules": [
         {"script": [{"error": "rate_limit"}, {"reply": "scripted"}], "then": then}]})
     for _ in statuses:
-        try:
+        with contextlib.suppress(openai.RateLimitError):
             client.chat.completions.create(model="m", messages=USER)
-        except openai.RateLimitError:
-            pass
     assert [e.status for e in fake.journal] == statuses
 
 
@@ -293,9 +296,11 @@ def test_errors_by_name_and_status(fake, client, name, exc, status):
         client.chat.completions.create(model="m", messages=USER)
     assert info.value.status_code == status
     assert "scripted failure" in str(info.value)
-    assert info.value.request_id is not None and info.value.request_id.startswith("req_")
+    assert info.value.request_id is not None
+    assert info.value.request_id.startswith("req_")
     body = info.value.body
-    assert isinstance(body, dict) and set(body) == {"message", "type", "param", "code"}
+    assert isinstance(body, dict)
+    assert set(body) == {"message", "type", "param", "code"}
 
 
 def test_quota_and_context_length_codes(fake, client):

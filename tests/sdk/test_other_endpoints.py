@@ -15,7 +15,8 @@ def test_embeddings_float(fake, client):
     vec = result.data[0].embedding
     assert len(vec) == 1536
     assert math.isclose(sum(v * v for v in vec), 1.0, rel_tol=1e-4)
-    assert result.usage.prompt_tokens == 2 and result.usage.total_tokens == 2
+    assert result.usage.prompt_tokens == 2
+    assert result.usage.total_tokens == 2
     assert result.data[0].embedding != result.data[1].embedding
 
 
@@ -66,7 +67,8 @@ def test_legacy_completions(fake, client):
     assert result.object == "text_completion"
     assert result.choices[0].text == "one two three"
     assert result.choices[0].finish_reason == "length"
-    assert result.usage is not None and result.usage.completion_tokens == 3
+    assert result.usage is not None
+    assert result.usage.completion_tokens == 3
     # The SDK types finish_reason as non-null, yet the API streams null until the last chunk
     # (PROTOCOLS.md 2.3), so strict validation would reject the real API too.
     with fake.client(_strict_response_validation=False) as loose:
@@ -76,13 +78,15 @@ def test_legacy_completions(fake, client):
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-2:] == [None, "stop"]
     text = "".join(c.choices[0].text for c in chunks if c.choices)
     assert text == "one two three four five"
-    assert chunks[-1].usage is not None and chunks[-1].choices == []
+    assert chunks[-1].usage is not None
+    assert chunks[-1].choices == []
 
 
 def test_legacy_completions_default_to_16_tokens(fake, client):
     fake.use({"reply": {"generate": {"words": 40}}})
     result = client.completions.create(model="gpt-3.5-turbo-instruct", prompt="go")
-    assert result.usage is not None and result.usage.completion_tokens == 16
+    assert result.usage is not None
+    assert result.usage.completion_tokens == 16
     assert result.choices[0].finish_reason == "length"
 
 

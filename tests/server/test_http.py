@@ -129,7 +129,8 @@ async def test_auth_keys_mask_the_wrong_key(fake, session):
 async def test_control_api(fake, session):
     async with session.get(fake.url + "/_llmfake/health") as resp:
         health = await resp.json()
-    assert health["status"] == "ok" and health["tenant"] == fake.tenant
+    assert health["status"] == "ok"
+    assert health["tenant"] == fake.tenant
     async with session.put(fake.url + "/_llmfake/scenario",
                            data="name: swapped\nreply: {text: from yaml}\n") as resp:
         assert resp.status == 200
@@ -137,7 +138,7 @@ async def test_control_api(fake, session):
         current = await resp.json()
     assert current["name"] == "swapped"
     assert current["scenario"]["reply"] == {"text": "from yaml"}
-    status, _, body = await post(session, fake.base_url + "/chat/completions", json=CHAT)
+    _status, _, body = await post(session, fake.base_url + "/chat/completions", json=CHAT)
     assert json.loads(body)["choices"][0]["message"]["content"] == "from yaml"
     async with session.put(fake.url + "/_llmfake/scenario",
                            json={"reply": {"text": "from json"}}) as resp:
@@ -174,8 +175,10 @@ async def test_tenants_are_isolated(server, session):
     url_b = server.tenant_url("iso-b") + "/v1/chat/completions"
     results = await asyncio.gather(post(session, url_b, json=CHAT), post(session, url_a,
                                                                        json=CHAT))
-    assert results[0][0] == 200 and results[1][0] == 500
-    assert len(server.journal("iso-a")) == 1 and len(server.journal("iso-b")) == 1
+    assert results[0][0] == 200
+    assert results[1][0] == 500
+    assert len(server.journal("iso-a")) == 1
+    assert len(server.journal("iso-b")) == 1
     assert (await post(session, url_a, json=CHAT))[0] == 200
 
 
@@ -242,7 +245,8 @@ async def test_plain_latency_is_applied(fake, session):
         async for _ in resp.content.iter_any():
             first = first or loop.time() - start
         total = loop.time() - start
-    assert first is not None and 0.14 <= first < 1.0
+    assert first is not None
+    assert 0.14 <= first < 1.0
     assert total >= 0.15 + 5 * 0.02 - 0.01
 
 

@@ -85,4 +85,5 @@ def test_rules_count_per_tenant():
 
 def test_default_builtin_scenario_loads():
     sc = load_scenario()
-    assert sc.name == "default" and sc.rules == ()
+    assert sc.name == "default"
+    assert sc.rules == ()

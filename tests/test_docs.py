@@ -1,0 +1,39 @@
+"""Every ```python block in the README and docs/ runs, and every ```yaml block loads."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from llmfake.scenario import scenario_from_text
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BLOCK = re.compile(r"^```(python|yaml)\n(.*?)^```", re.MULTILINE | re.DOTALL)
+
+
+def blocks(kind: str) -> list[tuple[str, str]]:
+    found = []
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        for match in BLOCK.finditer(text):
+            if match.group(1) == kind:
+                line = text[: match.start()].count("\n") + 1
+                found.append((f"{page.relative_to(ROOT)}:{line}", match.group(2)))
+    return found
+
+
+@pytest.mark.parametrize(("where", "code"), blocks("python"), ids=lambda v: v[:40])
+def test_python_examples_run(where, code):
+    exec(compile(code, where, "exec"), {"__name__": "__docs__"})
+
+
+@pytest.mark.parametrize(("where", "text"), blocks("yaml"), ids=lambda v: v[:40])
+def test_yaml_examples_load(where, text):
+    scenario_from_text(text, where)
+
+
+def test_there_are_examples():
+    assert len(blocks("python")) >= 5
