@@ -7,7 +7,7 @@ Start here::
         client = openai.OpenAI(base_url=server.openai_base_url, api_key="test")
 """
 
-from typing import TYPE_CHECKING, Any
+import typing as _typing
 
 from llmfake._version import __version__
 from llmfake.errors import LLMFakeError, ScenarioError, ServerError
@@ -21,7 +21,7 @@ from llmfake.scenario import (
 )
 from llmfake.scenario._schema import schema
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from llmfake.server import Server, serve
 
 __all__ = [
@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     # The server pulls in aiohttp (half a second); commands and code that only load or
     # validate scenarios should not pay for it.
     if name in ("Server", "serve"):

@@ -43,9 +43,9 @@ DEFAULT_WORDS: tuple[str, ...] = (
     "falcon", "maple", "velvet", "signal", "anchor", "breeze", "candle", "desert", "ember",
 )  # fmt: skip
 
-_DEEP = 8  # nesting depth after which only the cheapest valid value is produced
-_BUDGET = 2000  # subschema visits after which everything counts as deep: bounds the output size
-_GIVE_UP = 64  # hard stop for schemas whose required recursion never ends
+_DEEP = 6  # nesting depth after which only the cheapest valid value is produced
+_BUDGET = 1000  # subschema visits after which everything counts as deep: bounds the output size
+_GIVE_UP = 64  # with 10 * _BUDGET visits, a hard stop for required recursion that never ends
 _ALPHABET = string.ascii_letters + string.digits + " _-.@:/"
 _EPOCH = datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)
 _HINTS = (
@@ -243,7 +243,7 @@ class _Generator:
         self.visits += 1
         s = self.resolve(schema)
         deep = depth > _DEEP or self.visits > _BUDGET
-        if depth > _GIVE_UP or not isinstance(s, Mapping):
+        if depth > _GIVE_UP or self.visits > 10 * _BUDGET or not isinstance(s, Mapping):
             return self.word() if s is True else None
         if "const" in s:
             return copy.deepcopy(s["const"])
@@ -256,8 +256,7 @@ class _Generator:
             return self.gen(merged, depth + 1)
         for key in ("oneOf", "anyOf"):
             if isinstance(s.get(key), list) and s[key]:
-                rest = {k: v for k, v in s.items() if k not in (key, "discriminator")}
-                return self.union(s[key], rest, key == "oneOf", depth, deep)
+                return self.union(s, key, depth, deep)
         kinds = _types(s.get("type"))
         if not kinds:
             kinds = [next((k for k, keys in _HINTS if any(x in s for x in keys)), "string")]
@@ -273,10 +272,9 @@ class _Generator:
             return self.number(s, kind == "integer")
         return self.rng.random() < 0.5 if kind == "boolean" else self.string(s)
 
-    def union(
-        self, options: list[Any], rest: dict[str, Any], one: bool, depth: int, deep: bool
-    ) -> Any:
-        branches = [self.resolve(b) for b in options]
+    def union(self, s: Mapping[str, Any], key: str, depth: int, deep: bool) -> Any:
+        rest = {k: v for k, v in s.items() if k not in (key, "discriminator")}
+        branches = [self.resolve(b) for b in s[key]]
         order = list(range(len(branches)))
         self.rng.shuffle(order)
         # non-null branches read better; deep down the cheapest branch is what ends recursion
@@ -285,7 +283,7 @@ class _Generator:
         for i in (order * 2)[:6]:
             sub = _merge(branches[i], rest) if isinstance(branches[i], Mapping) else branches[i]
             values.append(self.gen(sub, depth + 1))
-            if not one or sum(self.matches(b, values[-1], 0) for b in branches) == 1:
+            if key == "anyOf" or sum(self.matches(b, values[-1], 0) for b in branches) == 1:
                 return values[-1]
         return values[0]
 
@@ -339,20 +337,17 @@ class _Generator:
         for name in [n for n in props if n not in out][: max(0, want - len(out))]:
             out[name] = self.gen(props[name], depth + 1)
         names = s.get("propertyNames")
-        for attempt in range(4 * want if extra is not False else 0):
+        for attempt in range(8 * want + 8 if extra is not False else 0):
             if len(out) >= want:
                 break
             key = self.gen(names, depth + 1) if isinstance(names, Mapping) else self.word()
             key = f"{key}_{attempt}" if attempt >= want and names is None else key
             if isinstance(key, str) and key not in out and key not in props:
                 out[key] = self.gen(values, depth + 1)
-        limit = _num(s.get("maxProperties"))
-        while (
-            limit is not None
-            and len(out) > limit
-            and (drop := [n for n in out if n not in required])
-        ):
-            del out[drop[-1]]
+        if (limit := _num(s.get("maxProperties"))) is not None:
+            optional = [n for n in reversed(out) if n not in required]
+            for name in optional[: max(0, len(out) - int(limit))]:
+                del out[name]
         return out
 
     def array(self, s: Mapping[str, Any], depth: int, deep: bool) -> list[Any]:

@@ -1,0 +1,27 @@
+"""The public surface: a sorted ``__all__`` that names exactly the public names, documented."""
+
+from __future__ import annotations
+
+import inspect
+
+import llmfake
+
+
+def test_all_is_sorted_and_complete():
+    assert list(llmfake.__all__) == sorted(llmfake.__all__)
+    public = {n for n in dir(llmfake) if not n.startswith("_")} | {"Server", "serve"}
+    modules = {n for n in public if inspect.ismodule(getattr(llmfake, n))}
+    assert set(llmfake.__all__) - {"__version__"} == public - modules
+
+
+def test_every_public_name_resolves_and_is_documented():
+    for name in llmfake.__all__:
+        value = getattr(llmfake, name)
+        if callable(value):
+            assert inspect.getdoc(value), f"{name} has no docstring"
+
+
+def test_error_tree():
+    assert issubclass(llmfake.ScenarioError, llmfake.LLMFakeError)
+    assert issubclass(llmfake.ScenarioError, ValueError)
+    assert issubclass(llmfake.ServerError, RuntimeError)
