@@ -254,7 +254,9 @@ def _choice(reply: Reply, call: Call, rng: random.Random, index: int) -> Choice:
     if index:
         rng = random.Random(f"{rng.random()}:{index}")
     tool_calls = _tool_calls(reply, call, rng)
-    if tool_calls and reply.text is None:
+    # A forced tool_choice makes the real API answer with the call alone, whatever text the
+    # scenario would otherwise give.
+    if tool_calls and (reply.text is None or not reply.tool_calls):
         return Choice(None, (), tool_calls, reply.finish_reason or "tool_calls")
     text, tokens, limited = cut(_content_text(reply, call, rng), call.stop, call.max_tokens)
     finish = "tool_calls" if tool_calls else ("length" if limited else "stop")

@@ -41,6 +41,7 @@ from llmfake.providers._openai_common import (
     stop_list,
     stream_error,
 )
+from llmfake.scenario._model import ErrorSpec
 
 FINGERPRINT = "fp_llmfake"
 DONE = b"data: [DONE]\n\n"
@@ -361,11 +362,17 @@ def _routes() -> tuple[Route, ...]:
                  for method, path, endpoint, parse, render in table)
 
 
+def _stream_error(spec: ErrorSpec, plan: Plan) -> bytes:
+    if plan.call.endpoint == "responses":
+        return responses.stream_error(spec, plan)
+    return stream_error(spec, plan)
+
+
 PROVIDER = ProviderSpec(
     name="openai",
     routes=_routes(),
     error=render_error,
     invalid=render_invalid,
-    stream_error=stream_error,
+    stream_error=_stream_error,
 )
 """OpenAI's routes and error rendering."""

@@ -350,3 +350,14 @@ async def test_async_in_process_server():
                                       _strict_response_validation=True) as client:
             completion = await client.chat.completions.create(model="m", messages=USER)
     assert completion.choices[0].message.content == "in loop"
+
+
+def test_forced_tool_answers_with_the_call_alone(fake, client):
+    fake.use({"reply": {"text": "I would rather talk."}})
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+    completion = client.chat.completions.create(model="m", messages=USER, tools=tools,
+                                                tool_choice="required")
+    message = completion.choices[0].message
+    assert message.content is None
+    assert message.tool_calls[0].function.name == "f"
+    assert completion.choices[0].finish_reason == "tool_calls"
