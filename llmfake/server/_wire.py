@@ -45,6 +45,23 @@ def close(request: web.Request) -> None:
         request.transport.close()
 
 
+async def _hold(request: web.Request, seconds: float | None) -> None:
+    """Keep the connection silent for ``seconds`` (None: until the client gives up).
+
+    Polls for the client going away, so a hang the client abandoned does not keep a task alive.
+    """
+    loop = asyncio.get_running_loop()
+    end = loop.time() + (seconds if seconds is not None else _FOREVER)
+    while True:
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            return
+        left = end - loop.time()
+        if left <= 0:
+            return
+        await asyncio.sleep(min(left, 0.05))
+
+
 async def _sleep_until(loop: asyncio.AbstractEventLoop, deadline: float) -> None:
     delay = deadline - loop.time()
     if delay > 0:
@@ -68,7 +85,7 @@ async def send(
     if fault is not None and fault.name in ("reset", "empty", "hang"):
         await _sleep_until(loop, start + deadlines[0] if fault.name != "hang" else start)
         if fault.name == "hang":
-            await asyncio.sleep(fault.duration if fault.duration is not None else _FOREVER)
+            await _hold(request, fault.duration)
         exchange.status = 0
         (reset if fault.name in ("reset", "hang") else close)(request)
         raise Aborted
@@ -124,7 +141,7 @@ async def _strike(request: web.Request, response: web.StreamResponse, fault: Fau
                   stream_error: Callable[[Plan], bytes] | None, exchange: Exchange) -> None:
     name = fault.name
     if name == "stall":
-        await asyncio.sleep(fault.duration if fault.duration is not None else _FOREVER)
+        await _hold(request, fault.duration)
         reset(request)
     elif name == "error_event" and plan is not None and stream_error is not None:
         await response.write(stream_error(plan))
@@ -160,7 +177,7 @@ async def _send_body(request: web.Request, rendered: Rendered, deadline: float,
         cut_at = fault.after_bytes if fault.after_bytes is not None else len(body) // 2
         if fault.name == "stall":
             await response.write(body[:cut_at])
-            await asyncio.sleep(fault.duration if fault.duration is not None else _FOREVER)
+            await _hold(request, fault.duration)
         elif fault.name != "error_event":
             await response.write(body[:cut_at])
     except _CLIENT_GONE:
