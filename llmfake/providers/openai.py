@@ -7,6 +7,7 @@ The responses API lives in ``_openai_responses``. Everything here is pure: a req
 from __future__ import annotations
 
 import base64
+import random
 import struct
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -115,6 +116,32 @@ def _message(choice: Choice) -> dict[str, Any]:
     return msg
 
 
+def _logprobs(plan: Plan, index: int, tokens: tuple[str, ...], start: int = 0
+              ) -> dict[str, Any] | None:
+    """Seeded log probabilities for ``tokens`` when the request asked for them."""
+    body = plan.call.body
+    if body.get("logprobs") is not True:
+        return None
+    top = body.get("top_logprobs")
+    top_n = top if isinstance(top, int) and not isinstance(top, bool) else 0
+    content = []
+    for pos, token in enumerate(tokens, start):
+        rng = random.Random(f"{plan.uid}:{index}:{pos}")
+        best = -round(rng.random() ** 3 * 2, 8)
+        alternatives = [{"token": token, "logprob": best, "bytes": list(token.encode())}]
+        logprob = best
+        for _ in range(1, top_n):
+            logprob = round(logprob - rng.random() * 3, 8)
+            alt = rng.choice(_ALTERNATIVES)
+            alternatives.append({"token": alt, "logprob": logprob, "bytes": list(alt.encode())})
+        content.append({"token": token, "logprob": best, "bytes": list(token.encode()),
+                        "top_logprobs": alternatives[:top_n]})
+    return {"content": content, "refusal": None}
+
+
+_ALTERNATIVES = (" the", " a", ",", ".", " and", " to", " of", " in", " is", " it")
+
+
 def _stream_len(choice: Choice) -> int:
     return len(choice.tokens) + sum(1 + len(_fragments(t.arguments)) for t in choice.tool_calls)
 
@@ -137,7 +164,8 @@ def render_chat(plan: Plan) -> Rendered:
             "object": "chat.completion",
             "created": plan.created,
             "model": call.model,
-            "choices": [{"index": i, "message": _message(c), "logprobs": None,
+            "choices": [{"index": i, "message": _message(c),
+                         "logprobs": _logprobs(plan, i, c.tokens),
                          "finish_reason": c.finish} for i, c in enumerate(plan.choices)],
             "usage": _usage(plan),
             "service_tier": "default",
@@ -169,7 +197,10 @@ def _chat_events(plan: Plan) -> Iterator[Event]:
     for step in range(longest):
         for i, d in enumerate(deltas):
             if step < len(d):
-                yield chunk([{"index": i, "delta": d[step], "logprobs": None,
+                content = d[step].get("content")
+                logprobs = (_logprobs(plan, i, (content,), step)
+                            if isinstance(content, str) else None)
+                yield chunk([{"index": i, "delta": d[step], "logprobs": logprobs,
                               "finish_reason": None}], step)
     last = max(longest - 1, 0)
     for i, c in enumerate(plan.choices):

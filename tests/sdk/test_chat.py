@@ -361,3 +361,24 @@ def test_forced_tool_answers_with_the_call_alone(fake, client):
     assert message.content is None
     assert message.tool_calls[0].function.name == "f"
     assert completion.choices[0].finish_reason == "tool_calls"
+
+
+def test_logprobs_when_asked(fake, client):
+    fake.use({"reply": {"text": "Hello big world"}})
+    completion = client.chat.completions.create(model="m", messages=USER, logprobs=True,
+                                                top_logprobs=3)
+    content = completion.choices[0].logprobs.content
+    assert [t.token for t in content] == ["Hello", " big", " world"]
+    for item in content:
+        assert item.logprob <= 0
+        assert bytes(item.bytes) == item.token.encode()
+        assert len(item.top_logprobs) == 3
+        assert item.top_logprobs[0].token == item.token
+        assert [a.logprob for a in item.top_logprobs] == sorted(
+            (a.logprob for a in item.top_logprobs), reverse=True)
+    streamed = [c.choices[0].logprobs for c in client.chat.completions.create(
+        model="m", messages=USER, logprobs=True, stream=True) if c.choices]
+    tokens = [lp.content[0].token for lp in streamed if lp is not None and lp.content]
+    assert tokens == ["Hello", " big", " world"]
+    plain = client.chat.completions.create(model="m", messages=USER)
+    assert plain.choices[0].logprobs is None
