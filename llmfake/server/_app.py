@@ -89,6 +89,9 @@ def create_app(engine: Engine, *, log: LogHook | None = None) -> web.Application
         )
         retry = request.headers.get("x-stainless-retry-count")
         exchange.retry_count = int(retry) if retry and retry.isdigit() else None
+        # Journaled on arrival, filled in as it goes: the journal is in arrival order and shows
+        # what is still in flight.
+        state.journal.add(exchange)
         try:
             return await _serve(request, router, engine, tenant, path, exchange, start)
         except Aborted:
@@ -102,7 +105,6 @@ def create_app(engine: Engine, *, log: LogHook | None = None) -> web.Application
             return _respond(render_invalid(bug, "req_llmfake_internal_error"), exchange)
         finally:
             exchange.duration = loop.time() - start
-            state.journal.add(exchange)
             if log is not None:
                 log(exchange)
 
