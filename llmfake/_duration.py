@@ -54,7 +54,8 @@ def parse_size(value: object) -> int:
         m = _SIZE.fullmatch(value.strip())
         if m:
             unit = m.group(2).lower() if m.group(2) else None
-            return int(float(m.group(1)) * _SIZE_UNITS[unit])
+            # Past 2**63 bytes a limit means "unlimited"; clamping keeps int() off infinity.
+            return int(min(float(m.group(1)) * _SIZE_UNITS[unit], 2.0**63 - 1024))
     raise ValueError(f"expected a size such as 1048576 or 10MB, got {value!r}")
 
 

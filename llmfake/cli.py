@@ -60,6 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "schema":
             print(json.dumps(schema(), indent=2))
             return 0
+    except BrokenPipeError:  # `llmfake schema | head` closed the pipe: not an error
+        sys.stderr.close()
+        return 0
     except ScenarioError as exc:
         print(f"llmfake: invalid scenario: {exc}", file=sys.stderr)
         return 2

@@ -129,3 +129,10 @@ def test_usage_errors_exit_2():
     assert run().returncode == 2
     assert run("serve", "--port", "not-a-port").returncode == 2
     assert run("frobnicate").returncode == 2
+
+
+def test_schema_into_a_closed_pipe_is_quiet():
+    result = subprocess.run(f"{sys.executable} -m llmfake schema | head -n 1", shell=True,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.stdout.strip() == "{"
+    assert "Traceback" not in result.stderr

@@ -94,22 +94,26 @@ class _Reader:
              ) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.fail(path, f"expected a whole number, got {_kind(value)}")
+        if maximum is None and value < minimum:
+            raise self.fail(path, f"expected a whole number >= {minimum}, got {value}")
         if value < minimum or (maximum is not None and value > maximum):
-            top = f" and {maximum}" if maximum is not None else ""
-            raise self.fail(path, f"expected a number between {minimum}{top}, got {value}")
+            raise self.fail(path, f"expected a whole number from {minimum} to {maximum}, "
+                                  f"got {_short(value)}")
         return value
 
     def number(self, value: object, path: str, *, minimum: float, maximum: float) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
             raise self.fail(path, f"expected a number, got {_kind(value)}")
-        if not minimum <= value <= maximum:
+        if not minimum <= value <= maximum:  # compared before float(): a huge int overflows
             raise self.fail(path, f"expected a number from {minimum:g} to {maximum:g}, "
-                                  f"got {value}")
+                                  f"got {_short(value)}")
         return float(value)
 
     def duration(self, value: object, path: str) -> float:
         try:
             seconds = parse_duration(value)
+        except OverflowError:
+            raise self.fail(path, f"expected a finite duration, got {_short(value)}") from None
         except ValueError as exc:
             raise self.fail(path, str(exc)) from None
         if not math.isfinite(seconds):
@@ -121,11 +125,14 @@ class _Reader:
             raise self.fail(path, f"expected a list, got {_kind(value)}")
         return tuple(item(v, f"{path}[{i}]") for i, v in enumerate(value))
 
-    def choice(self, value: object, path: str, choices: tuple[str, ...], what: str) -> str:
+    def choice(self, value: object, path: str, choices: tuple[str, ...], what: str,
+               also: str = "") -> str:
         if not isinstance(value, str) or value not in choices:
             hint = difflib.get_close_matches(str(value), choices, n=1)
             tip = f" (did you mean {hint[0]!r}?)" if hint else ""
-            raise self.fail(path, f"unknown {what} {value!r}{tip}; use one of {_names(choices)}")
+            more = f", {also}" if also else ""
+            raise self.fail(path, f"unknown {what} {_short(value)}{tip}; use one of "
+                                  f"{_names(choices)}{more}")
         return value
 
     def one_or_many(self, value: object, path: str, choices: tuple[str, ...], what: str
@@ -173,22 +180,28 @@ class _Reader:
             return None
         if value is True:
             return DEFAULT_FROZEN_TIME
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
-            return float(value)
-        if isinstance(value, _dt.datetime):
-            moment = value if value.tzinfo else value.replace(tzinfo=_dt.timezone.utc)
-            return moment.timestamp()
-        if isinstance(value, str):
+        moment: _dt.datetime | None = None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if 0 <= value <= _MAX_EPOCH:
+                return float(value)
+        elif isinstance(value, _dt.datetime):
+            moment = value
+        elif isinstance(value, _dt.date):  # YAML reads an unquoted 2025-01-01 as a date
+            moment = _dt.datetime(value.year, value.month, value.day)
+        elif isinstance(value, str):
             try:
-                moment = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+                moment = _dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
             except ValueError:
-                pass
-            else:
-                if moment.tzinfo is None:
-                    moment = moment.replace(tzinfo=_dt.timezone.utc)
-                return moment.timestamp()
-        raise self.fail("freeze_time", "expected true, an epoch second or an ISO 8601 date-time "
-                                       f"such as 2025-01-01T00:00:00Z, got {value!r}")
+                moment = None
+        if moment is not None:
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=_dt.timezone.utc)
+            stamp = moment.timestamp()
+            if 0 <= stamp <= _MAX_EPOCH:
+                return stamp
+        raise self.fail("freeze_time", "expected true, an epoch second from 0 to 253402300799 "
+                                       "or an ISO 8601 date-time such as 2025-01-01T00:00:00Z, "
+                                       f"got {_short(value)}")
 
     def latency(self, value: object, path: str) -> Latency:
         d = self.mapping(value, path, ("ttft", "per_token", "jitter"))
@@ -296,12 +309,12 @@ class _Reader:
         if isinstance(value, int) and not isinstance(value, bool):
             status = self.int_(value, path, minimum=400, maximum=599)
             name = STATUS_ERROR.get(status, "server_error" if status >= 500 else "bad_request")
-        elif isinstance(value, str) and value.isdigit():
+        elif isinstance(value, str) and value.isascii() and value.isdecimal():
             status = self.int_(int(value), path, minimum=400, maximum=599)
             name = STATUS_ERROR.get(status, "server_error" if status >= 500 else "bad_request")
         else:
-            name = self.choice(value, path, tuple(ERROR_STATUS),
-                               "error (or give an HTTP status from 400 to 599)")
+            name = self.choice(value, path, tuple(ERROR_STATUS), "error",
+                               also="or an HTTP status from 400 to 599")
         if "status" in d:
             status = self.int_(d["status"], _join(base, "status"), minimum=400, maximum=599)
         return ErrorSpec(
@@ -330,7 +343,12 @@ class _Reader:
             )
             if name == "error_event":
                 error = None
-        if error is None and fault is None:
+        if error is not None and fault is not None and fault.name != "error_event":
+            raise self.fail(_join(path, "error"), f"a step has either an 'error' or a "
+                                                  f"'{fault.name}' fault, not both ('error' goes "
+                                                  "with a fault only for error_event); for a "
+                                                  "slow error give the step a 'latency'")
+        if "error" not in d:
             for key in ("retry_after", "message", "status"):
                 if key in d:
                     raise self.fail(_join(path, key), f"{key!r} goes with 'error'; add an error "
@@ -397,6 +415,14 @@ class _Reader:
             latency=self.latency(d["latency"], _join(path, "latency")) if "latency" in d else None,
             name=self.str_(d["name"], _join(path, "name")) if "name" in d else None,
         )
+
+
+_MAX_EPOCH = 253_402_300_799  # 9999-12-31T23:59:59Z
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _join(path: str, key: str) -> str:
@@ -474,7 +500,11 @@ def load_scenario(spec: object = None) -> Scenario:
         return scenario_from_dict(spec)
     if isinstance(spec, (str, Path)):
         path = Path(spec)
-        if path.is_file():
+        try:
+            is_file = path.is_file()
+        except (OSError, ValueError):  # a name too long or odd to be a path is not a file
+            is_file = False
+        if is_file:
             try:
                 text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
@@ -486,6 +516,6 @@ def load_scenario(spec: object = None) -> Scenario:
         hint = difflib.get_close_matches(str(spec), list(names), n=1)
         tip = f" (did you mean {hint[0]!r}?)" if hint else ""
         raise ScenarioError(f"no such file, and no built-in scenario of that name{tip}; "
-                            f"built-ins: {_names(names)}", source=str(spec))
+                            f"built-ins: {_names(names)}", source=str(spec)[:200])
     raise ScenarioError("expected a Scenario, a dict, a path or a built-in name, "
                         f"got {_kind(spec)}")
