@@ -5,7 +5,8 @@ Secrets never reach it: API keys and auth headers are masked before an exchange 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -80,21 +81,33 @@ class Exchange:
         return asdict(self)
 
 
-class Journal:
-    """The exchanges of one tenant, oldest first."""
+JOURNAL_LIMIT = 10_000
+"""Exchanges a tenant's journal keeps; older ones are dropped (and counted in ``dropped``)."""
 
-    def __init__(self) -> None:
-        self._items: list[Exchange] = []
+
+class Journal:
+    """The exchanges of one tenant, oldest first, the newest ``limit`` of them.
+
+    Bounded so that a long-running ``llmfake serve`` under load does not grow without end.
+    """
+
+    def __init__(self, limit: int = JOURNAL_LIMIT) -> None:
+        self._items: deque[Exchange] = deque(maxlen=limit)
+        self.dropped = 0
+        """Exchanges dropped because the journal was full."""
 
     def add(self, exchange: Exchange) -> None:
         """Record an exchange (the server fills it in as the response goes out)."""
+        if len(self._items) == self._items.maxlen:
+            self.dropped += 1
         self._items.append(exchange)
 
     def clear(self) -> None:
         """Forget every exchange."""
         self._items.clear()
+        self.dropped = 0
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[Exchange]:
         return iter(list(self._items))
 
     def __len__(self) -> int:

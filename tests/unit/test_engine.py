@@ -87,3 +87,17 @@ def test_default_builtin_scenario_loads():
     sc = load_scenario()
     assert sc.name == "default"
     assert sc.rules == ()
+
+
+def test_journal_keeps_the_newest_exchanges():
+    from llmfake.journal import Exchange, Journal
+
+    journal = Journal(limit=3)
+    for seq in range(5):
+        journal.add(Exchange(seq=seq, tenant="t", method="POST", path="/"))
+    assert [e.seq for e in journal] == [2, 3, 4]
+    assert journal.dropped == 2
+    assert journal[-1].seq == 4
+    journal.clear()
+    assert len(journal) == 0
+    assert journal.dropped == 0
