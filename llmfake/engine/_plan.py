@@ -85,6 +85,30 @@ class Timing:
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimit:
+    """Where the tenant's rate-limit buckets stand once this request is counted.
+
+    Providers render it as their own headers (OpenAI ``x-ratelimit-*`` with durations,
+    Anthropic ``anthropic-ratelimit-*`` with RFC 3339 times).
+    """
+
+    requests_limit: int | None = None
+    """Requests per minute allowed (None: not limited)."""
+    requests_remaining: int = 0
+    """Requests left in the bucket."""
+    requests_reset: float = 0.0
+    """Seconds until the request bucket is full again."""
+    tokens_limit: int | None = None
+    """Tokens per minute allowed (None: not limited)."""
+    tokens_remaining: int = 0
+    """Tokens left in the bucket."""
+    tokens_reset: float = 0.0
+    """Seconds until the token bucket is full again."""
+    now: float = 0.0
+    """Wall-clock Unix time of the decision, for providers that send absolute reset times."""
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     """The decision for one request."""
 
@@ -114,6 +138,8 @@ class Plan:
     """The schedule."""
     headers: Mapping[str, str] = field(default_factory=dict)
     """Extra response headers the scenario asked for."""
+    rate_limit: RateLimit | None = None
+    """The tenant's rate-limit state, when the scenario sets limits."""
     source: str = "default"
     """What decided it: ``default``, ``rule 2``, ``rule 2 step 1``, ``rule 2 chaos 0``, ``auth``."""
 

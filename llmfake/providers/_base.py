@@ -108,7 +108,7 @@ class ProviderSpec:
     stream_error: Callable[[ErrorSpec, Plan], bytes]
     """The bytes of an error event inside a stream."""
     headers: Callable[[Plan], dict[str, str]] = field(default=lambda plan: {})
-    """Headers every response of a plan carries."""
+    """Headers every response of a decided plan carries, errors included (rate limits)."""
 
 
 def dumps(value: object) -> str:

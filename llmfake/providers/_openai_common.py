@@ -39,8 +39,11 @@ _ERRORS: Mapping[str, tuple[int, str, str | None, str]] = {
               "You exceeded your current quota, please check your plan and billing details. "
               "For more information on this error, read the docs: "
               "https://platform.openai.com/docs/guides/error-codes/api-errors."),
+    "conflict": (409, "invalid_request_error", "conflict",
+                 "Another request is already in progress for this resource. Try again later."),
     "server_error": (500, "server_error", None,
                      "The server had an error while processing your request. Sorry about that!"),
+    "bad_gateway": (502, "server_error", "bad_gateway", "Bad gateway."),
     "unavailable": (503, "server_error", None,
                     "The server is overloaded or not ready yet."),
     "overloaded": (503, "server_error", None,

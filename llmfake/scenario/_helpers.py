@@ -51,14 +51,17 @@ def error(
     kind: str | int,
     *,
     retry_after: float | str | None = None,
+    should_retry: bool | None = None,
     message: str | None = None,
     status: int | None = None,
     headers: Mapping[str, str] | None = None,
     latency: Mapping[str, Any] | None = None,
 ) -> Step:
-    """An error step: ``error("rate_limit", retry_after="2s")``, ``error(503)``."""
-    step = _drop_none({"error": kind, "retry_after": retry_after, "message": message,
-                       "status": status, "headers": headers, "latency": latency})
+    """An error step: ``error("rate_limit", retry_after="2s")``, ``error(503)``,
+    ``error(500, should_retry=False)``."""
+    step = _drop_none({"error": kind, "retry_after": retry_after, "should_retry": should_retry,
+                       "message": message, "status": status, "headers": headers,
+                       "latency": latency})
     parse_step(step, "llmfake.error()")
     return step
 

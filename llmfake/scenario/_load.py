@@ -43,7 +43,7 @@ from llmfake.scenario._model import (
 T = TypeVar("T")
 
 STEP_KEYS = (
-    "reply", "error", "fault", "retry_after", "message", "status",
+    "reply", "error", "fault", "retry_after", "should_retry", "message", "status",
     "after_chunks", "after_bytes", "duration", "latency", "headers",
 )
 RULE_KEYS = ("name", "match", "script", "then", "chaos", *STEP_KEYS)
@@ -323,6 +323,8 @@ class _Reader:
             message=self.str_(d["message"], _join(base, "message")) if "message" in d else None,
             retry_after=(self.duration(d["retry_after"], _join(base, "retry_after"))
                          if "retry_after" in d else None),
+            should_retry=(self.bool_(d["should_retry"], _join(base, "should_retry"))
+                          if "should_retry" in d else None),
         )
 
     def step(self, value: object, path: str, allowed: Iterable[str] = STEP_KEYS) -> Step:
@@ -349,7 +351,7 @@ class _Reader:
                                                   "with a fault only for error_event); for a "
                                                   "slow error give the step a 'latency'")
         if "error" not in d:
-            for key in ("retry_after", "message", "status"):
+            for key in ("retry_after", "should_retry", "message", "status"):
                 if key in d:
                     raise self.fail(_join(path, key), f"{key!r} goes with 'error'; add an error "
                                                       "such as 'error: rate_limit'")

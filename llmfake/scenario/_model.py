@@ -23,11 +23,13 @@ ERROR_STATUS: Mapping[str, int] = {
     "auth": 401,
     "permission": 403,
     "not_found": 404,
+    "conflict": 409,
     "timeout": 504,
     "request_too_large": 413,
     "rate_limit": 429,
     "quota": 429,
     "server_error": 500,
+    "bad_gateway": 502,
     "unavailable": 503,
     "overloaded": 529,
 }
@@ -39,10 +41,11 @@ STATUS_ERROR: Mapping[int, str] = {
     403: "permission",
     404: "not_found",
     408: "timeout",
+    409: "conflict",
     413: "request_too_large",
     429: "rate_limit",
     500: "server_error",
-    502: "server_error",
+    502: "bad_gateway",
     503: "unavailable",
     504: "timeout",
     529: "overloaded",
@@ -149,6 +152,8 @@ class ErrorSpec:
     """The error message; None uses the provider's usual text."""
     retry_after: float | None = None
     """Seconds sent as ``retry-after`` (and ``retry-after-ms``)."""
+    should_retry: bool | None = None
+    """Sent as ``x-should-retry: true|false``, which the official SDKs obey over the status."""
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,12 @@ ERROR_NAMES: dict[str, str] = {
     "auth": "401: missing or wrong API key.",
     "permission": "403: the key may not use this resource.",
     "not_found": "404: no such model.",
+    "conflict": "409: a conflicting request is in progress.",
     "request_too_large": "413: the request body is too large.",
     "rate_limit": "429: rate limit reached; retry after a while.",
     "quota": "429: quota or credit used up; retrying does not help.",
     "server_error": "500: internal server error.",
+    "bad_gateway": "502: bad gateway between the provider's front end and the model.",
     "unavailable": "503: the service is unavailable.",
     "timeout": "504: the provider timed out.",
     "overloaded": "529 (Anthropic), 503 (OpenAI): the provider is overloaded.",
@@ -124,6 +126,8 @@ def _step_properties() -> dict[str, Any]:
                       _STRING),
         "retry_after": _d("With 'error': seconds sent as retry-after (and retry-after-ms).",
                           _DURATION),
+        "should_retry": _d("With 'error': sent as x-should-retry, which the official SDKs "
+                           "obey over the status.", {"type": "boolean"}),
         "fault": _d("A transport-level fault, struck while sending the reply.",
                     {"anyOf": _names(FAULTS, FAULT_NAMES)}),
         "after_chunks": _d("With 'fault': how many chunks go out before the fault strikes.",
@@ -140,6 +144,7 @@ def _step_properties() -> dict[str, Any]:
 _STEP_RULES: dict[str, Any] = {
     "dependentRequired": {
         "status": ["error"], "message": ["error"], "retry_after": ["error"],
+        "should_retry": ["error"],
         "after_chunks": ["fault"], "after_bytes": ["fault"], "duration": ["fault"],
     },
     "allOf": [

@@ -157,12 +157,14 @@ async def _serve(request: web.Request, router: Router, engine: Engine, tenant: s
     if error is None and plan.fault is not None and plan.fault.name == "error_event" \
             and not call.stream:
         error = plan.fault.error or ErrorSpec("server_error")
+    extra = {**provider.headers(plan), **plan.headers}
     if error is not None:
-        rendered = provider.error(error, plan.request_id, call)
-        rendered = _with_headers(rendered, plan.headers)
+        if error.should_retry is not None:
+            extra["x-should-retry"] = "true" if error.should_retry else "false"
+        rendered = _with_headers(provider.error(error, plan.request_id, call), extra)
         plan_for_wire: Plan | None = plan if plan.fault is None else None
         return await send(request, plan_for_wire, rendered, start, exchange)
-    rendered = _with_headers(route.render(plan), plan.headers)
+    rendered = _with_headers(route.render(plan), extra)
     exchange.response_text = rendered.text
 
     def stream_error(p: Plan) -> bytes:

@@ -382,3 +382,21 @@ def test_logprobs_when_asked(fake, client):
     assert tokens == ["Hello", " big", " world"]
     plain = client.chat.completions.create(model="m", messages=USER)
     assert plain.choices[0].logprobs is None
+
+
+def test_should_retry_false_stops_the_sdk_retrying(fake):
+    fake.use({"rules": [{"script": [llmfake.error(500, should_retry=False),
+                                    llmfake.reply("never reached")]}]})
+    with fake.client(max_retries=2) as client, pytest.raises(openai.InternalServerError) as info:
+        client.chat.completions.create(model="m", messages=USER)
+    assert info.value.response.headers["x-should-retry"] == "false"
+    assert len(fake.journal) == 1
+
+
+def test_should_retry_true_makes_the_sdk_retry_a_400(fake):
+    fake.use({"rules": [{"script": [llmfake.error("bad_request", should_retry=True),
+                                    llmfake.reply("second time")]}]})
+    with fake.client(max_retries=1) as client:
+        completion = client.chat.completions.create(model="m", messages=USER)
+    assert completion.choices[0].message.content == "second time"
+    assert [e.status for e in fake.journal] == [400, 200]

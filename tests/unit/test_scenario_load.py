@@ -378,7 +378,7 @@ def test_defaults_and_normalisation() -> None:
 
 @pytest.mark.parametrize(("value", "name", "status"), [
     ("rate_limit", "rate_limit", None), (429, "rate_limit", 429), ("503", "unavailable", 503),
-    (502, "server_error", 502), (418, "bad_request", 418), (599, "server_error", 599),
+    (502, "bad_gateway", 502), (418, "bad_request", 418), (599, "server_error", 599),
     (529, "overloaded", 529),
 ])
 def test_error_by_name_or_status(value: object, name: str, status: int | None) -> None:

@@ -163,8 +163,8 @@ EVERY_KEY = {
                    "stream": True},
          "script": [
              {"error": "overloaded"},
-             {"error": "rate_limit", "retry_after": "2s", "message": "slow down",
-              "status": 429, "headers": {"x-should-retry": "true"}},
+             {"error": "rate_limit", "retry_after": "2s", "should_retry": True,
+              "message": "slow down", "status": 429, "headers": {"x-request-source": "t"}},
              {"fault": "disconnect", "after_chunks": 3},
              {"fault": "truncate", "after_bytes": 100},
              {"fault": "stall", "after_chunks": 1, "duration": "1m30s"},
