@@ -126,6 +126,10 @@ class Engine:
         if reply is None:
             reply = sc.reply
         rng = random.Random(f"{sc.seed}:content:{ordinal}")
+        if call.endpoint == "count_tokens":
+            usage = Usage(prompt_tokens([m.text for m in call.messages]))
+            return Plan(**base, usage=usage, timing=timing, headers=step.headers,
+                        fault=step.fault, source=source)
         if call.endpoint == "models":
             listed = sc.models or DEFAULT_MODELS
             if call.model and sc.models and call.model not in sc.models:

@@ -91,6 +91,9 @@ class Route:
     """Request to ``Call``; raises ``InvalidRequest``."""
     render: Callable[[Plan], Rendered]
     """``Plan`` to response (when the plan holds no error)."""
+    accepts: Callable[[Mapping[str, str]], bool] | None = None
+    """When two providers share a path (``GET /v1/models``), the route whose ``accepts`` takes
+    the request's headers wins; routes with ``accepts`` are tried before those without."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,9 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-ENDPOINTS = ("chat", "responses", "completions", "embeddings", "models")
+ENDPOINTS = ("chat", "responses", "completions", "embeddings", "models", "count_tokens")
 """Endpoint names a rule can match. Anthropic messages, Gemini generateContent and Ollama chat
-count as ``chat``; Ollama generate counts as ``completions``."""
+count as ``chat``; Ollama generate counts as ``completions``; Anthropic count_tokens and Gemini
+countTokens as ``count_tokens``."""
 
 PROVIDERS = ("openai", "azure", "anthropic", "gemini", "ollama")
 """Provider names a rule can match."""

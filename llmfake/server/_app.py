@@ -39,25 +39,25 @@ class Router:
     """Finds the route for a method and a path."""
 
     def __init__(self, providers: tuple[ProviderSpec, ...]) -> None:
-        self.exact: dict[tuple[str, str], tuple[Route, ProviderSpec]] = {}
+        self.exact: dict[tuple[str, str], list[tuple[Route, ProviderSpec]]] = {}
         self.patterns: list[tuple[str, re.Pattern[str], Route, ProviderSpec]] = []
-        for provider in providers:
-            for route in provider.routes:
-                if "{" in route.pattern:
-                    regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(route.pattern))
-                    self.patterns.append((route.method, re.compile(regex + r"\Z"), route,
-                                          provider))
-                else:
-                    self.exact[(route.method, route.pattern)] = (route, provider)
+        routes = [(r, p) for p in providers for r in p.routes]
+        routes.sort(key=lambda rp: rp[0].accepts is None)  # conditional routes first
+        for route, provider in routes:
+            if "{" in route.pattern:
+                regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(route.pattern))
+                self.patterns.append((route.method, re.compile(regex + r"\Z"), route, provider))
+            else:
+                self.exact.setdefault((route.method, route.pattern), []).append((route, provider))
 
-    def find(self, method: str, path: str
+    def find(self, method: str, path: str, headers: Mapping[str, str]
              ) -> tuple[Route, ProviderSpec, dict[str, str]] | None:
         """The route, its provider and the path parameters, or None."""
-        hit = self.exact.get((method, path))
-        if hit is not None:
-            return hit[0], hit[1], {}
+        for route, provider in self.exact.get((method, path), ()):
+            if route.accepts is None or route.accepts(headers):
+                return route, provider, {}
         for m, regex, route, provider in self.patterns:
-            if m == method:
+            if m == method and (route.accepts is None or route.accepts(headers)):
                 match = regex.match(path)
                 if match:
                     return route, provider, match.groupdict()
@@ -120,7 +120,8 @@ def _silent_close() -> web.HTTPException:
 async def _serve(request: web.Request, router: Router, engine: Engine, tenant: str, path: str,
                  exchange: Exchange, start: float) -> web.StreamResponse:
     state = engine.tenant(tenant)
-    found = router.find(request.method, path)
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    found = router.find(request.method, path, headers)
 
     def reject(rendering: Callable[[str], Rendered], outcome: str) -> web.Response:
         exchange.seq, _, request_id = engine.reserve(state)
@@ -142,8 +143,7 @@ async def _serve(request: web.Request, router: Router, engine: Engine, tenant: s
         return reject(lambda rid: provider.invalid(too_large, rid), "too large")
     body = _decode(raw)
     exchange.body = body if body is not _INVALID_JSON else raw.decode("utf-8", "replace")
-    inc = Incoming(request.method, path, params, dict(request.query),
-                   {k.lower(): v for k, v in request.headers.items()}, body, tenant)
+    inc = Incoming(request.method, path, params, dict(request.query), headers, body, tenant)
     try:
         call = route.parse(inc)
     except InvalidRequest as exc:
