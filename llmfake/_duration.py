@@ -61,6 +61,8 @@ def parse_size(value: object) -> int:
 
 def go_duration(seconds: float) -> str:
     """Format ``seconds`` as a Go ``time.Duration`` string, as OpenAI's rate-limit headers do."""
+    if seconds <= 0:
+        return "0s"
     if seconds < 1:
         ms = round(seconds * 1000, 3)
         return f"{ms:g}ms"

@@ -7,6 +7,7 @@ and the same requests give the same bytes in any tenant, whatever runs beside th
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import json
 import random
@@ -18,6 +19,7 @@ from typing import Any
 
 from llmfake.engine._call import Call
 from llmfake.engine._jsonschema import instance_from_schema
+from llmfake.engine._limits import Limiter
 from llmfake.engine._plan import Choice, Plan, Timing, ToolCall, Usage
 from llmfake.engine._text import (
     count_tokens,
@@ -27,7 +29,17 @@ from llmfake.engine._text import (
     prompt_tokens,
 )
 from llmfake.journal import Journal
-from llmfake.scenario._model import ErrorSpec, Latency, Match, Reply, Rule, Scenario, Step
+from llmfake.scenario._model import (
+    ErrorSpec,
+    FaultSpec,
+    Latency,
+    Limits,
+    Match,
+    Reply,
+    Rule,
+    Scenario,
+    Step,
+)
 
 _ALNUM = string.ascii_letters + string.digits
 _DEFAULT_DIMENSIONS = {"text-embedding-3-large": 3072}
@@ -55,6 +67,8 @@ class TenantState:
     """Requests each rule has matched (seeds its chaos draws)."""
     script_pos: dict[int, int] = field(default_factory=dict)
     """Script steps each rule has used."""
+    limiter: Limiter | None = None
+    """Its rate-limit buckets (when the scenario sets limits)."""
 
     def reset(self) -> None:
         """Forget counters and the journal; keep the scenario."""
@@ -62,6 +76,7 @@ class TenantState:
         self.ordinal = 0
         self.rule_matches.clear()
         self.script_pos.clear()
+        self.limiter = None
 
 
 class Engine:
@@ -70,6 +85,7 @@ class Engine:
     def __init__(self, scenario: Scenario) -> None:
         self.base = scenario
         self.tenants: dict[str, TenantState] = {}
+        self._global_limiters: dict[Limits, Limiter] = {}
 
     def tenant(self, name: str) -> TenantState:
         """The state of tenant ``name``, created with the base scenario on first use."""
@@ -92,6 +108,27 @@ class Engine:
         uid = "".join(ids.choice(_ALNUM) for _ in range(29))
         return ordinal, uid, f"req_{ids.getrandbits(128):032x}"
 
+    def limiter(self, state: TenantState) -> Limiter | None:
+        """The limiter counting ``state``'s requests (shared by all tenants for by: global)."""
+        sc = state.scenario
+        if not sc.limits.active:
+            return None
+        if sc.limits.by == "global":
+            shared = self._global_limiters.get(sc.limits)
+            if shared is None:
+                shared = self._global_limiters[sc.limits] = Limiter(sc.limits, sc.time_scale)
+            return shared
+        if state.limiter is None or state.limiter.limits is not sc.limits:
+            state.limiter = Limiter(sc.limits, sc.time_scale)
+        return state.limiter
+
+    def finish(self, plan: Plan) -> None:
+        """The response of ``plan`` is over: free its concurrency slot."""
+        if plan.limit_key is not None:
+            limiter = self.limiter(self.tenant(plan.call.tenant))
+            if limiter is not None:
+                limiter.release(plan.limit_key)
+
     def decide(self, call: Call) -> Plan:
         """Decide what ``call`` gets, advancing the tenant's counters."""
         state = self.tenant(call.tenant)
@@ -105,53 +142,70 @@ class Engine:
             "created": int(sc.freeze_time if sc.freeze_time is not None else time.time()),
         }
         timing_seed = f"{sc.seed}:timing:{ordinal}"
+        instant = Timing(Latency(), timing_seed)
 
         auth_error = _check_auth(sc, call)
         if auth_error is not None:
-            return Plan(**base, error=auth_error, source="auth",
-                        timing=Timing(Latency(), timing_seed))
+            return Plan(**base, error=auth_error, source="auth", timing=instant)
+
+        prompt = (sum(count_tokens(t) for t in call.inputs) if call.endpoint == "embeddings"
+                  else prompt_tokens([m.text for m in call.messages]))
+        limiter = self.limiter(state)
+        admission = None
+        if limiter is not None and call.endpoint not in ("models", "count_tokens"):
+            admission = limiter.admit(call, prompt + (call.max_tokens or 0))
+            if admission.error is not None:
+                return Plan(**base, error=_scaled_error(admission.error, 1.0), timing=instant,
+                            rate_limit=admission.state, source=f"limit {admission.reason}")
+        limits: dict[str, Any] = {"rate_limit": admission.state if admission else None,
+                                  "limit_key": admission.key if admission else None}
 
         step, rule, source = self._select(state, call)
-        latency = (step.latency or (rule.latency if rule else None) or sc.latency)
-        timing = Timing(latency, timing_seed)
+        scale = sc.time_scale
+        headers = step.headers
         if step.error is not None:
             # An error answers at once unless its own step asks to be slow: a 429 that took
             # the model's ttft to arrive would be unlike any provider.
-            return Plan(**base, error=step.error, timing=Timing(step.latency or Latency(),
-                                                                timing_seed),
-                        headers=step.headers, source=source)
+            return Plan(**base, error=_scaled_error(step.error, scale),
+                        timing=Timing(_scaled_latency(step.latency or Latency(), scale),
+                                      timing_seed),
+                        headers=headers, source=source, **limits)
+        latency = step.latency or (rule.latency if rule else None) or sc.latency
+        timing = Timing(_scaled_latency(latency, scale), timing_seed)
+        fault = _scaled_fault(step.fault, scale)
         reply = step.reply
         if reply is None and rule is not None and rule.step.reply is not None:
             reply = rule.step.reply
         if reply is None:
             reply = sc.reply
         rng = random.Random(f"{sc.seed}:content:{ordinal}")
+        common = {**base, "timing": timing, "headers": headers, "fault": fault,
+                  "source": source, **limits}
         if call.endpoint == "count_tokens":
-            usage = Usage(prompt_tokens([m.text for m in call.messages]))
-            return Plan(**base, usage=usage, timing=timing, headers=step.headers,
-                        fault=step.fault, source=source)
+            return Plan(**common, usage=Usage(prompt))
         if call.endpoint == "models":
-            listed = sc.models or DEFAULT_MODELS
             if call.model and sc.models and call.model not in sc.models:
-                return Plan(**base, error=ErrorSpec("not_found"), timing=timing, source=source)
-            return Plan(**base, models=listed, timing=timing, headers=step.headers,
-                        fault=step.fault, source=source)
+                return Plan(**{**common, "fault": None}, error=ErrorSpec("not_found"))
+            return Plan(**common, models=sc.models or DEFAULT_MODELS)
         if call.endpoint == "embeddings":
             dims = (reply.embedding_dimensions or call.dimensions
                     or _DEFAULT_DIMENSIONS.get(call.model, DEFAULT_EMBEDDING_DIMENSIONS))
             vectors = tuple(embedding(text, dims) for text in call.inputs)
-            usage = Usage(prompt_tokens=sum(count_tokens(t) for t in call.inputs))
-            return Plan(**base, embeddings=vectors, usage=usage, fault=step.fault, timing=timing,
-                        headers=step.headers, source=source)
-        choices = tuple(_choice(reply, call, rng, i) for i in range(max(call.n, 1)))
-        completion = sum(len(c.tokens) + sum(count_tokens(t.name + t.arguments)
+            return Plan(**common, embeddings=vectors, usage=Usage(prompt))
+        per_chunk = latency.tokens_per_chunk
+        choices = tuple(_choice(reply, call, rng, i, per_chunk) for i in range(max(call.n, 1)))
+        completion = sum(c.token_count + sum(count_tokens(t.name + t.arguments)
                                              for t in c.tool_calls) for c in choices)
-        usage = Usage(prompt_tokens([m.text for m in call.messages]), completion)
-        return Plan(**base, choices=choices, usage=usage, fault=step.fault, timing=timing,
-                    headers=step.headers, source=source)
+        if admission is not None and limiter is not None and call.max_tokens is None:
+            limiter.charge(admission.key, completion)  # the reply, as providers count it
+        return Plan(**common, choices=choices, usage=Usage(prompt, completion))
 
     def _select(self, state: TenantState, call: Call) -> tuple[Step, Rule | None, str]:
         sc = state.scenario
+        for c_index, chaos in enumerate(sc.chaos):
+            draw = random.Random(f"{sc.seed}:chaos:*:{c_index}:{state.ordinal}").random()
+            if draw < chaos.probability:
+                return chaos.step, None, f"chaos {c_index}"
         for index, rule in enumerate(sc.rules):
             if not _matches(rule.match, call):
                 continue
@@ -254,7 +308,8 @@ def _is_json(text: str) -> bool:
     return True
 
 
-def _choice(reply: Reply, call: Call, rng: random.Random, index: int) -> Choice:
+def _choice(reply: Reply, call: Call, rng: random.Random, index: int, per_chunk: int = 1
+            ) -> Choice:
     if index:
         rng = random.Random(f"{rng.random()}:{index}")
     tool_calls = _tool_calls(reply, call, rng)
@@ -264,4 +319,28 @@ def _choice(reply: Reply, call: Call, rng: random.Random, index: int) -> Choice:
         return Choice(None, (), tool_calls, reply.finish_reason or "tool_calls")
     text, tokens, limited = cut(_content_text(reply, call, rng), call.stop, call.max_tokens)
     finish = "tool_calls" if tool_calls else ("length" if limited else "stop")
-    return Choice(text, tokens, tool_calls, reply.finish_reason or finish)
+    count = len(tokens)
+    if per_chunk > 1:
+        tokens = tuple("".join(tokens[i:i + per_chunk]) for i in range(0, count, per_chunk))
+    return Choice(text, tokens, tool_calls, reply.finish_reason or finish, count)
+
+
+def _scaled_latency(latency: Latency, scale: float) -> Latency:
+    if scale == 1.0:
+        return latency
+    return dataclasses.replace(latency, ttft=latency.ttft * scale,
+                               per_token=latency.per_token * scale)
+
+
+def _scaled_error(error: ErrorSpec, scale: float) -> ErrorSpec:
+    if scale == 1.0 or error.retry_after is None:
+        return error
+    return dataclasses.replace(error, retry_after=error.retry_after * scale)
+
+
+def _scaled_fault(fault: FaultSpec | None, scale: float) -> FaultSpec | None:
+    if fault is None or scale == 1.0:
+        return fault
+    return dataclasses.replace(
+        fault, duration=None if fault.duration is None else fault.duration * scale,
+        error=None if fault.error is None else _scaled_error(fault.error, scale))

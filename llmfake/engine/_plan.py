@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,6 +35,13 @@ class Choice:
     """Tool calls."""
     finish: str = "stop"
     """``stop``, ``length``, ``tool_calls`` or ``content_filter``."""
+    token_count: int = -1
+    """Tokens in ``text`` (``tokens`` holds one piece per stream chunk, several tokens each
+    when the latency sets ``tokens_per_chunk``); -1 means ``len(tokens)``."""
+
+    def __post_init__(self) -> None:
+        if self.token_count < 0:
+            object.__setattr__(self, "token_count", len(self.tokens))
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,32 +64,45 @@ class Timing:
     """When each part of the response is due, in seconds from the request's arrival."""
 
     latency: Latency = field(default_factory=Latency)
-    """The latency the plan was made with."""
+    """The latency the plan was made with (already multiplied by the time scale)."""
     seed: str = ""
     """Seeds the jitter, so the same request gets the same schedule."""
 
-    def deadlines(self, chunks: int) -> list[float]:
-        """Deadlines of ``chunks`` successive tokens: the first at ttft, then per_token apart."""
-        lat = self.latency
-        rng = random.Random(self.seed) if lat.jitter else None
-
-        def spread(delay: float) -> float:
-            if rng is None or delay <= 0:
-                return delay
-            return max(0.0, delay * (1 + lat.jitter * (2 * rng.random() - 1)))
-
-        out: list[float] = []
-        t = spread(lat.ttft)
-        for i in range(chunks):
-            if i:
-                t += spread(lat.per_token)
-            out.append(t)
-        return out
+    def deadlines(self, chunks: int) -> tuple[float, ...]:
+        """Deadlines of ``chunks`` successive stream chunks: the first once its tokens are
+        generated (ttft, plus the rest of its tokens), then one chunk's tokens apart."""
+        return _schedule(self.latency, self.seed, chunks)[:chunks]
 
     def total(self, chunks: int) -> float:
-        """When the last of ``chunks`` tokens is due (the ttft when there are none)."""
-        deadlines = self.deadlines(max(chunks, 1))
-        return deadlines[-1]
+        """When a non-streamed body of ``chunks`` chunks is due: ttft plus every token."""
+        return _schedule(self.latency, self.seed, chunks)[chunks]
+
+
+@functools.lru_cache(maxsize=4096)
+def _schedule(latency: Latency, seed: str, chunks: int) -> tuple[float, ...]:
+    # chunks + 1 deadlines: the stream's, then the end of a non-streamed body. Cached because
+    # the wire and the headers ask for the same schedule.
+    rng = random.Random(seed) if latency.jitter else None
+    k = latency.tokens_per_chunk
+
+    def spread(delay: float) -> float:
+        if rng is None or delay <= 0:
+            return delay
+        j = latency.jitter
+        if latency.distribution == "normal":
+            return max(0.0, delay * (1 + j * rng.gauss(0.0, 1.0)))
+        if latency.distribution == "lognormal":
+            return delay * rng.lognormvariate(-j * j / 2, j)  # mean 1: a tail, not a shift
+        return max(0.0, delay * (1 + j * (2 * rng.random() - 1)))
+
+    t = spread(latency.ttft) + spread(latency.per_token * (k - 1))
+    out = [t]
+    for _ in range(chunks):
+        t += spread(latency.per_token * k)
+        out.append(t)
+    if chunks:
+        out[chunks] = out[chunks - 1] + (out[chunks] - out[chunks - 1]) / k  # one token more
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +161,8 @@ class Plan:
     """Extra response headers the scenario asked for."""
     rate_limit: RateLimit | None = None
     """The tenant's rate-limit state, when the scenario sets limits."""
+    limit_key: str | None = None
+    """The limiter bucket this request holds a concurrency slot in, until ``Engine.finish``."""
     source: str = "default"
     """What decided it: ``default``, ``rule 2``, ``rule 2 step 1``, ``rule 2 chaos 0``, ``auth``."""
 

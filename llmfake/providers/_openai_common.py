@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from llmfake._duration import go_duration
 from llmfake.engine._call import Call, Message, ToolSpec
 from llmfake.engine._plan import Plan
 from llmfake.journal import mask
@@ -85,7 +86,19 @@ def error_object(spec: ErrorSpec, call: Call | None) -> tuple[int, dict[str, Any
                        "API key at https://platform.openai.com/account/api-keys.")
     if spec.name == "not_found" and call is not None and call.model:
         message = f"The model `{call.model}` does not exist or you do not have access to it."
-    if spec.name == "rate_limit" and call is not None:
+    hit = spec.limit_hit
+    if hit is not None and hit.kind in ("requests", "tokens"):
+        etype = hit.kind  # OpenAI names the limit's dimension in the type
+        unit = "requests per min (RPM)" if hit.kind == "requests" else "tokens per min (TPM)"
+        model = call.model if call is not None and call.model else "requests"
+        message = (f"Rate limit reached for {model} in organization org-llmfake on {unit}: "
+                   f"Limit {hit.limit}, Used {hit.limit}, Requested {hit.requested}. Please "
+                   f"try again in {_wait(spec.retry_after or 0)}. Visit "
+                   "https://platform.openai.com/account/rate-limits to learn more.")
+    elif hit is not None and hit.kind == "concurrency":
+        message = (f"Too many concurrent requests: the limit is {hit.limit} at once. Please "
+                   "try again once a request has finished.")
+    elif spec.name == "rate_limit" and call is not None:
         message = (f"Rate limit reached for {call.model or 'requests'} in organization "
                    "org-llmfake on requests per min (RPM): Limit 60, Used 60, Requested 1. "
                    "Please try again in 1s. Visit https://platform.openai.com/account/"
@@ -93,6 +106,27 @@ def error_object(spec: ErrorSpec, call: Call | None) -> tuple[int, dict[str, Any
     if spec.message is not None:
         message = spec.message
     return spec.status or status, {"message": message, "type": etype, "param": None, "code": code}
+
+
+def _wait(seconds: float) -> str:
+    return f"{max(1, round(seconds * 1000))}ms" if seconds < 1 else f"{seconds:.3g}s"
+
+
+def rate_headers(plan: Plan) -> dict[str, str]:
+    """``x-ratelimit-*`` headers from the plan's rate-limit state (resets as Go durations)."""
+    state = plan.rate_limit
+    if state is None:
+        return {}
+    out: dict[str, str] = {}
+    if state.requests_limit is not None:
+        out["x-ratelimit-limit-requests"] = str(state.requests_limit)
+        out["x-ratelimit-remaining-requests"] = str(state.requests_remaining)
+        out["x-ratelimit-reset-requests"] = go_duration(state.requests_reset)
+    if state.tokens_limit is not None:
+        out["x-ratelimit-limit-tokens"] = str(state.tokens_limit)
+        out["x-ratelimit-remaining-tokens"] = str(state.tokens_remaining)
+        out["x-ratelimit-reset-tokens"] = go_duration(state.tokens_reset)
+    return out
 
 
 def retry_headers(spec: ErrorSpec) -> dict[str, str]:

@@ -36,6 +36,7 @@ from llmfake.providers._openai_common import (
     make_call,
     messages_of,
     opt_int,
+    rate_headers,
     render_error,
     render_invalid,
     require_model,
@@ -405,5 +406,6 @@ PROVIDER = ProviderSpec(
     error=render_error,
     invalid=render_invalid,
     stream_error=_stream_error,
+    headers=rate_headers,
 )
 """OpenAI's routes and error rendering."""

@@ -23,6 +23,8 @@ from llmfake.scenario._model import (
     ENDPOINTS,
     ERROR_STATUS,
     FAULTS,
+    JITTER_DISTRIBUTIONS,
+    LIMIT_SCOPES,
     PROVIDERS,
     STATUS_ERROR,
     Auth,
@@ -48,8 +50,8 @@ STEP_KEYS = (
 )
 RULE_KEYS = ("name", "match", "script", "then", "chaos", *STEP_KEYS)
 SCENARIO_KEYS = (
-    "name", "description", "seed", "freeze_time", "latency", "limits", "reply", "rules",
-    "auth", "models",
+    "name", "description", "seed", "freeze_time", "time_scale", "latency", "limits", "reply",
+    "rules", "chaos", "auth", "models",
 )
 REPLY_KEYS = (
     "text", "echo", "generate", "tool_calls", "json", "json_schema", "embedding", "finish_reason",
@@ -165,6 +167,9 @@ class _Reader:
             description=self.str_(d.get("description", ""), "description"),
             seed=seed,
             freeze_time=self.freeze_time(d["freeze_time"]) if "freeze_time" in d else None,
+            time_scale=(self.number(d["time_scale"], "time_scale", minimum=1e-6, maximum=1e6)
+                        if "time_scale" in d else 1.0),
+            chaos=self.list_(d.get("chaos", []), "chaos", self.chaos),
             latency=self.latency(d.get("latency", {}), "latency"),
             limits=self.limits(d.get("limits", {}), "limits"),
             reply=self.reply(d.get("reply", {}), "reply"),
@@ -203,24 +208,40 @@ class _Reader:
                                        "or an ISO 8601 date-time such as 2025-01-01T00:00:00Z, "
                                        f"got {_short(value)}")
 
-    def latency(self, value: object, path: str) -> Latency:
-        d = self.mapping(value, path, ("ttft", "per_token", "jitter"))
-        jitter = d.get("jitter", 0)
-        if isinstance(jitter, str) and jitter.strip().endswith("%"):
+    def fraction(self, value: object, path: str, maximum: float = 1) -> float:
+        if isinstance(value, str) and value.strip().endswith("%"):
             try:
-                jitter = float(jitter.strip()[:-1]) / 100
+                value = float(value.strip()[:-1]) / 100
             except ValueError:
-                raise self.fail(_join(path, "jitter"),
-                                f"expected a fraction such as 0.1 or a percentage such as 10%, "
-                                f"got {jitter!r}") from None
+                raise self.fail(path, "expected a fraction such as 0.1 or a percentage such as "
+                                      f"10%, got {_short(value)}") from None
+        return self.number(value, path, minimum=0, maximum=maximum)
+
+    def latency(self, value: object, path: str) -> Latency:
+        d = self.mapping(value, path, ("ttft", "per_token", "jitter", "tokens_per_chunk"))
+        jitter, distribution = d.get("jitter", 0), "uniform"
+        jpath = _join(path, "jitter")
+        if isinstance(jitter, Mapping):
+            jd = self.mapping(jitter, jpath, ("distribution", "spread"))
+            distribution = self.choice(jd.get("distribution", "uniform"),
+                                       _join(jpath, "distribution"), JITTER_DISTRIBUTIONS,
+                                       "jitter distribution")
+            spread = self.fraction(jd.get("spread", 0.1), _join(jpath, "spread"), 10)
+        else:
+            spread = self.fraction(jitter, jpath)
         return Latency(
             ttft=self.duration(d.get("ttft", 0), _join(path, "ttft")),
             per_token=self.duration(d.get("per_token", 0), _join(path, "per_token")),
-            jitter=self.number(jitter, _join(path, "jitter"), minimum=0, maximum=1),
+            jitter=spread,
+            distribution=distribution,
+            tokens_per_chunk=self.int_(d.get("tokens_per_chunk", 1),
+                                       _join(path, "tokens_per_chunk"), minimum=1,
+                                       maximum=100_000),
         )
 
     def limits(self, value: object, path: str) -> Limits:
-        keys = ("requests_per_minute", "tokens_per_minute", "max_concurrent", "max_request_bytes")
+        keys = ("requests_per_minute", "tokens_per_minute", "max_concurrent", "max_request_bytes",
+                "by", "quota_requests", "quota_tokens")
         d = self.mapping(value, path, keys)
 
         def opt(key: str) -> int | None:
@@ -233,7 +254,10 @@ class _Reader:
         except ValueError as exc:
             raise self.fail(_join(path, "max_request_bytes"), str(exc)) from None
         return Limits(opt("requests_per_minute"), opt("tokens_per_minute"),
-                      opt("max_concurrent"), max_bytes)
+                      opt("max_concurrent"), max_bytes,
+                      self.choice(d.get("by", "tenant"), _join(path, "by"), LIMIT_SCOPES,
+                                  "limit scope"),
+                      opt("quota_requests"), opt("quota_tokens"))
 
     def auth(self, value: object, path: str) -> Auth:
         d = self.mapping(value, path, ("required", "keys"))

@@ -68,6 +68,12 @@ FAULTS = (
 
 Then = Literal["last", "cycle", "default"]
 
+JITTER_DISTRIBUTIONS = ("uniform", "normal", "lognormal")
+"""How latency jitter can be drawn."""
+
+LIMIT_SCOPES = ("tenant", "api_key", "model", "global")
+"""What rate limits are counted per: the tenant, each API key, each model, or the whole server."""
+
 
 @dataclass(frozen=True)
 class Latency:
@@ -79,6 +85,11 @@ class Latency:
     """Seconds between two streamed tokens; a non-streamed body waits for all of them."""
     jitter: float = 0.0
     """Relative spread of every delay, 0.1 for +-10%, drawn from the scenario's seed."""
+    distribution: str = "uniform"
+    """How jitter is drawn: ``uniform`` (within +-jitter), ``normal`` (jitter is the standard
+    deviation) or ``lognormal`` (jitter is sigma: a long tail of slow tokens)."""
+    tokens_per_chunk: int = 1
+    """Tokens a stream sends per chunk."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +104,19 @@ class Limits:
     """Requests in flight at once before 429 (None: unlimited)."""
     max_request_bytes: int = 32 * 1024 * 1024
     """A request body over this many bytes gets 413."""
+    by: str = "tenant"
+    """What the limits are counted per (``LIMIT_SCOPES``)."""
+    quota_requests: int | None = None
+    """Requests allowed in all before ``quota`` (429 insufficient_quota) for good."""
+    quota_tokens: int | None = None
+    """Tokens allowed in all before ``quota`` for good."""
+
+    @property
+    def active(self) -> bool:
+        """Whether any counting limit is set (``max_request_bytes`` is always checked)."""
+        return any(v is not None for v in (
+            self.requests_per_minute, self.tokens_per_minute, self.max_concurrent,
+            self.quota_requests, self.quota_tokens))
 
 
 @dataclass(frozen=True)
@@ -142,6 +166,18 @@ class Reply:
 
 
 @dataclass(frozen=True)
+class LimitHit:
+    """Which rate limit a request went over (set by the limiter, not by scenarios)."""
+
+    kind: str
+    """``requests``, ``tokens``, ``concurrency`` or ``quota``."""
+    limit: int
+    """The limit (per minute, at once, or in all)."""
+    requested: int = 1
+    """What the request asked for (1 request, or its tokens)."""
+
+
+@dataclass(frozen=True)
 class ErrorSpec:
     """An HTTP error the provider answers with."""
 
@@ -155,6 +191,8 @@ class ErrorSpec:
     """Seconds sent as ``retry-after`` (and ``retry-after-ms``)."""
     should_retry: bool | None = None
     """Sent as ``x-should-retry: true|false``, which the official SDKs obey over the status."""
+    limit_hit: LimitHit | None = None
+    """For errors the rate limiter makes: which limit, so providers can phrase it their way."""
 
 
 @dataclass(frozen=True)
@@ -264,6 +302,9 @@ class Scenario:
     """Every random draw (jitter, chaos, generated text, ids) follows from it."""
     freeze_time: float | None = None
     """When set, ``created`` timestamps are this epoch second, so bodies are byte-identical."""
+    time_scale: float = 1.0
+    """Multiplies every configured delay, Retry-After and rate-limit window (0.01 for fast CI
+    runs of a slow scenario)."""
     latency: Latency = field(default_factory=Latency)
     """Default latency."""
     limits: Limits = field(default_factory=Limits)
@@ -272,6 +313,8 @@ class Scenario:
     """The reply for requests no rule decides."""
     rules: tuple[Rule, ...] = ()
     """First match wins."""
+    chaos: tuple[Chaos, ...] = ()
+    """Random outcomes for every request, drawn before the rules."""
     auth: Auth = field(default_factory=Auth)
     """API-key checks."""
     models: tuple[str, ...] = ()

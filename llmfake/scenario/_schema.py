@@ -15,7 +15,14 @@ import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from llmfake.scenario._model import ENDPOINTS, ERROR_STATUS, FAULTS, PROVIDERS
+from llmfake.scenario._model import (
+    ENDPOINTS,
+    ERROR_STATUS,
+    FAULTS,
+    JITTER_DISTRIBUTIONS,
+    LIMIT_SCOPES,
+    PROVIDERS,
+)
 
 SCHEMA_ID = "https://llmfake.dev/schema/scenario.json"
 
@@ -171,9 +178,23 @@ def _defs() -> dict[str, Any]:
             "ttft": _d("Time from the request's arrival to the first token.", _DURATION),
             "per_token": _d("Time between two streamed tokens; a non-streamed body waits "
                             "for all of them.", _DURATION),
-            "jitter": _d("Relative spread of every delay: 0.1 or 10% for +-10%, drawn from "
-                         "the seed.", {"anyOf": [{"type": "number", "minimum": 0, "maximum": 1},
-                                                {"type": "string", "pattern": PERCENT_PATTERN}]}),
+            "jitter": _d("Relative spread of every delay: 0.1 or 10% for +-10% (uniform), or "
+                         "{distribution: uniform|normal|lognormal, spread: ...}; drawn from the "
+                         "seed.", {"anyOf": [
+                             {"type": "number", "minimum": 0, "maximum": 1},
+                             {"type": "string", "pattern": PERCENT_PATTERN},
+                             _obj({
+                                 "distribution": _d("uniform: within +-spread; normal: spread is "
+                                                    "the standard deviation; lognormal: spread "
+                                                    "is sigma (a long tail).",
+                                                    {"enum": list(JITTER_DISTRIBUTIONS)}),
+                                 "spread": _d("The spread, 0 to 10 (or a percentage).",
+                                              {"anyOf": [{"type": "number", "minimum": 0,
+                                                          "maximum": 10},
+                                                         {"type": "string",
+                                                          "pattern": PERCENT_PATTERN}]}),
+                             })]}),
+            "tokens_per_chunk": _d("Tokens a stream sends per chunk.", _int(1, 100_000)),
         })),
         "reply": _d("What the model answers: an object, or a string for fixed text. With "
                     "nothing set, seeded generated text.", {
@@ -265,6 +286,9 @@ def schema() -> dict[str, Any]:
                                          {"type": "number", "minimum": 0,
                                           "maximum": 253_402_300_799},
                                          {"type": "string", "pattern": ISO_PATTERN}]}),
+            "time_scale": _d("Multiplies every configured delay, Retry-After and rate-limit "
+                             "window: 0.01 runs a slow scenario 100 times faster.",
+                             {"type": "number", "minimum": 1e-6, "maximum": 1e6}),
             "latency": _d("Default latency.", {"$ref": "#/$defs/latency"}),
             "limits": _d("Provider-side limits, counted per tenant.", _obj({
                 "requests_per_minute": _d("Requests a minute before 429 (null: unlimited).",
@@ -278,10 +302,20 @@ def schema() -> dict[str, Any]:
                                         "(a number, or a size such as 10MB).",
                                         {"anyOf": [_int(0), {"type": "string",
                                                              "pattern": SIZE_PATTERN}]}),
+                "by": _d("What the limits are counted per: tenant (default), api_key, model or "
+                         "global (the whole server).", {"enum": list(LIMIT_SCOPES)}),
+                "quota_requests": _d("Requests allowed in all before 429 insufficient_quota "
+                                     "for good (null: unlimited).",
+                                     {"type": ["integer", "null"], "minimum": 1}),
+                "quota_tokens": _d("Tokens allowed in all before 429 insufficient_quota for "
+                                   "good (null: unlimited).",
+                                   {"type": ["integer", "null"], "minimum": 1}),
             })),
             "reply": _d("The reply for requests no rule decides.", {"$ref": "#/$defs/reply"}),
             "rules": _d("First match wins.", {"type": "array",
                                               "items": {"$ref": "#/$defs/rule"}}),
+            "chaos": _d("Random outcomes for every request, drawn before the rules.",
+                        {"type": "array", "items": {"$ref": "#/$defs/chaos"}}),
             "auth": _d("API-key checks.", _obj({
                 "required": _d("Answer 401 when a request carries no API key (default: true "
                                "when keys are given).", _BOOL),

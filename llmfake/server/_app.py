@@ -92,8 +92,9 @@ def create_app(engine: Engine, *, log: LogHook | None = None) -> web.Application
         # Journaled on arrival, filled in as it goes: the journal is in arrival order and shows
         # what is still in flight.
         state.journal.add(exchange)
+        done: list[Plan] = []
         try:
-            return await _serve(request, router, engine, tenant, path, exchange, start)
+            return await _serve(request, router, engine, tenant, path, exchange, start, done)
         except Aborted:
             exchange.outcome = exchange.outcome or "aborted"
             raise _silent_close() from None
@@ -104,6 +105,8 @@ def create_app(engine: Engine, *, log: LogHook | None = None) -> web.Application
                                  "a bug in llmfake; please report it.", status=500)
             return _respond(render_invalid(bug, "req_llmfake_internal_error"), exchange)
         finally:
+            for plan in done:
+                engine.finish(plan)
             exchange.duration = loop.time() - start
             if log is not None:
                 log(exchange)
@@ -118,7 +121,7 @@ def _silent_close() -> web.HTTPException:
 
 
 async def _serve(request: web.Request, router: Router, engine: Engine, tenant: str, path: str,
-                 exchange: Exchange, start: float) -> web.StreamResponse:
+                 exchange: Exchange, start: float, done: list[Plan]) -> web.StreamResponse:
     state = engine.tenant(tenant)
     headers = {k.lower(): v for k, v in request.headers.items()}
     found = router.find(request.method, path, headers)
@@ -151,6 +154,7 @@ async def _serve(request: web.Request, router: Router, engine: Engine, tenant: s
         return reject(lambda rid: provider.invalid(invalid, rid), "invalid")
     exchange.model, exchange.stream = call.model, call.stream
     plan = engine.decide(call)
+    done.append(plan)  # released when the response is over, whatever happens
     exchange.seq = plan.ordinal
     exchange.outcome, exchange.source = plan.outcome, plan.source
     error = plan.error

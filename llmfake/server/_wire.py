@@ -79,7 +79,8 @@ async def send(
     """Send ``rendered`` on time, striking ``plan.fault`` if there is one."""
     loop = asyncio.get_running_loop()
     fault = plan.fault if plan is not None else None
-    deadlines = plan.timing.deadlines(max(rendered.tokens, 1)) if plan is not None else [0.0]
+    deadlines = plan.timing.deadlines(max(rendered.tokens, 1)) if plan is not None else (0.0,)
+    body_due = plan.timing.total(rendered.tokens) if plan is not None else 0.0
     exchange.status = rendered.status
 
     if fault is not None and fault.name in ("reset", "empty", "hang"):
@@ -93,7 +94,7 @@ async def send(
         await asyncio.sleep(fault.duration if fault.duration is not None else 10.0)
 
     if rendered.events is None:
-        return await _send_body(request, rendered, start + deadlines[-1], fault, exchange)
+        return await _send_body(request, rendered, start + body_due, fault, exchange)
 
     response = web.StreamResponse(status=rendered.status, headers=rendered.headers)
     await response.prepare(request)

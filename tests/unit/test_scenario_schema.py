@@ -147,9 +147,13 @@ EVERY_KEY = {
     "description": "Uses every key of the format at least once.",
     "seed": 7,
     "freeze_time": "2025-01-01T00:00:00Z",
-    "latency": {"ttft": "120ms", "per_token": 0.015, "jitter": "10%"},
+    "time_scale": 0.01,
+    "latency": {"ttft": "120ms", "per_token": 0.015, "tokens_per_chunk": 2,
+                "jitter": {"distribution": "lognormal", "spread": "30%"}},
     "limits": {"requests_per_minute": 60, "tokens_per_minute": 40000, "max_concurrent": 8,
-               "max_request_bytes": "10MB"},
+               "max_request_bytes": "10MB", "by": "api_key", "quota_requests": 1000,
+               "quota_tokens": 10**6},
+    "chaos": [{"probability": 0.01, "fault": "reset"}],
     "reply": {"text": "Hello.", "echo": False, "generate": {"sentences": 2, "words": 5},
               "tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"},
                               "id": "call_1"}],
@@ -234,7 +238,8 @@ def test_valid_documents_validate_and_load(doc: Json) -> None:
 def test_every_key_document_loads_as_written() -> None:
     sc = scenario_from_dict(EVERY_KEY)
     assert sc.latency.ttft == pytest.approx(0.12)
-    assert sc.latency.jitter == pytest.approx(0.1)
+    assert sc.latency.jitter == pytest.approx(0.3)
+    assert sc.latency.distribution == "lognormal"
     assert sc.freeze_time == dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc).timestamp()
     assert sc.limits.max_request_bytes == 10_000_000
     script = sc.rules[1].script
@@ -577,7 +582,8 @@ def test_every_bounded_key_has_edge_cases() -> None:
         "seed", "freeze_time", "ttft", "per_token", "jitter", "requests_per_minute",
         "tokens_per_minute", "max_concurrent", "max_request_bytes", "sentences", "words",
         "dimensions", "error", "status", "retry_after", "after_chunks", "after_bytes",
-        "duration", "probability"}
+        "duration", "probability", "tokens_per_chunk", "quota_tokens", "quota_requests",
+        "time_scale", "spread"}
 
 
 @pytest.mark.parametrize(("path", "doc", "valid"), EDGE_CASES,
