@@ -5,6 +5,8 @@ Secrets never reach it: API keys and auth headers are masked before an exchange 
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
@@ -24,6 +26,12 @@ def mask(value: str) -> str:
     if len(value) <= 8:
         return scheme + "***"
     return f"{scheme}{value[:6]}***{value[-3:]}"
+
+
+def body_key(method: str, path: str, body: bytes) -> str:
+    """A digest identifying a request's content, to recognise retries of it."""
+    return hashlib.blake2b(b"%s %s\n%s" % (method.encode(), path.encode(), body),
+                           digest_size=12).hexdigest()
 
 
 def safe_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -75,11 +83,30 @@ class Exchange:
     """The SDK's ``x-stainless-retry-count`` header, when sent."""
     response_text: str | None = None
     """The reply's text (first choice), for assertions."""
+    attempt: int = 0
+    """0 for a first try, 1 for its first retry...: the SDK's retry count when it sends one,
+    else inferred (an identical request soon after a failed one is a retry of it)."""
+    retry_after: float | None = None
+    """The Retry-After this response gave the client, in seconds."""
+    bytes_sent: int = 0
+    """Body bytes written to the client."""
+    ended: float | None = None
+    """Seconds since the server started when the response ended or was cut (None: in flight)."""
+    body_key: str = field(default="", repr=False)
+    """A digest of method, path and body: identical requests share it (retries)."""
+
+    @property
+    def failed(self) -> bool:
+        """Whether the client did not get a whole success (an error status or a cut)."""
+        return self.status >= 400 or self.status == 0 or not self.completed
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         return asdict(self)
 
+
+RETRY_WINDOW = 60.0
+"""Seconds within which an identical request after a failure counts as its retry."""
 
 JOURNAL_LIMIT = 10_000
 """Exchanges a tenant's journal keeps; older ones are dropped (and counted in ``dropped``)."""
@@ -119,3 +146,62 @@ class Journal:
     def to_json(self) -> list[dict[str, Any]]:
         """Every exchange as a JSON-ready dict."""
         return [e.to_json() for e in self._items]
+
+    # --- what the client did ------------------------------------------------------------------
+
+    def infer_attempt(self, exchange: Exchange, window: float = RETRY_WINDOW) -> int:
+        """The attempt number of a new ``exchange`` that sent no retry count: one more than an
+        identical request that failed less than ``window`` seconds before, else 0."""
+        for earlier in reversed(self._items):
+            if earlier is exchange:
+                continue
+            if exchange.started - (earlier.ended or earlier.started) > window:
+                break
+            if earlier.body_key == exchange.body_key:
+                return earlier.attempt + 1 if earlier.failed else 0
+        return 0
+
+    def requests(self, **where: Any) -> list[list[Exchange]]:
+        """Exchanges grouped into logical requests: a first try and its retries.
+
+        Keyword filters compare exchange fields (``endpoint="chat"``, ``model="gpt-4o"``).
+        """
+        groups: list[list[Exchange]] = []
+        open_by_key: dict[str, list[Exchange]] = {}
+        for e in self._items:
+            if any(getattr(e, k) != v for k, v in where.items()):
+                continue
+            group = open_by_key.get(e.body_key) if e.attempt > 0 else None
+            if group is None:
+                group = []
+                groups.append(group)
+                open_by_key[e.body_key] = group
+            group.append(e)
+        return groups
+
+    def attempts(self, **where: Any) -> list[int]:
+        """How many attempts each logical request took: ``[3]`` for fail, fail, succeed."""
+        return [len(g) for g in self.requests(**where)]
+
+    def backoff_intervals(self, **where: Any) -> list[float]:
+        """Seconds from each failed attempt's end to its retry's arrival, in order."""
+        return [b.started - (a.ended if a.ended is not None else a.started)
+                for g in self.requests(**where) for a, b in itertools.pairwise(g)]
+
+    def retry_after_violations(self, *, tolerance: float = 0.0, **where: Any
+                               ) -> list[tuple[Exchange, Exchange, float]]:
+        """Retries that came sooner than the Retry-After they were given: (failed attempt,
+        retry, seconds too early)."""
+        out = []
+        for g in self.requests(**where):
+            for a, b in itertools.pairwise(g):
+                if a.retry_after is None:
+                    continue
+                waited = b.started - (a.ended if a.ended is not None else a.started)
+                if waited + tolerance < a.retry_after:
+                    out.append((a, b, a.retry_after - waited))
+        return out
+
+    def honoured_retry_after(self, *, tolerance: float = 0.0, **where: Any) -> bool:
+        """Whether every retry waited at least the Retry-After it was given."""
+        return not self.retry_after_violations(tolerance=tolerance, **where)

@@ -20,7 +20,7 @@ from llmfake._version import __version__
 from llmfake.engine._engine import Engine
 from llmfake.engine._plan import Plan
 from llmfake.errors import ScenarioError
-from llmfake.journal import Exchange, safe_headers
+from llmfake.journal import Exchange, body_key, safe_headers
 from llmfake.providers import PROVIDERS, Incoming, InvalidRequest, ProviderSpec, Rendered, Route
 from llmfake.providers._openai_common import render_invalid
 from llmfake.scenario._load import scenario_from_dict, scenario_from_text
@@ -108,6 +108,7 @@ def create_app(engine: Engine, *, log: LogHook | None = None) -> web.Application
             for plan in done:
                 engine.finish(plan)
             exchange.duration = loop.time() - start
+            exchange.ended = time.monotonic() - started
             if log is not None:
                 log(exchange)
 
@@ -145,6 +146,11 @@ async def _serve(request: web.Request, router: Router, engine: Engine, tenant: s
     if raw is None:
         return reject(lambda rid: provider.invalid(too_large, rid), "too large")
     body = _decode(raw)
+    exchange.body_key = body_key(request.method, path, raw)
+    if exchange.retry_count is not None:
+        exchange.attempt = exchange.retry_count
+    else:
+        exchange.attempt = state.journal.infer_attempt(exchange)
     exchange.body = body if body is not _INVALID_JSON else raw.decode("utf-8", "replace")
     inc = Incoming(request.method, path, params, dict(request.query), headers, body, tenant)
     try:
@@ -163,6 +169,7 @@ async def _serve(request: web.Request, router: Router, engine: Engine, tenant: s
         error = plan.fault.error or ErrorSpec("server_error")
     extra = {**provider.headers(plan), **plan.headers}
     if error is not None:
+        exchange.retry_after = error.retry_after
         if error.should_retry is not None:
             extra["x-should-retry"] = "true" if error.should_retry else "false"
         rendered = _with_headers(provider.error(error, plan.request_id, call), extra)

@@ -109,9 +109,9 @@ async def send(
         for event in events:
             due = start + deadlines[min(event.due, len(deadlines) - 1)]
             if pending and due > pending_deadline:
-                await _flush(loop, response, pending, pending_deadline)
+                await _flush(loop, response, pending, pending_deadline, exchange)
             if strike is not None and fault is not None and sent >= strike and event.chunk:
-                await _flush(loop, response, pending, pending_deadline)
+                await _flush(loop, response, pending, pending_deadline, exchange)
                 await _strike(request, response, fault, plan, event, stream_error, exchange)
                 raise Aborted
             pending.append(event.data)
@@ -119,7 +119,7 @@ async def send(
             if event.chunk:
                 sent += 1
                 exchange.chunks = sent
-        await _flush(loop, response, pending, pending_deadline)
+        await _flush(loop, response, pending, pending_deadline, exchange)
         await response.write_eof()
     except _CLIENT_GONE:
         exchange.client_disconnected = True
@@ -128,13 +128,19 @@ async def send(
     return response
 
 
+async def _write(response: web.StreamResponse, data: bytes, exchange: Exchange) -> None:
+    exchange.bytes_sent += len(data)
+    await response.write(data)
+
+
 async def _flush(loop: asyncio.AbstractEventLoop, response: web.StreamResponse,
-                 pending: list[bytes], deadline: float) -> None:
+                 pending: list[bytes], deadline: float, exchange: Exchange) -> None:
     if not pending:
         return
     await _sleep_until(loop, deadline)
-    await response.write(b"".join(pending))
+    data = b"".join(pending)
     pending.clear()
+    await _write(response, data, exchange)
 
 
 async def _strike(request: web.Request, response: web.StreamResponse, fault: FaultSpec,
@@ -145,13 +151,13 @@ async def _strike(request: web.Request, response: web.StreamResponse, fault: Fau
         await _hold(request, fault.duration)
         reset(request)
     elif name == "error_event" and plan is not None and stream_error is not None:
-        await response.write(stream_error(plan))
+        await _write(response, stream_error(plan), exchange)
         await response.write_eof()
     elif name == "malformed":
-        await response.write(event.data[: max(len(event.data) // 2, 1)] + b"\n\n")
+        await _write(response, event.data[: max(len(event.data) // 2, 1)] + b"\n\n", exchange)
         await response.write_eof()
     elif name == "truncate":
-        await response.write(event.data[: max(len(event.data) // 2, 1)])
+        await _write(response, event.data[: max(len(event.data) // 2, 1)], exchange)
         reset(request)
     else:  # disconnect
         reset(request)
@@ -164,6 +170,7 @@ async def _send_body(request: web.Request, rendered: Rendered, deadline: float,
     body = rendered.body
     if fault is None or fault.name == "slow_headers":
         exchange.completed = True
+        exchange.bytes_sent = len(body)
         return web.Response(status=rendered.status, headers=rendered.headers, body=body)
     response = web.StreamResponse(status=rendered.status, headers=rendered.headers)
     response.content_length = len(body)
@@ -171,16 +178,16 @@ async def _send_body(request: web.Request, rendered: Rendered, deadline: float,
         if fault.name == "malformed":
             response.content_length = len(body) // 2 + 1
             await response.prepare(request)
-            await response.write(body[: len(body) // 2] + b"}")
+            await _write(response, body[: len(body) // 2] + b"}", exchange)
             await response.write_eof()
             return response
         await response.prepare(request)
         cut_at = fault.after_bytes if fault.after_bytes is not None else len(body) // 2
         if fault.name == "stall":
-            await response.write(body[:cut_at])
+            await _write(response, body[:cut_at], exchange)
             await _hold(request, fault.duration)
         elif fault.name != "error_event":
-            await response.write(body[:cut_at])
+            await _write(response, body[:cut_at], exchange)
     except _CLIENT_GONE:
         exchange.client_disconnected = True
     reset(request)
