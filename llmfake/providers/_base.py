@@ -41,7 +41,8 @@ class Event:
     due: int = 0
     """The token whose deadline it waits for (0: the first token, at the ttft)."""
     chunk: bool = True
-    """Whether it counts as a chunk for ``after_chunks`` faults (keep-alive pings do not)."""
+    """Whether it carries content (a token, a tool-call fragment) and so counts for
+    ``after_chunks`` faults; framing (a role delta, message_start, pings, the finish) does not."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +113,20 @@ class ProviderSpec:
     """The bytes of an error event inside a stream."""
     headers: Callable[[Plan], dict[str, str]] = field(default=lambda plan: {})
     """Headers every response of a decided plan carries, errors included (rate limits)."""
+
+
+def strike_index(events: tuple[Event, ...] | list[Event], after_chunks: int | None) -> int:
+    """The index of the event a stream fault strikes before: once ``after_chunks`` content
+    chunks are out (half of them when None), or at the end when there are not that many."""
+    total = sum(1 for e in events if e.chunk)
+    strike = total // 2 if after_chunks is None else after_chunks
+    sent = 0
+    for index, event in enumerate(events):
+        if sent >= strike:
+            return index
+        if event.chunk:
+            sent += 1
+    return len(events)
 
 
 def dumps(value: object) -> str:

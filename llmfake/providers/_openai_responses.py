@@ -13,7 +13,15 @@ from typing import Any
 from llmfake.engine._call import Call, Message
 from llmfake.engine._plan import Choice, Plan
 from llmfake.engine._text import tokenize
-from llmfake.providers._base import Event, Incoming, InvalidRequest, Rendered, dumps, pretty
+from llmfake.providers._base import (
+    Event,
+    Incoming,
+    InvalidRequest,
+    Rendered,
+    dumps,
+    pretty,
+    strike_index,
+)
 from llmfake.providers._openai_common import (
     JSON_TYPE,
     SSE_TYPE,
@@ -275,7 +283,7 @@ def _events(plan: Plan) -> Iterator[Event]:
     def event(kind: str, due: int, **fields: Any) -> Event:
         nonlocal seq
         seq += 1
-        return Event(_frame(kind, seq - 1, fields), due)
+        return Event(_frame(kind, seq - 1, fields), due, kind.endswith(".delta"))
 
     # Lifecycle events leave at the ttft with the first token, as the real API's do.
     opening = _response(plan, final=False)
@@ -321,17 +329,17 @@ def _events(plan: Plan) -> Iterator[Event]:
 
 
 def stream_error(spec: ErrorSpec, plan: Plan) -> bytes:
-    """The ``event: error`` a responses stream ends with when it fails midway.
+    """The ``response.failed`` event a responses stream ends with when it fails midway.
 
-    Unlike chat's, the payload is not wrapped in ``error``: the SDK yields it as an event. Its
-    ``sequence_number`` continues the stream's: the server strikes after ``after_chunks``
-    events, or half of them when the fault names no count (every event here is a chunk).
+    It carries the response with ``status: failed`` and ``error: {code, message}``, as when the
+    model fails; the ``responses.stream()`` helper then raises for want of
+    ``response.completed``. Its ``sequence_number`` continues the stream where the fault struck.
     """
     _, obj = error_object(spec, plan.call)
     fault = plan.fault
-    sent = len(tuple(_events(plan)))
-    strike = fault.after_chunks if fault is not None and fault.after_chunks is not None \
-        else sent // 2
-    fields = {"code": obj["code"] or obj["type"], "message": obj["message"],
-              "param": obj["param"]}
-    return _frame("error", min(strike, sent), fields)
+    events = tuple(_events(plan))
+    seq = strike_index(events, fault.after_chunks if fault is not None else None)
+    response = _response(plan, final=False)
+    code = "rate_limit_exceeded" if spec.name == "rate_limit" else "server_error"
+    response.update(status="failed", error={"code": code, "message": obj["message"]})
+    return _frame("response.failed", seq, {"response": response})

@@ -186,13 +186,14 @@ def _chat_events(plan: Plan) -> Iterator[Event]:
             f'"system_fingerprint":"{FINGERPRINT}","choices":')
     tail = ',"usage":null}' if include_usage else "}"
 
-    def chunk(choices: list[dict[str, Any]], due: int) -> Event:
-        return Event(f"data: {head}{dumps(choices)}{tail}\n\n".encode(), due)
+    def chunk(choices: list[dict[str, Any]], due: int, content: bool = True) -> Event:
+        return Event(f"data: {head}{dumps(choices)}{tail}\n\n".encode(), due, content)
 
     for i, c in enumerate(plan.choices):
         first = {"role": "assistant", "content": "" if c.text is not None else None,
                  "refusal": None}
-        yield chunk([{"index": i, "delta": first, "logprobs": None, "finish_reason": None}], 0)
+        yield chunk([{"index": i, "delta": first, "logprobs": None, "finish_reason": None}], 0,
+                    False)
     deltas = [list(_deltas(c)) for c in plan.choices]
     longest = max((len(d) for d in deltas), default=0)
     for step in range(longest):
@@ -206,11 +207,11 @@ def _chat_events(plan: Plan) -> Iterator[Event]:
     last = max(longest - 1, 0)
     for i, c in enumerate(plan.choices):
         yield chunk([{"index": i, "delta": {}, "logprobs": None, "finish_reason": c.finish}],
-                    last)
+                    last, False)
     if include_usage:
         data = f'{head}[],"usage":{dumps(_usage(plan))}}}'
-        yield Event(f"data: {data}\n\n".encode(), last)
-    yield Event(DONE, last)
+        yield Event(f"data: {data}\n\n".encode(), last, False)
+    yield Event(DONE, last, False)
 
 
 def _deltas(choice: Choice) -> Iterator[dict[str, Any]]:
@@ -283,8 +284,9 @@ def render_completions(plan: Plan) -> Rendered:
         return Rendered(200, {**headers, "content-type": JSON_TYPE}, pretty(body),
                         tokens=tokens, text=text)
 
-    def chunk(choices: list[dict[str, Any]], due: int) -> Event:
-        return Event(f"data: {dumps({**head, 'choices': choices})}\n\n".encode(), due)
+    def chunk(choices: list[dict[str, Any]], due: int, content: bool = True) -> Event:
+        return Event(f"data: {dumps({**head, 'choices': choices})}\n\n".encode(), due,
+                     content)
 
     events: list[Event] = []
     for step in range(tokens):
@@ -296,11 +298,11 @@ def render_completions(plan: Plan) -> Rendered:
     last = max(tokens - 1, 0)
     for i, c in enumerate(plan.choices):
         events.append(chunk([{"text": "", "index": i, "logprobs": None,
-                              "finish_reason": c.finish}], last))
+                              "finish_reason": c.finish}], last, False))
     if _include_usage(call):
         events.append(Event(f"data: {dumps({**head, 'choices': [], 'usage': usage})}\n\n"
-                            .encode(), last))
-    events.append(Event(DONE, last))
+                            .encode(), last, False))
+    events.append(Event(DONE, last, False))
     return Rendered(200, {**headers, "content-type": SSE_TYPE, "cache-control": "no-cache"},
                     events=tuple(events), tokens=tokens, text=text)
 

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from llmfake.engine._plan import Plan
 from llmfake.journal import Exchange
-from llmfake.providers._base import Event, Rendered
+from llmfake.providers._base import Event, Rendered, strike_index
 from llmfake.scenario._model import FaultSpec
 
 _FOREVER = 3600.0 * 24
@@ -99,27 +99,28 @@ async def send(
     response = web.StreamResponse(status=rendered.status, headers=rendered.headers)
     await response.prepare(request)
     events = rendered.events
-    strike = fault.after_chunks if fault is not None and fault.after_chunks is not None else None
-    if fault is not None and strike is None and fault.name not in ("slow_headers",):
-        strike = len([e for e in events if e.chunk]) // 2
-    sent = 0
+    strike = (strike_index(events, fault.after_chunks)
+              if fault is not None and fault.name != "slow_headers" else None)
     pending: list[bytes] = []
     pending_deadline = start
     try:
-        for event in events:
+        for index, event in enumerate(events):
             due = start + deadlines[min(event.due, len(deadlines) - 1)]
             if pending and due > pending_deadline:
                 await _flush(loop, response, pending, pending_deadline, exchange)
-            if strike is not None and fault is not None and sent >= strike and event.chunk:
+            if index == strike and fault is not None:
                 await _flush(loop, response, pending, pending_deadline, exchange)
+                await _sleep_until(loop, due)
                 await _strike(request, response, fault, plan, event, stream_error, exchange)
                 raise Aborted
             pending.append(event.data)
             pending_deadline = due
             if event.chunk:
-                sent += 1
-                exchange.chunks = sent
+                exchange.chunks += 1
         await _flush(loop, response, pending, pending_deadline, exchange)
+        if strike == len(events) and fault is not None:
+            await _strike(request, response, fault, plan, None, stream_error, exchange)
+            raise Aborted
         await response.write_eof()
     except _CLIENT_GONE:
         exchange.client_disconnected = True
@@ -144,7 +145,7 @@ async def _flush(loop: asyncio.AbstractEventLoop, response: web.StreamResponse,
 
 
 async def _strike(request: web.Request, response: web.StreamResponse, fault: FaultSpec,
-                  plan: Plan | None, event: Event,
+                  plan: Plan | None, event: Event | None,
                   stream_error: Callable[[Plan], bytes] | None, exchange: Exchange) -> None:
     name = fault.name
     if name == "stall":
@@ -154,10 +155,12 @@ async def _strike(request: web.Request, response: web.StreamResponse, fault: Fau
         await _write(response, stream_error(plan), exchange)
         await response.write_eof()
     elif name == "malformed":
-        await _write(response, event.data[: max(len(event.data) // 2, 1)] + b"\n\n", exchange)
+        data = event.data if event is not None else b"data: {"
+        await _write(response, data[: max(len(data) // 2, 1)] + b"\n\n", exchange)
         await response.write_eof()
     elif name == "truncate":
-        await _write(response, event.data[: max(len(event.data) // 2, 1)], exchange)
+        data = event.data if event is not None else b"data: {"
+        await _write(response, data[: max(len(data) // 2, 1)], exchange)
         reset(request)
     else:  # disconnect
         reset(request)

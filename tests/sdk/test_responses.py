@@ -10,7 +10,7 @@ import httpx
 import openai
 import pydantic
 import pytest
-from openai.types.responses import ResponseErrorEvent, ResponseStreamEvent
+from openai.types.responses import ResponseFailedEvent, ResponseStreamEvent
 
 import llmfake
 from llmfake.engine._engine import Engine
@@ -442,37 +442,41 @@ def test_stream_error_event(after: int | None, expected: int | None) -> None:
                  {"model": "gpt-4o", "input": "hi", "stream": True})
     raw = stream_error(ErrorSpec("rate_limit"), plan)
     head, data_line, tail = raw.split(b"\n", 2)
-    assert head == b"event: error"
+    assert head == b"event: response.failed"
     assert tail == b"\n"
     data = json.loads(data_line.removeprefix(b"data: "))
     event = pydantic.TypeAdapter(ResponseStreamEvent).validate_python(data)
-    assert isinstance(event, ResponseErrorEvent)
-    assert event.code == "rate_limit_exceeded"
-    assert "Rate limit" in event.message
-    assert "error" not in data  # not wrapped, unlike chat's
+    assert isinstance(event, ResponseFailedEvent)
+    assert event.response.status == "failed"
+    assert event.response.error is not None
+    assert event.response.error.code == "rate_limit_exceeded"
+    assert "Rate limit" in event.response.error.message
     events = render(plan).events
     assert events is not None
-    # The sequence continues where the stream was cut.
-    assert event.sequence_number == (expected if expected is not None else len(events) // 2)
+    # The sequence continues where the stream was cut: after the opening events (created,
+    # in_progress, output_item.added, content_part.added) and `after` text deltas.
+    deltas = sum(1 for e in events if e.chunk)
+    want = 4 + (after if after is not None else deltas // 2)
+    assert event.sequence_number == want
+    assert expected is None or expected == after
 
 
 def test_stream_error_server_error_code() -> None:
     plan = _plan({"seed": 1}, {"model": "gpt-4o", "input": "hi", "stream": True})
     data = json.loads(stream_error(ErrorSpec("server_error"), plan).split(b"\n")[1][6:])
-    assert data["type"] == "error"
-    assert data["code"] == "server_error"
-    assert data["param"] is None
+    assert data["type"] == "response.failed"
+    assert data["response"]["error"]["code"] == "server_error"
 
 
 def test_error_event_fault_in_a_responses_stream(fake) -> None:
     fake.use({"reply": {"text": TEXT}, "rules": [{"fault": "error_event", "after_chunks": 3}]})
     with fake.client() as client:
         events = list(client.responses.create(model="gpt-4o", input="hi", stream=True))
-    assert [e.type for e in events[:3]] == ["response.created", "response.in_progress",
-                                            "response.output_item.added"]
-    assert events[-1].type == "error"
-    assert events[-1].sequence_number == 3
-    assert len(events) == 4
+    types = [e.type for e in events]
+    assert types == ["response.created", "response.in_progress", "response.output_item.added",
+                     "response.content_part.added", *["response.output_text.delta"] * 3,
+                     "response.failed"]
+    assert events[-1].sequence_number == 7
     with fake.client() as client, pytest.raises(RuntimeError, match=r"response\.completed"), \
             client.responses.stream(model="gpt-4o", input="hi") as stream:
         stream.get_final_response()

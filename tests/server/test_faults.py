@@ -59,9 +59,9 @@ async def test_disconnect_after_chunks(fake, session):
         assert resp.status == 200
         events, exc = await read_events(resp)
     assert exc is not None
-    assert len(events) == 3
-    assert all(json.loads(e.removeprefix(b"data: "))["object"] == "chat.completion.chunk"
-               for e in events)
+    chunks = [json.loads(e.removeprefix(b"data: ")) for e in events]
+    assert [c["choices"][0]["delta"].get("content") for c in chunks] == ["", "one", " two",
+                                                                         " three"]
     assert fake.journal[-1].chunks == 3
     await healthy(fake, session)
 
@@ -70,10 +70,10 @@ async def test_malformed_chunk(fake, session):
     fake.use({"reply": TEXT, "rules": [{"fault": "malformed", "after_chunks": 2}]})
     async with session.post(fake.base_url + "/chat/completions", json=STREAM) as resp:
         events, _ = await read_events(resp)
-    assert len(events) == 3
-    json.loads(events[1].removeprefix(b"data: "))
+    assert len(events) == 4  # the role delta, two content chunks, the broken one
+    json.loads(events[2].removeprefix(b"data: "))
     with pytest.raises(json.JSONDecodeError):
-        json.loads(events[2].removeprefix(b"data: "))
+        json.loads(events[3].removeprefix(b"data: "))
 
 
 async def test_stall_then_reset(fake, session):
@@ -84,7 +84,7 @@ async def test_stall_then_reset(fake, session):
         start = loop.time()
         events, exc = await read_events(resp)
         stalled = loop.time() - start
-    assert len(events) == 1
+    assert len(events) == 2  # the role delta and one content chunk
     assert exc is not None
     assert stalled >= 0.25
 
