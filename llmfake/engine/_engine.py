@@ -48,7 +48,8 @@ DEFAULT_MODELS = (
     "gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-5", "gpt-5-mini", "o3-mini",
     "gpt-3.5-turbo-instruct", "text-embedding-3-small", "text-embedding-3-large",
 )
-"""What ``/v1/models`` lists when the scenario names no models (any model id is served)."""
+"""What OpenAI's ``/v1/models`` lists when the scenario names no models (any model id is
+served); each provider has its own default list."""
 
 
 @dataclass
@@ -186,7 +187,7 @@ class Engine:
         if call.endpoint == "models":
             if call.model and sc.models and call.model not in sc.models:
                 return Plan(**{**common, "fault": None}, error=ErrorSpec("not_found"))
-            return Plan(**common, models=sc.models or DEFAULT_MODELS)
+            return Plan(**common, models=sc.models)
         if call.endpoint == "embeddings":
             dims = (reply.embedding_dimensions or call.dimensions
                     or _DEFAULT_DIMENSIONS.get(call.model, DEFAULT_EMBEDDING_DIMENSIONS))
@@ -317,12 +318,13 @@ def _choice(reply: Reply, call: Call, rng: random.Random, index: int, per_chunk:
     # scenario would otherwise give.
     if tool_calls and (reply.text is None or not reply.tool_calls):
         return Choice(None, (), tool_calls, reply.finish_reason or "tool_calls")
-    text, tokens, limited = cut(_content_text(reply, call, rng), call.stop, call.max_tokens)
+    text, tokens, limited, stopped = cut(_content_text(reply, call, rng), call.stop,
+                                         call.max_tokens)
     finish = "tool_calls" if tool_calls else ("length" if limited else "stop")
     count = len(tokens)
     if per_chunk > 1:
         tokens = tuple("".join(tokens[i:i + per_chunk]) for i in range(0, count, per_chunk))
-    return Choice(text, tokens, tool_calls, reply.finish_reason or finish, count)
+    return Choice(text, tokens, tool_calls, reply.finish_reason or finish, count, stopped)
 
 
 def _scaled_latency(latency: Latency, scale: float) -> Latency:

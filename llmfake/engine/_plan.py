@@ -38,6 +38,8 @@ class Choice:
     token_count: int = -1
     """Tokens in ``text`` (``tokens`` holds one piece per stream chunk, several tokens each
     when the latency sets ``tokens_per_chunk``); -1 means ``len(tokens)``."""
+    stop_sequence: str | None = None
+    """The stop sequence that cut ``text``, if one did (Anthropic reports it)."""
 
     def __post_init__(self) -> None:
         if self.token_count < 0:
@@ -150,7 +152,7 @@ class Plan:
     usage: Usage = field(default_factory=Usage)
     """Token counts."""
     models: tuple[str, ...] = ()
-    """For the models endpoint: the ids to list."""
+    """For the models endpoint: the ids the scenario lists (empty: the provider's defaults)."""
     error: ErrorSpec | None = None
     """An HTTP error instead of a reply."""
     fault: FaultSpec | None = None

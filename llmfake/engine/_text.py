@@ -66,15 +66,19 @@ def embedding(text: str, dimensions: int) -> tuple[float, ...]:
 
 def cut(
     text: str, stop: Iterable[str], max_tokens: int | None
-) -> tuple[str, tuple[str, ...], bool]:
-    """Apply stop sequences, then the token limit: return (text, tokens, hit the limit)."""
-    for s in stop:
-        if s:
-            at = text.find(s)
-            if at >= 0:
-                text = text[:at]
+) -> tuple[str, tuple[str, ...], bool, str | None]:
+    """Apply stop sequences, then the token limit.
+
+    Returns (text, tokens, hit the limit, the stop sequence that cut it). A model stops as
+    soon as its output ends with a stop sequence, so the match that *ends* first wins.
+    """
+    matches = [(at + len(s), at, s) for s in stop if s and (at := text.find(s)) >= 0]
+    hit: str | None = None
+    if matches:
+        _, at, hit = min(matches)
+        text = text[:at]
     tokens = tokenize(text)
     if max_tokens is not None and len(tokens) > max_tokens:
         tokens = tokens[:max_tokens]
-        return "".join(tokens), tokens, True
-    return text, tokens, False
+        return "".join(tokens), tokens, True, None
+    return text, tokens, False, hit

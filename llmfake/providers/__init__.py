@@ -1,9 +1,10 @@
 """Providers: wire formats in and out, nothing else (no I/O, no sleeping)."""
 
 from llmfake.providers._base import Event, Incoming, InvalidRequest, ProviderSpec, Rendered, Route
+from llmfake.providers.anthropic import PROVIDER as ANTHROPIC
 from llmfake.providers.openai import PROVIDER as OPENAI
 
-PROVIDERS: tuple[ProviderSpec, ...] = (OPENAI,)
+PROVIDERS: tuple[ProviderSpec, ...] = (OPENAI, ANTHROPIC)
 """Every provider the server speaks."""
 
 __all__ = [

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from llmfake.engine._call import Call, Message
+from llmfake.engine._engine import DEFAULT_MODELS
 from llmfake.engine._plan import Choice, Plan
 from llmfake.engine._text import tokenize
 from llmfake.providers import _openai_responses as responses
@@ -377,7 +378,7 @@ def render_models(plan: Plan) -> Rendered:
     headers = {**base_headers(plan), "content-type": JSON_TYPE}
     if plan.call.model:
         return Rendered(200, headers, pretty(_model(plan.call.model)))
-    body = {"object": "list", "data": [_model(m) for m in plan.models]}
+    body = {"object": "list", "data": [_model(m) for m in plan.models or DEFAULT_MODELS]}
     return Rendered(200, headers, pretty(body))
 
 

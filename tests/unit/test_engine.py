@@ -26,7 +26,8 @@ def test_token_estimate_examples():
 
 @given(st.text(), st.lists(st.text(min_size=1), max_size=3), st.none() | st.integers(0, 50))
 def test_cut_never_grows_the_text(text, stop, limit):
-    out, tokens, limited = cut(text, stop, limit)
+    out, tokens, limited, hit = cut(text, stop, limit)
+    assert hit is None or (hit in stop and hit in text)
     assert text.startswith(out)
     assert "".join(tokens) == out
     assert not any(s in out for s in stop)
@@ -101,3 +102,9 @@ def test_journal_keeps_the_newest_exchanges():
     journal.clear()
     assert len(journal) == 0
     assert journal.dropped == 0
+
+
+def test_the_stop_sequence_that_ends_first_wins():
+    assert cut("abcd", ["cd", "bc"], None) == ("a", ("a",), False, "bc")
+    assert cut("hello STOP world END", ["END", "STOP"], None)[3] == "STOP"
+    assert cut("one two three", ["x"], 2) == ("one two", ("one", " two"), True, None)
