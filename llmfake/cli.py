@@ -126,11 +126,16 @@ def _serve(args: argparse.Namespace) -> int:
             sc = server.scenario
             print(f"llmfake {__version__} serving scenario '{sc.name}' (seed {sc.seed}) "
                   f"on {url}", flush=True)
-            print(f"  OpenAI:    {url}/v1", flush=True)
-            print("  control:   " + url + "/_llmfake/health  (scenario, journal, reset)")
-            print("  tenants:   " + url + "/t/<name>/...  (own scenario, state and journal)")
-            print(f"export OPENAI_BASE_URL={url}/v1", flush=True)
-            print("export OPENAI_API_KEY=sk-llmfake", flush=True)
+            print(f"  OpenAI:     {url}/v1   (chat, responses, embeddings, completions, models)")
+            print(f"  Anthropic:  {url}      (/v1/messages)")
+            print(f"  Gemini:     {url}      (/v1 and /v1beta models/*:generateContent)")
+            print(f"  Azure:      {url}      (/openai/deployments/<name>/...)")
+            print(f"  Ollama:     {url}      (/api/chat, /api/generate, /api/embed)")
+            print(f"  control:    {url}/_llmfake/health  (scenario, journal, reset)")
+            print(f"  tenants:    {url}/t/<name>/...  (own scenario, state and journal)")
+            for name, value in server.env().items():
+                print(f"export {name}={value}")
+            print("", flush=True)
             await stop.wait()
         print("llmfake: stopped", flush=True)
 

@@ -38,7 +38,7 @@ def served(tmp_path):
             if not line:
                 break
             lines.append(line)
-            if line.startswith("export OPENAI_API_KEY"):
+            if line == "\n":  # the banner ends with a blank line
                 break
         match = re.search(r"on (http://127\.0\.0\.1:\d+)", lines[0])
         assert match, lines
@@ -58,6 +58,9 @@ def test_serve_prints_urls_answers_and_stops_cleanly(served):
     proc, url, lines = served()
     text = "".join(lines)
     assert f"export OPENAI_BASE_URL={url}/v1" in text
+    for name in ("ANTHROPIC_BASE_URL", "GOOGLE_GEMINI_BASE_URL", "AZURE_OPENAI_ENDPOINT",
+                 "OLLAMA_HOST"):
+        assert f"export {name}={url}\n" in text
     assert "OpenAI:" in text
     response = httpx.post(f"{url}/v1/chat/completions",
                           json={"model": "m", "messages": [{"role": "user", "content": "hi"}]})

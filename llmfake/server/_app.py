@@ -134,7 +134,8 @@ async def _serve(request: web.Request, router: Router, engine: Engine, tenant: s
 
     if found is None:
         exc = InvalidRequest(f"Invalid URL ({request.method} {path})", status=404)
-        return reject(lambda rid: render_invalid(exc, rid), "not found")
+        owner = _owner(path, headers)
+        return reject(lambda rid: owner.invalid(exc, rid), "not found")
     route, provider, params = found
     exchange.provider, exchange.endpoint = route.provider, route.endpoint
 
@@ -184,6 +185,25 @@ async def _serve(request: web.Request, router: Router, engine: Engine, tenant: s
         return provider.stream_error(spec, p)
 
     return await send(request, plan, rendered, start, exchange, stream_error)
+
+
+_BY_NAME = {p.name: p for p in PROVIDERS}
+
+
+def _owner(path: str, headers: Mapping[str, str]) -> ProviderSpec:
+    """The provider whose error shape an unknown path gets: the one its client would expect."""
+    if path.startswith("/api/"):
+        name = "ollama"
+    elif path.startswith("/openai/"):
+        name = "azure"
+    elif path.startswith("/v1beta/") or ":" in path.rsplit("/", 1)[-1] or (
+            "x-goog-api-key" in headers):
+        name = "gemini"
+    elif path.startswith("/v1/messages") or "anthropic-version" in headers:
+        name = "anthropic"
+    else:
+        name = "openai"
+    return _BY_NAME.get(name) or _BY_NAME["openai"]
 
 
 def _with_headers(rendered: Rendered, extra: Mapping[str, str]) -> Rendered:

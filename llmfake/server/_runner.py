@@ -74,6 +74,43 @@ class Server:
         """The OpenAI base URL (``.../v1``), for ``OpenAI(base_url=...)``."""
         return f"{self.url}/v1"
 
+    @property
+    def anthropic_base_url(self) -> str:
+        """The Anthropic base URL, for ``Anthropic(base_url=...)`` (the SDK adds ``/v1``)."""
+        return self.url
+
+    @property
+    def gemini_base_url(self) -> str:
+        """The Gemini base URL, for google-genai's ``HttpOptions(base_url=...)``."""
+        return self.url
+
+    @property
+    def azure_endpoint(self) -> str:
+        """The Azure OpenAI endpoint, for ``AzureOpenAI(azure_endpoint=...)``."""
+        return self.url
+
+    @property
+    def ollama_host(self) -> str:
+        """The Ollama host, for ``ollama.Client(host=...)``."""
+        return self.url
+
+    def env(self, tenant: str | None = None) -> dict[str, str]:
+        """Environment variables that point every provider's official SDK at this server
+        (at ``tenant``, when given), with dummy API keys."""
+        root = self.tenant_url(tenant) if tenant else self.url
+        return {
+            "OPENAI_BASE_URL": f"{root}/v1",
+            "OPENAI_API_KEY": "sk-llmfake",
+            "ANTHROPIC_BASE_URL": root,
+            "ANTHROPIC_API_KEY": "sk-ant-llmfake",
+            "GOOGLE_GEMINI_BASE_URL": root,
+            "GEMINI_API_KEY": "llmfake",
+            "AZURE_OPENAI_ENDPOINT": root,
+            "AZURE_OPENAI_API_KEY": "llmfake",
+            "OPENAI_API_VERSION": "2024-10-21",
+            "OLLAMA_HOST": root,
+        }
+
     def tenant_url(self, tenant: str) -> str:
         """The root URL of ``tenant`` (``.../t/{tenant}``): its own scenario, state, journal."""
         return f"{self.url}/t/{tenant}"

@@ -267,3 +267,21 @@ def test_serve_reports_a_busy_port():
     with llmfake.serve() as first, pytest.raises(llmfake.ServerError, match="--port"), \
             llmfake.serve(port=first.port):
         pass
+
+
+@pytest.mark.parametrize(("path", "headers", "shape"), [
+    ("/v1/messages/nope", {"anthropic-version": "2023-06-01"}, "anthropic"),
+    ("/v1beta/models/gemini-2.0-flash:predict", {}, "gemini"),
+    ("/v1/nope", {}, "openai"),
+])
+async def test_unknown_paths_get_the_error_shape_their_client_expects(fake, session, path,
+                                                                    headers, shape):
+    status, _, body = await post(session, fake.url + path, json={}, headers=headers)
+    assert status == 404
+    payload = json.loads(body)
+    if shape == "anthropic":
+        assert payload["type"] == "error"
+    elif shape == "gemini":
+        assert payload["error"]["code"] == 404
+    else:
+        assert_openai_error(payload)
