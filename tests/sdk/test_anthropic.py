@@ -359,6 +359,17 @@ def test_sdk_retries_overloaded_then_succeeds(fake):
     assert message.content[0].text == "third time lucky"
     assert [e.retry_count for e in fake.journal] == [0, 1, 2]
     assert [e.status for e in fake.journal] == [529, 529, 200]
+    assert fake.journal.honoured_retry_after()
+
+
+def test_sdk_gives_up_on_overloaded_after_its_retries(fake):
+    fake.use({"rules": [{"script": [llmfake.error("overloaded", retry_after="0.2s")] * 2
+                         + [llmfake.reply("too late")]}]})
+    with anthropic.Anthropic(base_url=fake.url, api_key="k", max_retries=1) as client, \
+            pytest.raises(anthropic.OverloadedError):
+        client.messages.create(model=MODEL, max_tokens=20, messages=USER)
+    assert fake.journal.attempts() == [2]
+    assert fake.journal.backoff_intervals()[0] >= 0.2
 
 
 def test_error_event_mid_stream_raises_api_status_error(fake, claude):
