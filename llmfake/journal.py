@@ -12,6 +12,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from llmfake._assertions import JournalAssertions
+
 SECRET_HEADERS = frozenset({
     "authorization", "x-api-key", "api-key", "x-goog-api-key", "proxy-authorization", "cookie",
 })
@@ -112,7 +114,7 @@ JOURNAL_LIMIT = 10_000
 """Exchanges a tenant's journal keeps; older ones are dropped (and counted in ``dropped``)."""
 
 
-class Journal:
+class Journal(JournalAssertions):
     """The exchanges of one tenant, oldest first, the newest ``limit`` of them.
 
     Bounded so that a long-running ``llmfake serve`` under load does not grow without end.

@@ -51,7 +51,7 @@ STEP_KEYS = (
 RULE_KEYS = ("name", "match", "script", "then", "chaos", *STEP_KEYS)
 SCENARIO_KEYS = (
     "name", "description", "seed", "freeze_time", "time_scale", "latency", "limits", "reply",
-    "rules", "chaos", "auth", "models",
+    "rules", "chaos", "auth", "models", "strict",
 )
 REPLY_KEYS = (
     "text", "echo", "generate", "tool_calls", "json", "json_schema", "embedding", "finish_reason",
@@ -176,6 +176,7 @@ class _Reader:
             rules=rules,
             auth=self.auth(d.get("auth", {}), "auth"),
             models=models,
+            strict=self.bool_(d.get("strict", False), "strict"),
             source=self.source,
             raw=cast("Mapping[str, Any]", doc),
         )

@@ -319,6 +319,9 @@ class Scenario:
     """API-key checks."""
     models: tuple[str, ...] = ()
     """Model ids ``/v1/models`` lists; when set, other ids get 404 there."""
+    strict: bool = False
+    """Every request must be decided by a rule: the pytest plugin fails a test whose client sent
+    one that only the defaults answered."""
     source: str = field(default="<dict>", compare=False)
     """Where the scenario came from (a path, a built-in name or ``<dict>``)."""
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)

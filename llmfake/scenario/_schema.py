@@ -324,6 +324,8 @@ def schema() -> dict[str, Any]:
             })),
             "models": _d("Model ids /v1/models lists; when set, other ids get 404 there.",
                          {"type": "array", "items": _STRING}),
+            "strict": _d("Every request must be decided by a rule: the pytest plugin fails a "
+                         "test whose client sent one only the defaults answered.", _BOOL),
         }),
         "$defs": _defs(),
     })
