@@ -48,4 +48,8 @@ def __getattr__(name: str) -> _typing.Any:
         from llmfake import server
 
         return getattr(server, name)
+    if name == "intercept":  # a callable module: llmfake.intercept(server) routes provider URLs
+        import importlib
+
+        return importlib.import_module("llmfake.intercept")
     raise AttributeError(f"module 'llmfake' has no attribute {name!r}")
