@@ -71,6 +71,10 @@ class TenantState:
     limiter: Limiter | None = None
     """Its rate-limit buckets (when the scenario sets limits)."""
 
+    def __post_init__(self) -> None:
+        # assert_all_consumed() on the journal needs the script positions.
+        self.journal.attach(self)
+
     def reset(self) -> None:
         """Forget counters and the journal; keep the scenario."""
         self.journal.clear()
@@ -94,6 +98,10 @@ class Engine:
         if state is None:
             state = self.tenants[name] = TenantState(name, self.base)
         return state
+
+    def drop(self, name: str) -> None:
+        """Forget tenant ``name`` altogether (its state, journal and limits)."""
+        self.tenants.pop(name, None)
 
     def set_scenario(self, name: str, scenario: Scenario) -> None:
         """Put ``scenario`` in force for tenant ``name`` and reset its counters and journal."""

@@ -84,6 +84,7 @@ async def send(
     exchange.status = rendered.status
 
     if fault is not None and fault.name in ("reset", "empty", "hang"):
+        exchange.status = 0  # nothing will be answered
         await _sleep_until(loop, start + deadlines[0] if fault.name != "hang" else start)
         if fault.name == "hang":
             await _hold(request, fault.duration)

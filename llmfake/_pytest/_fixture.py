@@ -1,0 +1,156 @@
+"""``LLMFake``: one test's tenant on the session's server, what the ``llmfake`` fixture gives."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from llmfake.scenario import error as _error
+from llmfake.scenario import fault as _fault
+from llmfake.scenario import reply as _reply
+from llmfake.scenario import scenario_from_dict
+
+if TYPE_CHECKING:
+    from llmfake.engine._engine import TenantState
+    from llmfake.journal import Journal
+    from llmfake.scenario._model import Scenario
+    from llmfake.server import Server
+
+SCRIPT_RULE = "llmfake.script()"
+"""The name of the rule ``LLMFake.script`` puts in front of the scenario's rules."""
+
+_counter = itertools.count()
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def tenant_name(test_name: str) -> str:
+    """``t-<test name>-<n>``: readable in logs and the control API, unique in the process
+    (and so on its server: each xdist worker has its own)."""
+    return f"t-{_UNSAFE.sub('-', test_name)[:80].strip('-')}-{next(_counter)}"
+
+
+class LLMFake:
+    """One test's tenant on the session's fake server: its own scenario state, limits and
+    journal. The ``llmfake`` fixture gives one per test; this class is exposed for type hints
+    (``def test_x(llmfake: LLMFake)``, ``from llmfake.pytest_plugin import LLMFake``).
+
+    While the test runs, the provider environment variables (``OPENAI_BASE_URL``,
+    ``ANTHROPIC_BASE_URL``, ``GOOGLE_GEMINI_BASE_URL``, ``OLLAMA_HOST``,
+    ``AZURE_OPENAI_ENDPOINT`` and dummy API keys) point at this tenant, so SDK clients built
+    with no arguments talk to it. The step builders ``reply``, ``error`` and ``fault`` are the
+    ``llmfake`` module's, so a test whose ``llmfake`` argument shadows ``import llmfake`` reads
+    the same.
+    """
+
+    __test__ = False
+
+    reply = staticmethod(_reply)
+    error = staticmethod(_error)
+    fault = staticmethod(_fault)
+
+    def __init__(self, server: Server, tenant: str) -> None:
+        self.server = server
+        """The session's server."""
+        self.tenant = tenant
+        """This test's tenant name."""
+        self.state: TenantState = server.tenant(tenant)
+        """The engine's state of the tenant (scenario, script positions, journal)."""
+        self.state.journal.attach(self.state)
+        self.owns_scenario = False
+        """Whether the test chose its scenario (marker, ``use``, ``script``): its scripts are
+        then checked for unused steps at teardown."""
+
+    # --- addresses ----------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The tenant's root URL (``http://127.0.0.1:PORT/t/<tenant>``)."""
+        return self.server.tenant_url(self.tenant)
+
+    @property
+    def openai_base_url(self) -> str:
+        """For ``openai.OpenAI(base_url=...)``: ``<url>/v1``."""
+        return self.url + "/v1"
+
+    @property
+    def anthropic_base_url(self) -> str:
+        """For ``anthropic.Anthropic(base_url=...)`` (the SDK adds ``/v1``)."""
+        return self.url
+
+    @property
+    def gemini_base_url(self) -> str:
+        """For google-genai's ``HttpOptions(base_url=...)``."""
+        return self.url
+
+    @property
+    def azure_endpoint(self) -> str:
+        """For ``openai.AzureOpenAI(azure_endpoint=...)``."""
+        return self.url
+
+    @property
+    def ollama_host(self) -> str:
+        """For ``ollama.Client(host=...)``."""
+        return self.url
+
+    @property
+    def client_env(self) -> dict[str, str]:
+        """The environment variables that point every provider's SDK at this tenant, with
+        dummy keys: ``subprocess.run(..., env={**os.environ, **llmfake.client_env})``."""
+        return self.server.env(self.tenant)
+
+    # --- state --------------------------------------------------------------------------------
+
+    @property
+    def journal(self) -> Journal:
+        """The tenant's journal: iterable, indexable, with the resilience assertions
+        (``assert_attempts``, ``assert_honoured_retry_after``...)."""
+        return self.state.journal
+
+    @property
+    def scenario(self) -> Scenario:
+        """The scenario in force."""
+        return self.state.scenario
+
+    def use(self, scenario: Scenario | Mapping[str, Any] | str | Path) -> None:
+        """Put ``scenario`` (a dict, path, built-in name or ``Scenario``) in force, as given,
+        and start the tenant afresh: script positions, limits and journal are reset."""
+        self.server.use(scenario if not isinstance(scenario, Path) else str(scenario),
+                        self.tenant)
+        self.owns_scenario = True
+
+    def script(self, *steps: Mapping[str, Any] | str,
+               then: Literal["last", "cycle", "default"] = "last",
+               match: Mapping[str, Any] | None = None) -> None:
+        """Answer the next requests with ``steps`` in order: a scripted rule in front of the
+        scenario's rules (replacing one an earlier ``script`` call put there). It matches every
+        request unless ``match`` narrows it (``match={"endpoint": "chat"}``, the scenario's
+        match keys): the scenario's rules then still answer the rest. A string is a reply with
+        that text. ``then`` says what comes after the last step: repeat it (``last``), start
+        over (``cycle``) or answer with the scenario's default reply (``default``). Like
+        ``use``, it starts the tenant afresh.
+
+        ``llmfake.script(llmfake.error("rate_limit"), llmfake.reply("ok"))``
+        """
+        docs = [{"reply": s} if isinstance(s, str) else dict(s) for s in steps]
+        rule_doc: dict[str, Any] = {"name": SCRIPT_RULE, "script": docs, "then": then}
+        if match is not None:
+            rule_doc["match"] = dict(match)
+        rule = scenario_from_dict({"rules": [rule_doc]}, "llmfake.script()").rules[0]
+        current = self.state.scenario
+        rules, raw_rules = current.rules, list(current.raw.get("rules") or [])
+        if rules and rules[0].name == SCRIPT_RULE:
+            rules, raw_rules = rules[1:], raw_rules[1:]
+        raw = {**current.raw, "rules": [rule_doc, *raw_rules]}
+        self.use(dataclasses.replace(current, rules=(rule, *rules), raw=raw))
+
+    def reset(self) -> None:
+        """Forget the journal and script positions, keeping the scenario (for loops such as
+        hypothesis examples within one test)."""
+        self.server.reset(self.tenant)
+
+    def __repr__(self) -> str:
+        return f"<LLMFake tenant={self.tenant!r} url={self.url!r}>"

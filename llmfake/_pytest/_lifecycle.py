@@ -1,0 +1,86 @@
+"""The ``llmfake`` fixture's life: choose the scenario, set the environment, intercept, check at
+teardown, clean up."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import importlib
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from llmfake._pytest._fixture import LLMFake, tenant_name
+from llmfake._pytest._options import Options, SessionSettings, marker_options
+from llmfake._pytest._report import figures, teardown_problems
+
+if TYPE_CHECKING:
+    from llmfake.server import Server
+
+
+def run(item: pytest.Item, server: Server, settings: SessionSettings, fixture_scenario: Any,
+        *, keep_figures: Callable[[dict[str, Any]], None], call_failed: Callable[[], bool]
+        ) -> Generator[LLMFake, None, None]:
+    """Set up one test's tenant, yield it, then check and clean up."""
+    __tracebackhide__ = True  # a UsageError or a teardown check speaks for itself
+    options = marker_options(item, settings)
+    fake = LLMFake(server, tenant_name(item.name))
+    start(fake, options, settings, fixture_scenario)
+    env = pytest.MonkeyPatch()
+    with contextlib.ExitStack() as cleanup:
+        # Newest first: the interception ends, then the environment comes back, then the
+        # tenant is dropped so a long session's journals do not pile up on the server.
+        cleanup.callback(server.engine.drop, fake.tenant)
+        cleanup.callback(env.undo)
+        for key, value in fake.client_env.items():
+            env.setenv(key, value)
+        if options.intercept:
+            cleanup.enter_context(intercept(fake, options))
+        yield fake
+        # Teardown: the test and every fixture that depends on this one are done.
+        keep_figures(figures(fake))
+        if not call_failed():  # a failed test has said enough; do not pile on
+            problem = teardown_problems(fake, options)
+            if problem is not None:
+                pytest.fail(problem, pytrace=False)
+
+
+def start(fake: LLMFake, options: Options, settings: SessionSettings, fixture_scenario: Any
+          ) -> None:
+    """Put the test's scenario in force on its tenant."""
+    # Precedence of the scenario a test starts with: the closest @pytest.mark.llmfake(scenario=)
+    # > the llmfake_scenario fixture (a conftest.py may override it) > the server's own scenario
+    # (--llmfake-scenario > the llmfake_scenario ini option > the built-in default).
+    # The seed: the marker's seed > --llmfake-seed > the llmfake_seed ini option > the
+    # scenario's own. A scenario the test passes to llmfake.use() later is used as given.
+    scenario = options.scenario
+    if scenario is None and fixture_scenario is not None:
+        scenario = settings.load(fixture_scenario, "the llmfake_scenario fixture")
+    seed = options.seed if options.seed is not None else settings.seed
+    if scenario is None:
+        if seed is None or fake.server.scenario.seed == seed:
+            return  # the tenant starts with the server's scenario: nothing to do
+        scenario = fake.server.scenario
+    if seed is not None and scenario.seed != seed:
+        scenario = dataclasses.replace(scenario, seed=seed)
+    fake.server.use(scenario, fake.tenant)
+    fake.owns_scenario = options.scenario is not None
+
+
+def intercept(fake: LLMFake, options: Options) -> contextlib.AbstractContextManager[Any]:
+    """Route the providers' real hosts into this tenant, with ``llmfake.intercept``."""
+    try:
+        module = importlib.import_module("llmfake.intercept")
+    except ModuleNotFoundError as exc:
+        if exc.name != "llmfake.intercept":
+            raise
+        # TODO(issue 5, item 7): llmfake.intercept is built separately; once it is installed
+        # this branch is dead. Until then, say so instead of letting requests reach the network.
+        raise pytest.UsageError(
+            "@pytest.mark.llmfake(intercept=True) needs llmfake.intercept, which this "
+            "installation of llmfake does not have; point the client at llmfake.url instead"
+        ) from None
+    manager: contextlib.AbstractContextManager[Any] = module.intercept(
+        fake.server, tenant=fake.tenant, block_network=options.block_network)
+    return manager

@@ -1,0 +1,107 @@
+"""What the plugin tells the user: the report header, teardown checks, per-test figures and the
+terminal summary."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from llmfake._assertions import unused_steps
+
+if TYPE_CHECKING:
+    from llmfake._pytest._fixture import LLMFake
+    from llmfake._pytest._options import Options, SessionSettings
+    from llmfake._pytest._session import SessionServer
+    from llmfake.journal import Exchange
+
+FIGURES = ("requests", "faults", "retries", "retry_after_violations")
+"""The per-test figures of the summary, in column order."""
+
+_HEADINGS = ("requests", "faults injected", "retries", "Retry-After violations")
+
+
+def header_lines(settings: SessionSettings, slot: SessionServer | None) -> list[str]:
+    """The report header: where the server is (or that each xdist worker has one), the
+    scenario and the seed."""
+    name = settings.scenario or "default"
+    scenario = f"scenario {name} ({settings.origin})"
+    if settings.seed is not None:
+        seed = f"seed {settings.seed}"
+    else:
+        seed = f"seed {settings.load(settings.scenario, settings.origin).seed} (the scenario's)"
+    where = (slot.url + " (started on first use)" if slot is not None
+             else "one server per xdist worker")
+    return [f"llmfake: {where}, {scenario}, {seed}"]
+
+
+def figures(fake: LLMFake) -> dict[str, Any]:
+    """What happened in one test, for the summary (JSON-ready: it travels from xdist workers)."""
+    journal = list(fake.journal)
+    return {
+        "tenant": fake.tenant,
+        "requests": len(journal),
+        "faults": sum(1 for e in journal if e.outcome.startswith(("error", "fault"))),
+        "retries": sum(1 for e in journal if e.attempt > 0),
+        "retry_after_violations": len(fake.journal.retry_after_violations()),
+    }
+
+
+def teardown_problems(fake: LLMFake, options: Options) -> str | None:
+    """The teardown checks: requests a strict scenario did not expect, scripted steps never
+    used. None when all is well, else the message to fail the test with."""
+    problems = []
+    strict = options.strict if options.strict is not None else fake.scenario.strict
+    unexpected = [e for e in fake.journal if e.source == "default"] if strict else []
+    if unexpected:
+        problems.append(
+            f"the scenario is strict, and {len(unexpected)} request(s) matched no rule or "
+            "script (the defaults answered):\n  "
+            + "\n  ".join(_request_line(e) for e in unexpected)
+            + "\nto fix: add a rule that matches them (match: {endpoint: ..., model: ..., "
+              "contains: ...}), or allow them with @pytest.mark.llmfake(strict=False)")
+    unused = unused_steps(fake.state) if options.check_unused and fake.owns_scenario else []
+    if unused:
+        problems.append(
+            "scripted steps were never used:\n  " + "\n  ".join(unused)
+            + "\nto fix: the client made fewer requests than the script expects: raise its "
+              "max_retries or shorten the script; or silence this check with "
+              "@pytest.mark.llmfake(check_unused=False)")
+    if not problems:
+        return None
+    return (f"llmfake (tenant {fake.tenant}): " + "\n\n".join(problems)
+            + "\n\nrequests:\n" + fake.journal.timeline())
+
+
+def _request_line(e: Exchange) -> str:
+    text = ""
+    body = e.body
+    if isinstance(body, dict):
+        messages = body.get("messages") or body.get("contents") or []
+        last = messages[-1] if isinstance(messages, list) and messages else None
+        content = last.get("content") if isinstance(last, dict) else None
+        if isinstance(content, str):
+            text = f" {content if len(content) <= 40 else content[:37] + '...'!r}"
+    model = f" model={e.model}" if e.model else ""
+    return f"#{e.seq} {e.method} {e.path}{model}{text}"
+
+
+def summary_lines(rows: Sequence[tuple[str, dict[str, Any]]], where: str) -> list[str]:
+    """The terminal summary: one row per test that used the ``llmfake`` fixture, and totals."""
+    if not rows:
+        return [f"llmfake: {where}; no test used the llmfake fixture"]
+    width = max(20, *(len(nodeid) for nodeid, _ in rows))
+    width = min(width, 100)
+    head = "test".ljust(width) + "".join(f"  {h:>{max(len(h), 8)}}" for h in _HEADINGS)
+    lines = [f"server: {where}", head]
+    totals = dict.fromkeys(FIGURES, 0)
+    for nodeid, fig in rows:
+        shown = nodeid if len(nodeid) <= width else "..." + nodeid[-(width - 3):]
+        cells = "".join(f"  {fig.get(k, 0):>{max(len(h), 8)}}" for k, h in zip(
+            FIGURES, _HEADINGS, strict=True))
+        lines.append(shown.ljust(width) + cells)
+        for k in FIGURES:
+            totals[k] += int(fig.get(k, 0))
+    lines.append(f"{len(rows)} test(s): {totals['requests']} requests, {totals['faults']} "
+                 f"faults injected, {totals['retries']} retries, "
+                 f"{totals['retry_after_violations']} Retry-After violations")
+    return lines
