@@ -25,6 +25,7 @@ from llmfake.providers import PROVIDERS, Incoming, InvalidRequest, ProviderSpec,
 from llmfake.providers._openai_common import render_invalid
 from llmfake.scenario._load import scenario_from_dict, scenario_from_text
 from llmfake.scenario._model import ErrorSpec
+from llmfake.server._arrival import arrival
 from llmfake.server._wire import Aborted, send
 
 _TENANT = re.compile(r"/t/([A-Za-z0-9_.~-]{1,128})(/.*)?\Z")
@@ -73,10 +74,7 @@ def create_app(engine: Engine, *, log: LogHook | None = None) -> web.Application
 
     async def handle(request: web.Request) -> web.StreamResponse:
         loop = asyncio.get_running_loop()
-        start = loop.time()
-        # Every deadline counts from here. Yield once before the real work, so that in a burst
-        # each waiting handler stamps its start now rather than after the others' work.
-        await asyncio.sleep(0)
+        start = arrival(request, loop.time())  # every deadline counts from here
         tenant, path = "default", request.path
         m = _TENANT.match(path)
         if m:

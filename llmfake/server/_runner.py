@@ -21,6 +21,7 @@ from llmfake.journal import Journal
 from llmfake.scenario._load import load_scenario
 from llmfake.scenario._model import Scenario
 from llmfake.server._app import LogHook, create_app
+from llmfake.server._arrival import StampingServer
 
 
 class Server:
@@ -172,6 +173,8 @@ class Server:
                                shutdown_timeout=0.5)
         try:
             await runner.setup()
+            if type(runner.server) is web.Server:
+                runner.server.__class__ = StampingServer
             await web.SockSite(runner, self._sock).start()
         except BaseException:
             await runner.cleanup()
