@@ -6,7 +6,6 @@ nothing in a session that never uses llmfake.
   validated in one place.
 - ``_session``: the session's server, its socket bound early (for the report header) and the
   server started on first use.
-- ``_prebound``: the ``Server`` that listens on that socket (imports aiohttp).
 - ``_fixture``: ``LLMFake``, the object behind the ``llmfake`` fixture.
 - ``_lifecycle``: the fixture's life: scenario, environment, interception, teardown checks.
 - ``_report``: the header, teardown checks, per-test figures and the terminal summary.

@@ -42,11 +42,11 @@ class SessionServer:
     def start(self) -> Server:
         """The running server, started on the bound socket on first call."""
         if self._server is None:
-            from llmfake._pytest._prebound import PreboundServer
+            from llmfake.server import Server
 
             scenario = (self.settings.load(self.settings.scenario, self.settings.origin)
                         if self.settings.scenario else None)
-            server = PreboundServer(self._bound(), scenario, seed=self.settings.seed)
+            server = Server(scenario, seed=self.settings.seed, sock=self._bound())
             server.start()
             self._server, self.served = server, server.url
         return self._server

@@ -38,6 +38,7 @@ class Server:
         port: int = 0,
         seed: int | None = None,
         log: LogHook | None = None,
+        sock: socket.socket | None = None,
     ) -> None:
         sc = load_scenario(scenario)
         if seed is not None:
@@ -46,6 +47,9 @@ class Server:
         """The scenario every tenant starts with."""
         self.engine = Engine(sc)
         """The engine: per-tenant state, journals and scenarios."""
+        if sock is not None:  # a socket bound beforehand: its address wins
+            host, port = sock.getsockname()[:2]
+        self._given_sock = sock
         self.host = host
         self._port = port
         self._log = log
@@ -154,6 +158,8 @@ class Server:
     # --- lifecycle ----------------------------------------------------------------------------
 
     def _bind(self) -> socket.socket:
+        if self._given_sock is not None:
+            return self._given_sock
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         try:
             sock = socket.create_server((self.host, self._port), family=family, backlog=1024,
@@ -260,10 +266,12 @@ def serve(
     port: int = 0,
     seed: int | None = None,
     log: LogHook | None = None,
+    sock: socket.socket | None = None,
 ) -> Server:
     """A fake server for ``scenario`` (a ``Scenario``, dict, path or built-in name).
 
     ``with serve(...) as server:`` runs it in a thread; ``async with serve(...) as server:`` in
-    the running loop. Port 0 (the default) picks a free port.
+    the running loop. Port 0 (the default) picks a free port; ``sock`` serves on a socket bound
+    beforehand (its address is known before the server starts; stopping closes it).
     """
-    return Server(scenario, host=host, port=port, seed=seed, log=log)
+    return Server(scenario, host=host, port=port, seed=seed, log=log, sock=sock)

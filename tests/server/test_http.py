@@ -285,3 +285,18 @@ async def test_unknown_paths_get_the_error_shape_their_client_expects(fake, sess
         assert payload["error"]["code"] == 404
     else:
         assert_openai_error(payload)
+
+
+def test_serve_on_a_socket_bound_beforehand():
+    import socket
+
+    import httpx
+
+    sock = socket.create_server(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = llmfake.serve({"reply": "prebound"}, sock=sock)
+    with server:
+        assert server.url == f"http://127.0.0.1:{port}"
+        reply = httpx.post(server.openai_base_url + "/chat/completions", json=CHAT)
+        assert reply.json()["choices"][0]["message"]["content"] == "prebound"
+    assert sock.fileno() == -1  # stopping the server closed it
