@@ -164,7 +164,7 @@ class Engine:
         if limiter is not None and call.endpoint not in ("models", "count_tokens"):
             admission = limiter.admit(call, prompt + (call.max_tokens or 0))
             if admission.error is not None:
-                return Plan(**base, error=_scaled_error(admission.error, 1.0), timing=instant,
+                return Plan(**base, error=admission.error, timing=instant,
                             rate_limit=admission.state, source=f"limit {admission.reason}")
         limits: dict[str, Any] = {"rate_limit": admission.state if admission else None,
                                   "limit_key": admission.key if admission else None}
