@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true", help="do not print a line per request")
     v = sub.add_parser("validate", help="check a scenario file; exit 2 if it is invalid")
     v.add_argument("file", nargs="+", help="scenario files (YAML or JSON), or - for stdin")
+    from llmfake.record import add_cli
+
+    add_cli(sub)
     sub.add_parser("scenarios", help="list the built-in scenarios")
     sub.add_parser("schema", help="print the JSON Schema of the scenario format")
     return p
@@ -58,6 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _validate(args.file)
         if args.command == "scenarios":
             return _scenarios()
+        if args.command == "record":
+            status: int = args.func(args)
+            return status
         if args.command == "schema":
             print(json.dumps(schema(), indent=2))
             return 0

@@ -139,3 +139,10 @@ def test_schema_into_a_closed_pipe_is_quiet():
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.stdout.strip() == "{"
     assert "Traceback" not in result.stderr
+
+
+def test_record_is_a_command():
+    result = run("record", "--help")
+    assert result.returncode == 0
+    assert "--upstream" in result.stdout and "--cassette" in result.stdout
+    assert run("record").returncode == 2  # --upstream and --cassette are required

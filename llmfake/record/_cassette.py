@@ -1,0 +1,433 @@
+"""The cassette: recorded interactions in vcrpy's YAML layout, plus llmfake's extras.
+
+A cassette file looks like::
+
+    version: 1
+    interactions:
+    - request: {method: POST, uri: http://host/v1/chat/completions, body: '{...}',
+                headers: {content-type: [application/json]}}
+      response:
+        status: {code: 200, message: OK}
+        headers: {content-type: [text/event-stream]}
+        body: {string: "data: {...}\\n\\ndata: [DONE]\\n\\n"}
+      llmfake:
+        request: {json: {...}}             # the request body as structured data
+        response:
+          json: {...}                      # a JSON response body, structured
+          headers_at: 0.051                # seconds from the request start to the headers
+          chunks:                          # a stream, one entry per SSE event / NDJSON line
+          - {offset: 0.052, data: "data: {...}\\n\\n"}
+
+vcrpy and pytest-recording read ``request`` and ``response`` and ignore ``llmfake`` (vcrpy builds
+its request with ``Request(**request)``, so llmfake's extras cannot live inside ``request``).
+``response.body.string`` always holds the whole body (the chunks concatenated), so vcrpy replays a
+stream buffered. Cassettes written by vcrpy or pytest-recording load too: a buffered SSE or NDJSON
+body is split back into its events, all at offset 0.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import dataclasses
+import json
+import os
+import re
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from llmfake.errors import LLMFakeError
+
+__all__ = [
+    "Cassette",
+    "CassetteError",
+    "Chunk",
+    "Interaction",
+    "RecordedRequest",
+    "RecordedResponse",
+    "dump",
+    "load",
+    "split_stream",
+]
+
+VERSION = 1
+STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "application/jsonl",
+                "application/json-seq")
+
+
+class CassetteError(LLMFakeError, ValueError):
+    """A cassette file is invalid. ``source`` names the file, ``index`` the interaction (or None
+    when the problem is with the file as a whole)."""
+
+    def __init__(self, problem: str, *, source: str = "<cassette>",
+                 index: int | None = None) -> None:
+        self.problem = problem
+        self.source = source
+        self.index = index
+        where = source if index is None else f"{source}: interactions[{index}]"
+        super().__init__(f"{where}: {problem}")
+
+
+Headers = dict[str, list[str]]
+
+
+@dataclasses.dataclass
+class Chunk:
+    """One streamed piece as the upstream sent it: an SSE event (with its terminating blank
+    line) or an NDJSON line (with its newline), ``offset`` seconds after the request started."""
+
+    offset: float
+    data: str
+
+
+@dataclasses.dataclass
+class RecordedRequest:
+    """A request as recorded (after redaction)."""
+
+    method: str
+    uri: str
+    headers: Headers = dataclasses.field(default_factory=dict)
+    body: str | None = None
+
+    @property
+    def path(self) -> str:
+        """The URI's path (``/v1/chat/completions``)."""
+        return urlsplit(self.uri).path or "/"
+
+    @property
+    def query(self) -> str:
+        """The URI's query string, without ``?``."""
+        return urlsplit(self.uri).query
+
+    @property
+    def json(self) -> Any:
+        """The body parsed as JSON, or None when it is empty or not JSON."""
+        return parse_json(self.body)
+
+
+@dataclasses.dataclass
+class RecordedResponse:
+    """A response as recorded. ``chunks`` is None for a buffered (non-stream) body."""
+
+    status: int
+    message: str = "OK"
+    headers: Headers = dataclasses.field(default_factory=dict)
+    body: str = ""
+    chunks: list[Chunk] | None = None
+    headers_at: float = 0.0
+    """Seconds from the request start until the upstream's status and headers arrived."""
+
+    @property
+    def is_stream(self) -> bool:
+        """True for a streamed response (it has chunks)."""
+        return self.chunks is not None
+
+    @property
+    def content_type(self) -> str:
+        """The media type of the body, lower case, without parameters."""
+        return content_type(self.headers)
+
+    @property
+    def json(self) -> Any:
+        """The body parsed as JSON (None for a stream or a non-JSON body)."""
+        return None if self.is_stream else parse_json(self.body)
+
+
+@dataclasses.dataclass
+class Interaction:
+    """One request and the response the upstream gave it."""
+
+    request: RecordedRequest
+    response: RecordedResponse
+
+
+@dataclasses.dataclass
+class Cassette:
+    """An ordered list of interactions, and the file it was loaded from or is written to."""
+
+    interactions: list[Interaction] = dataclasses.field(default_factory=list)
+    path: Path | None = None
+
+    def __len__(self) -> int:
+        return len(self.interactions)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The cassette as the plain data written to YAML."""
+        return {"version": VERSION,
+                "interactions": [_interaction_to_dict(i) for i in self.interactions]}
+
+    def dumps(self) -> str:
+        """The cassette as YAML text."""
+        return yaml.dump(self.to_dict(), Dumper=_Dumper, sort_keys=False, allow_unicode=True,
+                         width=100)
+
+    def save(self, path: str | os.PathLike[str] | None = None) -> None:
+        """Write the cassette atomically (a temporary file renamed over ``path``)."""
+        target = Path(path) if path is not None else self.path
+        if target is None:
+            raise ValueError("Cassette.save: no path given and the cassette has none")
+        dump(self, target)
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def header(headers: Mapping[str, Sequence[str]], name: str) -> str | None:
+    """The first value of header ``name`` (case-insensitive), or None."""
+    low = name.lower()
+    for key, values in headers.items():
+        if key.lower() == low and values:
+            return values[0]
+    return None
+
+
+def content_type(headers: Mapping[str, Sequence[str]]) -> str:
+    """The media type of ``headers``' content-type, lower case, without parameters."""
+    value = header(headers, "content-type") or ""
+    return value.split(";", 1)[0].strip().lower()
+
+
+def is_stream_type(media_type: str) -> bool:
+    """True when ``media_type`` is a streaming one (SSE or NDJSON)."""
+    return media_type in STREAM_TYPES
+
+
+def parse_json(text: str | None) -> Any:
+    """``text`` parsed as JSON, or None when it is empty or not JSON."""
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+_SSE_BOUNDARY = re.compile(r"\r\n\r\n|\n\n|\r\r")
+
+
+def split_stream(body: str, media_type: str) -> list[str]:
+    """Split a buffered stream body into its events: SSE events end with a blank line, NDJSON
+    lines with a newline. Each piece keeps its terminator, so ``"".join(pieces) == body``."""
+    pieces: list[str] = []
+    if media_type == "text/event-stream":
+        start = 0
+        for m in _SSE_BOUNDARY.finditer(body):
+            pieces.append(body[start:m.end()])
+            start = m.end()
+        if start < len(body):
+            pieces.append(body[start:])
+    else:
+        pieces = body.splitlines(keepends=True)
+    return pieces
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings as block scalars, so SSE bodies stay readable."""
+
+
+def _str_representer(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    if "\n" in data and not re.search(r"[ \t]\n|\r", data):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data)
+
+
+_Dumper.add_representer(str, _str_representer)
+
+
+def _interaction_to_dict(it: Interaction) -> dict[str, Any]:
+    req, resp = it.request, it.response
+    out: dict[str, Any] = {
+        "request": {"method": req.method, "uri": req.uri, "body": req.body,
+                    "headers": {k: list(v) for k, v in req.headers.items()}},
+        "response": {"status": {"code": resp.status, "message": resp.message},
+                     "headers": {k: list(v) for k, v in resp.headers.items()},
+                     "body": {"string": resp.body}},
+    }
+    extra: dict[str, Any] = {}
+    req_json = req.json
+    if req_json is not None:
+        extra["request"] = {"json": req_json}
+    rextra: dict[str, Any] = {"headers_at": round(resp.headers_at, 4)}
+    if resp.chunks is not None:
+        rextra["chunks"] = [{"offset": round(c.offset, 4), "data": c.data} for c in resp.chunks]
+    else:
+        resp_json = resp.json
+        if resp_json is not None:
+            rextra["json"] = resp_json
+    extra["response"] = rextra
+    out["llmfake"] = extra
+    return out
+
+
+def dump(cassette: Cassette, path: str | os.PathLike[str]) -> None:
+    """Write ``cassette`` to ``path`` atomically, creating parent directories."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    text = cassette.dumps()
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+def load(path: str | os.PathLike[str]) -> Cassette:
+    """Load a cassette written by llmfake, vcrpy or pytest-recording.
+
+    Raises ``CassetteError`` naming the file (and the interaction) when it is unreadable,
+    truncated, of an unknown version or missing fields.
+    """
+    p = Path(path)
+    source = str(p)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CassetteError(f"cannot read: {exc.strerror or exc}", source=source) from None
+    except UnicodeDecodeError as exc:
+        raise CassetteError(f"not UTF-8 text: {exc}", source=source) from None
+    cassette = loads(text, source=source)
+    cassette.path = p
+    return cassette
+
+
+def loads(text: str, *, source: str = "<cassette>") -> Cassette:
+    """Parse cassette YAML ``text``; ``source`` names it in errors."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise CassetteError(f"invalid YAML{where}: {problem} (is the file truncated?)",
+                            source=source) from None
+    if not isinstance(data, dict):
+        raise CassetteError("expected a mapping with 'version' and 'interactions'",
+                            source=source)
+    version = data.get("version")
+    if version != VERSION:
+        raise CassetteError(f"unknown cassette version {version!r}; only version 1 "
+                            "(vcrpy's format) is supported", source=source)
+    items = data.get("interactions")
+    if not isinstance(items, list):
+        raise CassetteError("'interactions' must be a list", source=source)
+    return Cassette([_interaction_from_dict(d, source, i) for i, d in enumerate(items)])
+
+
+def _need(d: Any, key: str, kind: type | tuple[type, ...], what: str, source: str,
+          index: int) -> Any:
+    if not isinstance(d, dict) or key not in d:
+        raise CassetteError(f"missing field '{what}'", source=source, index=index)
+    value = d[key]
+    if not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+        raise CassetteError(f"field '{what}' must be {names}, not {type(value).__name__}",
+                            source=source, index=index)
+    return value
+
+
+def _headers(value: Any, what: str, source: str, index: int) -> Headers:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise CassetteError(f"field '{what}' must be a mapping", source=source, index=index)
+    out: Headers = {}
+    for k, v in value.items():
+        if isinstance(v, list):
+            out[str(k)] = [str(x) for x in v]
+        elif v is None:
+            out[str(k)] = []
+        else:
+            out[str(k)] = [str(v)]
+    return out
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)  # a structured body written by hand
+
+
+def _interaction_from_dict(d: Any, source: str, index: int) -> Interaction:
+    if not isinstance(d, dict):
+        raise CassetteError("an interaction must be a mapping with 'request' and 'response'",
+                            source=source, index=index)
+    rq = _need(d, "request", dict, "request", source, index)
+    rs = _need(d, "response", dict, "response", source, index)
+    method = _need(rq, "method", str, "request.method", source, index)
+    uri = _need(rq, "uri", str, "request.uri", source, index)
+    request = RecordedRequest(method=method.upper(), uri=uri,
+                              headers=_headers(rq.get("headers"), "request.headers", source,
+                                               index),
+                              body=_text(rq.get("body")))
+    status = _need(rs, "status", dict, "response.status", source, index)
+    code = _need(status, "code", int, "response.status.code", source, index)
+    message = status.get("message") or ""
+    body_d = _need(rs, "body", dict, "response.body", source, index)
+    raw = body_d.get("string", "")
+    if isinstance(raw, bytes):
+        raw = _decode_bytes(raw)
+    body = _text(raw) or ""
+    headers = _headers(rs.get("headers"), "response.headers", source, index)
+    extra = d.get("llmfake")
+    rextra = extra.get("response") if isinstance(extra, dict) else None
+    chunks: list[Chunk] | None = None
+    headers_at = 0.0
+    if isinstance(rextra, dict):
+        headers_at = float(rextra.get("headers_at") or 0.0)
+        raw_chunks = rextra.get("chunks")
+        if raw_chunks is not None:
+            chunks = _chunks(raw_chunks, source, index)
+            if not body:
+                body = "".join(c.data for c in chunks)
+    mt = content_type(headers)
+    if chunks is None and is_stream_type(mt):
+        chunks = [Chunk(0.0, piece) for piece in split_stream(body, mt)]
+    response = RecordedResponse(status=code, message=str(message), headers=headers, body=body,
+                                chunks=chunks, headers_at=headers_at)
+    return Interaction(request, response)
+
+
+def _decode_bytes(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return base64.b64encode(raw).decode("ascii")
+
+
+def _chunks(value: Any, source: str, index: int) -> list[Chunk]:
+    if not isinstance(value, list):
+        raise CassetteError("field 'llmfake.response.chunks' must be a list", source=source,
+                            index=index)
+    out: list[Chunk] = []
+    last = 0.0
+    for j, c in enumerate(value):
+        what = f"llmfake.response.chunks[{j}]"
+        if not isinstance(c, dict) or "data" not in c:
+            raise CassetteError(f"field '{what}' must be a mapping with 'offset' and 'data'",
+                                source=source, index=index)
+        offset = c.get("offset", last)
+        if not isinstance(offset, (int, float)) or isinstance(offset, bool) or offset < 0:
+            raise CassetteError(f"field '{what}.offset' must be a number of seconds >= 0",
+                                source=source, index=index)
+        out.append(Chunk(float(offset), str(c["data"])))
+        last = float(offset)
+    return out

@@ -1,0 +1,130 @@
+"""Matching an incoming request to the recorded interactions.
+
+Two requests match when their method and path are equal and their JSON bodies are equal after
+normalisation: key order does not matter and volatile top-level fields (``stream_options``,
+``user``, ``metadata``, ``seed`` by default) are ignored. Non-JSON bodies are compared as text.
+Repeated identical requests get the recorded interactions in recorded order; once all are used,
+the last one is played again (unless ``repeat=False``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterable, Sequence
+
+from llmfake.errors import LLMFakeError
+from llmfake.record._cassette import Interaction, parse_json
+
+__all__ = ["DEFAULT_IGNORE", "Matcher", "UnmatchedRequestError", "normalise_body"]
+
+DEFAULT_IGNORE: frozenset[str] = frozenset({"stream_options", "user", "metadata", "seed"})
+
+
+class UnmatchedRequestError(LLMFakeError, LookupError):
+    """In strict mode, a request matched no recorded interaction. The message names the nearest
+    recorded request and shows a diff of the two bodies; ``nearest`` is its index (or None)."""
+
+    def __init__(self, message: str, *, nearest: int | None = None, diff: str = "") -> None:
+        self.nearest = nearest
+        self.diff = diff
+        super().__init__(message)
+
+
+def normalise_body(body: str | bytes | None, ignore: Iterable[str] = DEFAULT_IGNORE) -> str:
+    """The canonical form of a request body: JSON with sorted keys and the ``ignore`` top-level
+    fields removed, or the text itself when it is not JSON."""
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", errors="replace")
+    data = parse_json(body)
+    if data is None:
+        return body or ""
+    if isinstance(data, dict):
+        skip = set(ignore)
+        data = {k: v for k, v in data.items() if k not in skip}
+    return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False)
+
+
+class Matcher:
+    """Finds the interaction to replay for each request, consuming them in recorded order.
+
+    ``strict=True`` makes ``match`` raise ``UnmatchedRequestError`` instead of returning None.
+    """
+
+    def __init__(self, interactions: Sequence[Interaction], *,
+                 ignore: Iterable[str] = DEFAULT_IGNORE, strict: bool = False,
+                 repeat: bool = True) -> None:
+        self.interactions = list(interactions)
+        self.ignore = frozenset(ignore)
+        self.strict = strict
+        self.repeat = repeat
+        self.used = [False] * len(self.interactions)
+        self._keys = [self._key(i.request.method, i.request.path, i.request.body)
+                      for i in self.interactions]
+
+    def _key(self, method: str, path: str, body: str | bytes | None) -> tuple[str, str, str]:
+        return (method.upper(), path.rstrip("/") or "/", normalise_body(body, self.ignore))
+
+    def find(self, method: str, path: str, body: str | bytes | None) -> int | None:
+        """The index of the interaction for this request (marking it used), or None."""
+        key = self._key(method, path, body)
+        last: int | None = None
+        for i, k in enumerate(self._keys):
+            if k == key:
+                if not self.used[i]:
+                    self.used[i] = True
+                    return i
+                last = i
+        if self.repeat and last is not None:
+            return last
+        if self.strict:
+            raise self._error(key)
+        return None
+
+    def match(self, method: str, path: str, body: str | bytes | None) -> Interaction | None:
+        """The interaction for this request, or None (strict: ``UnmatchedRequestError``)."""
+        i = self.find(method, path, body)
+        return None if i is None else self.interactions[i]
+
+    @property
+    def unused(self) -> list[int]:
+        """Indexes of the interactions not played yet."""
+        return [i for i, u in enumerate(self.used) if not u]
+
+    def nearest(self, method: str, path: str, body: str | bytes | None) -> int | None:
+        """The index of the recorded request most like this one (same method and path first,
+        then the most similar body), or None when nothing is recorded."""
+        return self._nearest(self._key(method, path, body))
+
+    def _nearest(self, key: tuple[str, str, str]) -> int | None:
+        best: tuple[float, int] | None = None
+        for i, k in enumerate(self._keys):
+            score = (2.0 if k[0] == key[0] else 0.0) + (4.0 if k[1] == key[1] else 0.0)
+            score += difflib.SequenceMatcher(None, k[2], key[2]).ratio()
+            score += 0.5 if not self.used[i] else 0.0
+            if best is None or score > best[0]:
+                best = (score, i)
+        return None if best is None else best[1]
+
+    def _error(self, key: tuple[str, str, str]) -> UnmatchedRequestError:
+        where = f"{key[0]} {key[1]}"
+        i = self._nearest(key)
+        if i is None:
+            return UnmatchedRequestError(f"no recorded interaction for {where}: the cassette "
+                                         "is empty")
+        k = self._keys[i]
+        diff = "".join(difflib.unified_diff(
+            _lines(k[2]), _lines(key[2]),
+            fromfile=f"recorded interactions[{i}] body", tofile="request body"))
+        state = "already played" if self.used[i] and not self.repeat else "differs"
+        msg = (f"no recorded interaction for {where}; nearest is interactions[{i}] "
+               f"({k[0]} {k[1]}, {state})")
+        if k[:2] != key[:2]:
+            msg += f"; method/path differ: recorded {k[0]} {k[1]}"
+        if diff:
+            msg += "\n" + diff
+        return UnmatchedRequestError(msg, nearest=i, diff=diff)
+
+
+def _lines(text: str) -> list[str]:
+    return [line if line.endswith("\n") else line + "\n" for line in text.splitlines()]

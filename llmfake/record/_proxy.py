@@ -1,0 +1,360 @@
+"""The recording proxy: forward to the upstream, stream through, record every chunk with timing.
+
+``with record("https://api.openai.com", "tests/cassettes/x.yaml") as proxy:`` then point the SDK
+at ``proxy.openai_base_url``. The cassette is written (redacted) after every interaction and on
+close, so nothing is lost if the process dies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import contextlib
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+
+import aiohttp
+from aiohttp import web
+
+from llmfake.errors import ServerError
+from llmfake.record._cassette import (
+    Cassette,
+    Chunk,
+    Headers,
+    Interaction,
+    RecordedRequest,
+    RecordedResponse,
+    content_type,
+    dump,
+    is_stream_type,
+    load,
+)
+from llmfake.record._redact import Redactor
+
+__all__ = ["HOP_BY_HOP", "Recorder", "StreamSplitter", "create_proxy_app", "record"]
+
+HOP_BY_HOP = frozenset({
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+    "trailers", "transfer-encoding", "upgrade", "host", "content-length",
+})
+_NOT_TO_CLIENT = HOP_BY_HOP | {"content-encoding"}
+
+
+class StreamSplitter:
+    """Cuts a byte stream into SSE events (ending in a blank line) or NDJSON lines, stamping
+    each with the time its last byte arrived."""
+
+    def __init__(self, media_type: str) -> None:
+        self.sse = media_type == "text/event-stream"
+        self._buf = ""
+        self._decoder = _utf8_decoder()
+        self.chunks: list[Chunk] = []
+
+    def feed(self, data: bytes, offset: float) -> None:
+        """Add bytes received ``offset`` seconds after the request start."""
+        self._buf += self._decoder.decode(data)
+        while True:
+            end = self._boundary()
+            if end < 0:
+                return
+            self.chunks.append(Chunk(offset, self._buf[:end]))
+            self._buf = self._buf[end:]
+
+    def close(self, offset: float) -> list[Chunk]:
+        """Flush what is left (an unterminated last piece) and return every chunk."""
+        self._buf += self._decoder.decode(b"", final=True)
+        if self._buf:
+            self.chunks.append(Chunk(offset, self._buf))
+            self._buf = ""
+        return self.chunks
+
+    def _boundary(self) -> int:
+        buf = self._buf
+        if not self.sse:
+            i = buf.find("\n")
+            return -1 if i < 0 else i + 1
+        best = -1
+        for sep in ("\r\n\r\n", "\n\n", "\r\r"):
+            i = buf.find(sep)
+            if i >= 0 and (best < 0 or i + len(sep) < best):
+                best = i + len(sep)
+        return best
+
+
+def _utf8_decoder() -> codecs.IncrementalDecoder:
+    return codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+
+def _to_headers(items: Iterable[tuple[str, str]]) -> Headers:
+    out: Headers = {}
+    for k, v in items:
+        out.setdefault(str(k), []).append(str(v))
+    return out
+
+
+class _State:
+    def __init__(self, upstream: str, cassette: Cassette, path: Path, redactor: Redactor) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.cassette = cassette
+        self.path = path
+        self.redactor = redactor
+        self.session: aiohttp.ClientSession | None = None
+        self.lock = asyncio.Lock()
+
+    async def save(self, it: Interaction) -> None:
+        async with self.lock:
+            self.cassette.interactions.append(self.redactor(it))
+            dump(self.cassette, self.path)
+
+
+_STATE = web.AppKey("llmfake_record_state", _State)
+
+
+def create_proxy_app(upstream: str, cassette: str | os.PathLike[str] | Cassette, *,
+                     redactor: Redactor | None = None, append: bool = False) -> web.Application:
+    """An aiohttp app forwarding every request to ``upstream`` and recording it to
+    ``cassette`` (a path, or a ``Cassette`` with a ``path``). ``append=True`` keeps the
+    interactions of an existing file; otherwise the file is replaced at the first interaction."""
+    if isinstance(cassette, Cassette):
+        if cassette.path is None:
+            raise ValueError("create_proxy_app: the Cassette has no path to write to")
+        cas, path = cassette, cassette.path
+    else:
+        path = Path(cassette)
+        cas = load(path) if append and path.exists() else Cassette(path=path)
+    state = _State(upstream, cas, path, redactor or Redactor())
+    app = web.Application(client_max_size=1 << 30)
+    app[_STATE] = state
+
+    async def on_startup(app: web.Application) -> None:
+        state.session = aiohttp.ClientSession(
+            auto_decompress=False, timeout=aiohttp.ClientTimeout(total=None, sock_connect=30))
+
+    async def on_cleanup(app: web.Application) -> None:
+        if state.session is not None:
+            await state.session.close()
+
+    app.on_startup.append(on_startup)
+    app.on_cleanup.append(on_cleanup)
+    async def handle(request: web.Request) -> web.StreamResponse:
+        return await _forward(state, request)
+
+    app.router.add_route("*", "/{tail:.*}", handle)
+    return app
+
+
+async def _forward(state: _State, request: web.Request) -> web.StreamResponse:
+    t0 = time.monotonic()
+    body = await request.read()
+    url = state.upstream + request.rel_url.raw_path_qs
+    fwd = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP
+           and k.lower() != "accept-encoding"]
+    fwd.append(("Accept-Encoding", "identity"))  # record readable bodies, not gzip
+    req_headers = _to_headers(request.headers.items())
+    for h in list(req_headers):
+        if h.lower() in HOP_BY_HOP:
+            del req_headers[h]
+    recorded_req = RecordedRequest(request.method, url, req_headers,
+                                   body.decode("utf-8", errors="replace") if body else None)
+    assert state.session is not None
+    try:
+        upstream = await state.session.request(
+            request.method, url, headers=fwd, data=body or None, allow_redirects=False,
+            skip_auto_headers=("User-Agent", "Content-Type"))
+    except aiohttp.ClientError as exc:
+        return web.Response(status=502, text=f"llmfake record: upstream {url} failed: {exc}\n")
+    async with upstream:
+        headers_at = time.monotonic() - t0
+        resp_headers = _to_headers(upstream.headers.items())
+        mt = content_type(resp_headers)
+        stream = is_stream_type(mt)
+        out = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+        for k, v in upstream.headers.items():
+            if k.lower() not in _NOT_TO_CLIENT:
+                out.headers.add(k, v)
+        encoded = "content-encoding" in {k.lower() for k in resp_headers}
+        length = upstream.headers.get("Content-Length")
+        if length is not None and not encoded and not stream:
+            out.content_length = int(length)
+        await out.prepare(request)
+        splitter = StreamSplitter(mt) if stream else None
+        raw = bytearray()
+        async for data in upstream.content.iter_any():
+            offset = time.monotonic() - t0
+            raw += data
+            if splitter is not None:
+                splitter.feed(data, offset)
+                await out.write(data)  # a stream goes through at the upstream's pace
+        chunks = splitter.close(time.monotonic() - t0) if splitter is not None else None
+        # Saved before the client sees the end, so the cassette is complete when it returns.
+        await state.save(_interaction(recorded_req, upstream, resp_headers, raw, chunks,
+                                      headers_at))
+        if splitter is None:
+            await out.write(bytes(raw))
+        await out.write_eof()
+    return out
+
+
+def _interaction(recorded_req: RecordedRequest, upstream: aiohttp.ClientResponse,
+                 resp_headers: Headers, raw: bytearray, chunks: list[Chunk] | None,
+                 headers_at: float) -> Interaction:
+    for h in list(resp_headers):
+        if h.lower() in ("transfer-encoding", "connection", "keep-alive"):
+            del resp_headers[h]
+    text = "".join(c.data for c in chunks) if chunks is not None \
+        else raw.decode("utf-8", errors="replace")
+    response = RecordedResponse(status=upstream.status, message=upstream.reason or "",
+                                headers=resp_headers, body=text, chunks=chunks,
+                                headers_at=headers_at)
+    return Interaction(recorded_req, response)
+
+
+class Recorder:
+    """A running recording proxy (``with record(...) as proxy``, or ``async with``).
+
+    ``url`` is the proxy's root; point an SDK at it exactly as at the upstream.
+    """
+
+    def __init__(self, upstream: str, cassette: str | os.PathLike[str], *,
+                 host: str = "127.0.0.1", port: int = 0, redactor: Redactor | None = None,
+                 append: bool = False) -> None:
+        self.upstream = upstream
+        self.cassette_path = Path(cassette)
+        self.host = host
+        self._port = port
+        self._app = create_proxy_app(upstream, self.cassette_path, redactor=redactor,
+                                     append=append)
+        self._runner: web.AppRunner | None = None
+        self._sock: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopped: asyncio.Event | None = None
+
+    @property
+    def port(self) -> int:
+        """The bound port (after start)."""
+        if self._sock is None:
+            raise ServerError("the recorder is not started; use it in a 'with' block first")
+        return int(self._sock.getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        """``http://host:port``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def openai_base_url(self) -> str:
+        """The OpenAI base URL (``.../v1``)."""
+        return f"{self.url}/v1"
+
+    @property
+    def anthropic_base_url(self) -> str:
+        """The Anthropic base URL (the SDK adds ``/v1``)."""
+        return self.url
+
+    @property
+    def cassette(self) -> Cassette:
+        """The cassette recorded so far (a live object; read it after the ``with`` block)."""
+        return self._app[_STATE].cassette
+
+    async def start_async(self) -> None:
+        """Start in the running event loop."""
+        if self._runner is not None:
+            return
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        try:
+            self._sock = socket.create_server((self.host, self._port), family=family)
+        except OSError as exc:
+            raise ServerError(f"cannot listen on {self.host}:{self._port}: {exc.strerror}; "
+                              "pick another --port, or 0 for a free one") from None
+        runner = web.AppRunner(self._app, access_log=None, handle_signals=False,
+                               shutdown_timeout=0.5)
+        await runner.setup()
+        await web.SockSite(runner, self._sock).start()
+        self._runner = runner
+
+    async def stop_async(self) -> None:
+        """Stop (idempotent)."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+        if self._sock is not None:
+            self._sock.close()
+
+    def start(self) -> Recorder:
+        """Start in a background thread; return once it listens."""
+        if self._thread is not None:
+            return self
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self.start_async())
+                self._stopped = asyncio.Event()
+            except BaseException as exc:
+                failure.append(exc)
+                ready.set()
+                loop.close()
+                return
+            ready.set()
+            try:
+                loop.run_until_complete(self._stopped.wait())
+                loop.run_until_complete(self.stop_async())
+            finally:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.close()
+
+        self._thread = threading.Thread(target=run, name="llmfake-record", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if failure:
+            self._thread = None
+            raise failure[0]
+        return self
+
+    def stop(self) -> None:
+        """Stop the background thread (idempotent)."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        loop, stopped = self._loop, self._stopped
+        if loop is not None and stopped is not None:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(stopped.set)
+        thread.join(10)
+
+    def __enter__(self) -> Recorder:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> Recorder:
+        await self.start_async()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.stop_async()
+
+
+def record(upstream: str, cassette: str | os.PathLike[str], *, host: str = "127.0.0.1",
+           port: int = 0, redactor: Redactor | None = None, append: bool = False) -> Recorder:
+    """A recording proxy from ``host:port`` to ``upstream``, writing ``cassette``.
+
+    ``with record(upstream, "x.yaml") as proxy:`` runs it in a thread, ``async with`` in the
+    running loop. Port 0 picks a free port. The cassette is rewritten (redacted) after every
+    interaction; ``append=True`` keeps an existing file's interactions.
+    """
+    return Recorder(upstream, cassette, host=host, port=port, redactor=redactor, append=append)
