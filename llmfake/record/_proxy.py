@@ -9,19 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import codecs
-import contextlib
 import os
-import socket
-import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from types import TracebackType
 
 import aiohttp
 from aiohttp import web
 
-from llmfake.errors import ServerError
 from llmfake.record._cassette import (
     Cassette,
     Chunk,
@@ -35,6 +30,7 @@ from llmfake.record._cassette import (
     load,
 )
 from llmfake.record._redact import Redactor
+from llmfake.server._background import Listener
 
 __all__ = ["HOP_BY_HOP", "Recorder", "StreamSplitter", "create_proxy_app", "record"]
 
@@ -214,139 +210,31 @@ def _interaction(recorded_req: RecordedRequest, upstream: aiohttp.ClientResponse
     return Interaction(recorded_req, response)
 
 
-class Recorder:
+class Recorder(Listener):
     """A running recording proxy (``with record(...) as proxy``, or ``async with``).
 
     ``url`` is the proxy's root; point an SDK at it exactly as at the upstream.
     """
 
+    thread_name = "llmfake-record"
+
     def __init__(self, upstream: str, cassette: str | os.PathLike[str], *,
                  host: str = "127.0.0.1", port: int = 0, redactor: Redactor | None = None,
                  append: bool = False) -> None:
+        super().__init__(host, port)
         self.upstream = upstream
         self.cassette_path = Path(cassette)
-        self.host = host
-        self._port = port
         self._app = create_proxy_app(upstream, self.cassette_path, redactor=redactor,
                                      append=append)
-        self._runner: web.AppRunner | None = None
-        self._sock: socket.socket | None = None
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopped: asyncio.Event | None = None
 
-    @property
-    def port(self) -> int:
-        """The bound port (after start)."""
-        if self._sock is None:
-            raise ServerError("the recorder is not started; use it in a 'with' block first")
-        return int(self._sock.getsockname()[1])
-
-    @property
-    def url(self) -> str:
-        """``http://host:port``."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
-
-    @property
-    def openai_base_url(self) -> str:
-        """The OpenAI base URL (``.../v1``)."""
-        return f"{self.url}/v1"
-
-    @property
-    def anthropic_base_url(self) -> str:
-        """The Anthropic base URL (the SDK adds ``/v1``)."""
-        return self.url
+    def make_app(self) -> web.Application:
+        """The proxy app (one per recorder: it holds the cassette being written)."""
+        return self._app
 
     @property
     def cassette(self) -> Cassette:
         """The cassette recorded so far (a live object; read it after the ``with`` block)."""
         return self._app[_STATE].cassette
-
-    async def start_async(self) -> None:
-        """Start in the running event loop."""
-        if self._runner is not None:
-            return
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        try:
-            self._sock = socket.create_server((self.host, self._port), family=family)
-        except OSError as exc:
-            raise ServerError(f"cannot listen on {self.host}:{self._port}: {exc.strerror}; "
-                              "pick another --port, or 0 for a free one") from None
-        runner = web.AppRunner(self._app, access_log=None, handle_signals=False,
-                               shutdown_timeout=0.5)
-        await runner.setup()
-        await web.SockSite(runner, self._sock).start()
-        self._runner = runner
-
-    async def stop_async(self) -> None:
-        """Stop (idempotent)."""
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
-        if self._sock is not None:
-            self._sock.close()
-
-    def start(self) -> Recorder:
-        """Start in a background thread; return once it listens."""
-        if self._thread is not None:
-            return self
-        ready = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self.start_async())
-                self._stopped = asyncio.Event()
-            except BaseException as exc:
-                failure.append(exc)
-                ready.set()
-                loop.close()
-                return
-            ready.set()
-            try:
-                loop.run_until_complete(self._stopped.wait())
-                loop.run_until_complete(self.stop_async())
-            finally:
-                loop.run_until_complete(loop.shutdown_asyncgens())
-                loop.close()
-
-        self._thread = threading.Thread(target=run, name="llmfake-record", daemon=True)
-        self._thread.start()
-        ready.wait()
-        if failure:
-            self._thread = None
-            raise failure[0]
-        return self
-
-    def stop(self) -> None:
-        """Stop the background thread (idempotent)."""
-        thread, self._thread = self._thread, None
-        if thread is None:
-            return
-        loop, stopped = self._loop, self._stopped
-        if loop is not None and stopped is not None:
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(stopped.set)
-        thread.join(10)
-
-    def __enter__(self) -> Recorder:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> Recorder:
-        await self.start_async()
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.stop_async()
 
 
 def record(upstream: str, cassette: str | os.PathLike[str], *, host: str = "127.0.0.1",

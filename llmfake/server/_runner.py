@@ -4,27 +4,23 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import socket
 import threading
 from collections.abc import Mapping
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
 
 from llmfake.engine._engine import Engine, TenantState
-from llmfake.errors import ServerError
 from llmfake.journal import Journal
 from llmfake.scenario._load import load_scenario
 from llmfake.scenario._model import Scenario
 from llmfake.server._app import LogHook, create_app
-from llmfake.server._arrival import StampingServer
+from llmfake.server._background import Listener
 
 
-class Server:
+class Server(Listener):
     """A running fake server. Use ``with llmfake.serve(...) as server`` or ``async with``.
 
     ``url`` is the root (``http://127.0.0.1:PORT``); each provider's base URL is a property.
@@ -47,42 +43,16 @@ class Server:
         """The scenario every tenant starts with."""
         self.engine = Engine(sc)
         """The engine: per-tenant state, journals and scenarios."""
-        if sock is not None:  # a socket bound beforehand: its address wins
-            host, port = sock.getsockname()[:2]
-        self._given_sock = sock
-        self.host = host
-        self._port = port
+        super().__init__(host, port, sock)
         self._log = log
-        self._runner: web.AppRunner | None = None
-        self._sock: socket.socket | None = None
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopped: asyncio.Event | None = None
 
-    # --- addresses ----------------------------------------------------------------------------
+    thread_name = "llmfake-server"
 
-    @property
-    def port(self) -> int:
-        """The bound port (after start)."""
-        if self._sock is None:
-            raise ServerError("the server is not started; use it in a 'with' block first")
-        return int(self._sock.getsockname()[1])
+    def make_app(self) -> web.Application:
+        """The fake server's app, on this server's engine."""
+        return create_app(self.engine, log=self._log)
 
-    @property
-    def url(self) -> str:
-        """``http://host:port``."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
-
-    @property
-    def openai_base_url(self) -> str:
-        """The OpenAI base URL (``.../v1``), for ``OpenAI(base_url=...)``."""
-        return f"{self.url}/v1"
-
-    @property
-    def anthropic_base_url(self) -> str:
-        """The Anthropic base URL, for ``Anthropic(base_url=...)`` (the SDK adds ``/v1``)."""
-        return self.url
+    # --- addresses (url, port, openai and anthropic base URLs come from Listener) -------------
 
     @property
     def gemini_base_url(self) -> str:
@@ -154,109 +124,6 @@ class Server:
 
         loop.call_soon_threadsafe(run)
         done.wait(10)
-
-    # --- lifecycle ----------------------------------------------------------------------------
-
-    def _bind(self) -> socket.socket:
-        if self._given_sock is not None:
-            return self._given_sock
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        try:
-            sock = socket.create_server((self.host, self._port), family=family, backlog=1024,
-                                        reuse_port=False)
-        except OSError as exc:
-            raise ServerError(f"cannot listen on {self.host}:{self._port}: {exc.strerror}; "
-                              "pick another --port, or 0 for a free one") from None
-        return sock
-
-    async def start_async(self) -> None:
-        """Start in the running event loop."""
-        if self._runner is not None:
-            return
-        self._sock = self._bind()
-        app = create_app(self.engine, log=self._log)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False,
-                               shutdown_timeout=0.5)
-        try:
-            await runner.setup()
-            if type(runner.server) is web.Server:
-                runner.server.__class__ = StampingServer
-            await web.SockSite(runner, self._sock).start()
-        except BaseException:
-            await runner.cleanup()
-            self._sock.close()
-            raise
-        self._runner = runner
-        self._loop = asyncio.get_running_loop()
-
-    async def stop_async(self) -> None:
-        """Stop (idempotent)."""
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
-        if self._sock is not None:
-            self._sock.close()
-
-    def start(self) -> Server:
-        """Start in a background thread with its own event loop; return when it listens."""
-        if self._thread is not None:
-            return self
-        ready = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self.start_async())
-                self._stopped = asyncio.Event()
-            except BaseException as exc:  # reported to the starting thread
-                failure.append(exc)
-                ready.set()
-                loop.close()
-                return
-            ready.set()
-            try:
-                loop.run_until_complete(self._stopped.wait())
-                loop.run_until_complete(self.stop_async())
-            finally:
-                loop.run_until_complete(loop.shutdown_asyncgens())
-                loop.close()
-
-        self._thread = threading.Thread(target=run, name="llmfake-server", daemon=True)
-        self._thread.start()
-        ready.wait()
-        if failure:
-            self._thread = None
-            raise failure[0]
-        return self
-
-    def stop(self) -> None:
-        """Stop the background thread (idempotent)."""
-        thread, self._thread = self._thread, None
-        if thread is None:
-            return
-        loop, stopped = self._loop, self._stopped
-        if loop is not None and stopped is not None:
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(stopped.set)
-        thread.join(10)
-
-    def __enter__(self) -> Server:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> Server:
-        await self.start_async()
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.stop_async()
 
 
 def serve(
