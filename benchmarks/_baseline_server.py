@@ -1,9 +1,10 @@
 """A minimal plain aiohttp server: the baseline llmfake's throughput is compared with.
 
-``POST /v1/chat/completions`` reads the request body and answers a fixed, pre-rendered chat
-completion JSON body of ``--body-bytes`` bytes (padded to match llmfake's response size). With
-``"stream": true`` anywhere in the request body it answers instead a fixed, pre-rendered SSE
-stream of ``--stream-bytes`` bytes, in one write, as llmfake does when no latency is configured.
+``POST /v1/chat/completions`` reads and parses the JSON request body and answers a fixed,
+pre-rendered chat completion JSON body of ``--body-bytes`` bytes (padded to match llmfake's
+response size), or exactly the bytes of ``--body-file``. With ``"stream": true`` in the request
+it answers instead a fixed, pre-rendered SSE stream of ``--stream-bytes`` bytes (or
+``--stream-file``'s), in one write, as llmfake does when no latency is configured.
 No routing table beyond that, no parsing, no per-request work: what aiohttp itself costs.
 
 Run: ``python benchmarks/_baseline_server.py --port 0``; it prints its URL on the first line.
@@ -18,6 +19,7 @@ import contextlib
 import json
 import signal
 import socket
+from pathlib import Path
 
 from aiohttp import web
 
@@ -54,17 +56,19 @@ def stream_body(size: int) -> bytes:
     return event * count + done
 
 
-def create_app(body_bytes: int, stream_bytes: int) -> web.Application:
-    """The baseline application."""
-    body = chat_body(body_bytes)
-    stream = stream_body(stream_bytes)
+def create_app(body_bytes: int, stream_bytes: int, body: bytes | None = None,
+               stream: bytes | None = None) -> web.Application:
+    """The baseline application (``body``/``stream``: the exact bytes to answer)."""
+    body = body if body is not None else chat_body(body_bytes)
+    stream = stream if stream is not None else stream_body(stream_bytes)
     headers = {"content-type": "application/json"}
     sse_headers = {"content-type": "text/event-stream; charset=utf-8",
                    "cache-control": "no-cache"}
 
     async def chat(request: web.Request) -> web.StreamResponse:
         raw = await request.read()
-        if b'"stream": true' in raw or b'"stream":true' in raw:
+        doc = json.loads(raw)  # what any real handler does first, as in the issue's reference
+        if doc.get("stream") is True:
             response = web.StreamResponse(headers=sse_headers)
             await response.prepare(request)
             await response.write(stream)
@@ -77,10 +81,11 @@ def create_app(body_bytes: int, stream_bytes: int) -> web.Application:
     return app
 
 
-async def serve(host: str, port: int, body_bytes: int, stream_bytes: int) -> None:
+async def serve(host: str, port: int, body_bytes: int, stream_bytes: int,
+                body: bytes | None = None, stream: bytes | None = None) -> None:
     """Serve until SIGINT or SIGTERM."""
     sock = socket.create_server((host, port), backlog=1024)
-    runner = web.AppRunner(create_app(body_bytes, stream_bytes), access_log=None,
+    runner = web.AppRunner(create_app(body_bytes, stream_bytes, body, stream), access_log=None,
                            handle_signals=False, shutdown_timeout=0.5)
     await runner.setup()
     await web.SockSite(runner, sock, shutdown_timeout=0.5).start()
@@ -105,8 +110,14 @@ def main() -> None:
                    help="size of the non-streamed JSON body (default 1100)")
     p.add_argument("--stream-bytes", type=int, default=15000,
                    help="approximate size of the streamed body (default 15000)")
+    p.add_argument("--body-file", type=Path, default=None,
+                   help="answer exactly these bytes to a non-streamed request")
+    p.add_argument("--stream-file", type=Path, default=None,
+                   help="answer exactly these bytes (SSE) to a streamed request")
     args = p.parse_args()
-    asyncio.run(serve(args.host, args.port, args.body_bytes, args.stream_bytes))
+    body = args.body_file.read_bytes() if args.body_file else None
+    stream = args.stream_file.read_bytes() if args.stream_file else None
+    asyncio.run(serve(args.host, args.port, args.body_bytes, args.stream_bytes, body, stream))
 
 
 if __name__ == "__main__":

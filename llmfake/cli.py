@@ -1,4 +1,4 @@
-"""The ``llmfake`` command: serve, validate, scenarios, schema.
+"""The ``llmfake`` command: serve, validate, scenarios, schema, record, replay.
 
 Exit codes: 0 ok, 1 the server failed, 2 usage error or invalid scenario (message on stderr).
 """
@@ -13,11 +13,12 @@ import json
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
 from llmfake._version import __version__
 from llmfake.errors import LLMFakeError, ScenarioError
-from llmfake.journal import Exchange
+from llmfake.journal import JOURNAL_LIMIT, Exchange
 from llmfake.scenario._load import builtin_names, load_scenario, scenario_from_text
 from llmfake.scenario._schema import schema
 
@@ -35,13 +36,37 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     s.add_argument("--port", type=int, default=8000,
                    help="port to bind (default 8000; 0 picks a free one)")
-    s.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+    s.add_argument("--seed", type=_whole(0), default=None, metavar="N",
+                   help="override the scenario's seed (a whole number >= 0)")
     s.add_argument("--quiet", action="store_true", help="do not print a line per request")
+    s.add_argument("--journal-size", type=_positive, default=JOURNAL_LIMIT, metavar="N",
+                   help="exchanges each tenant's journal keeps, a ring: the oldest are "
+                        f"dropped first (default {JOURNAL_LIMIT})")
+    s.add_argument("--workers", type=_positive, default=1, metavar="N",
+                   help="serve from N processes on one port (SO_REUSEPORT), for load tests "
+                        "beyond one core. Each worker has its own state: tenants, journals, "
+                        "scripts, rate and concurrency limits are per worker, and a request "
+                        "goes to whichever worker the kernel picks (default 1)")
+    s.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio",
+                   help="event loop: asyncio (default) or uvloop (the llmfake[fast] extra)")
     v = sub.add_parser("validate", help="check a scenario file; exit 2 if it is invalid")
     v.add_argument("file", nargs="+", help="scenario files (YAML or JSON), or - for stdin")
     from llmfake.record import add_cli
 
     add_cli(sub)
+    r = sub.add_parser("replay", help="serve a recorded cassette: the recorded answers at the "
+                                      "recorded pace, with a scenario's faults overlaid")
+    r.add_argument("cassette", help="the cassette file (llmfake, vcrpy or pytest-recording)")
+    r.add_argument("--scenario", metavar="PATH|NAME", default=None,
+                   help="a scenario whose rules overlay the replay (e.g. make the 2nd call a 429)")
+    r.add_argument("--speed", type=float, default=None, metavar="X",
+                   help="1: the recorded pace (default); 2: twice as fast; 0: no delays")
+    r.add_argument("--lenient", action="store_true",
+                   help="answer unmatched requests from the scenario instead of a 500")
+    r.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    r.add_argument("--port", type=int, default=8000,
+                   help="port to bind (default 8000; 0 picks a free one)")
+    r.add_argument("--quiet", action="store_true", help="do not print a line per request")
     sub.add_parser("scenarios", help="list the built-in scenarios")
     sub.add_parser("schema", help="print the JSON Schema of the scenario format")
     return p
@@ -61,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _validate(args.file)
         if args.command == "scenarios":
             return _scenarios()
+        if args.command == "replay":
+            return _replay(args)
         if args.command == "record":
             status: int = args.func(args)
             return status
@@ -95,6 +122,42 @@ def _validate(files: Sequence[str]) -> int:
     return status
 
 
+def _replay(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from llmfake.scenario._load import scenario_from_dict
+
+    base = load_scenario(args.scenario)
+    if not Path(args.cassette).is_file():
+        print(f"llmfake replay: no cassette file {args.cassette} (cassette.path); record one "
+              "with: llmfake record --upstream URL --cassette FILE", file=sys.stderr)
+        return 2
+    cassette: dict[str, object] = {"path": str(Path(args.cassette).resolve())}
+    if args.speed is not None:
+        cassette["replay_speed"] = args.speed
+    if args.lenient:
+        cassette["strict"] = False
+    doc = {**base.raw, "cassette": {**_as_dict(base.raw.get("cassette")), **cassette}}
+    if "name" not in base.raw:
+        doc["name"] = f"replay {Path(args.cassette).name}"
+    try:
+        scenario = scenario_from_dict(doc, base.source if args.scenario else args.cassette)
+    except ScenarioError as exc:
+        print(f"llmfake replay: cannot replay: {exc}", file=sys.stderr)
+        return 2
+    serve_args = _parser().parse_args(["serve"])  # every serve option at its default
+    for name in ("host", "port", "quiet"):
+        setattr(serve_args, name, getattr(args, name))
+    serve_args.scenario = scenario
+    return _serve(serve_args)
+
+
+def _as_dict(value: object) -> dict[str, object]:
+    if isinstance(value, dict):
+        return dict(value)
+    return {"path": value} if isinstance(value, str) else {}
+
+
 def _scenarios() -> int:
     for name, path in builtin_names().items():
         try:
@@ -105,7 +168,26 @@ def _scenarios() -> int:
     return 0
 
 
-def _log_line(exchange: Exchange) -> None:
+def _whole(minimum: int) -> Callable[[str], int]:
+    """An argparse type for whole numbers >= ``minimum``, with a message saying so."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected a whole number >= {minimum}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+_positive = _whole(1)
+
+
+def _log_line(exchange: Exchange) -> str:
     state = "" if exchange.completed else " (cut)"
     source = f" [{exchange.source}]" if exchange.source else ""
     line = (f"{time.strftime('%H:%M:%S')} {exchange.method} {exchange.path} "
@@ -113,14 +195,62 @@ def _log_line(exchange: Exchange) -> None:
             f"{exchange.duration * 1000:.0f}ms{state}")
     if exchange.tenant != "default":
         line += f" tenant={exchange.tenant}"
-    print(line, flush=True)
+    return line
+
+
+class _RequestLog:
+    """The per-request lines, off the request's path: a request only queues its exchange; a
+    timer prints the queued lines every ``interval`` in one write, at most ``per_flush`` of
+    them, and says how many it skipped. Printing (and flushing) a line per request cost the
+    server ~20 us a request and blocked its loop whenever the terminal or pipe was slow."""
+
+    def __init__(self, prefix: str = "", interval: float = 0.1, per_flush: int = 50) -> None:
+        self._prefix = prefix
+        self._interval = interval
+        self._per_flush = per_flush
+        self._queued: list[Exchange] = []
+        self._skipped = 0
+        self._timer: asyncio.TimerHandle | None = None
+
+    def __call__(self, exchange: Exchange) -> None:
+        if len(self._queued) < self._per_flush:
+            self._queued.append(exchange)
+        else:
+            self._skipped += 1
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self._interval, self.flush)
+
+    def flush(self) -> None:
+        """Print what is queued."""
+        self._timer = None
+        lines = [self._prefix + _log_line(e) for e in self._queued]
+        if self._skipped:
+            lines.append(f"{self._prefix}... and {self._skipped} more requests (at most "
+                         f"{self._per_flush / self._interval:.0f} lines/s are printed; the "
+                         "journal has them all)")
+        self._queued, self._skipped = [], 0
+        if lines:
+            with contextlib.suppress(OSError, ValueError):
+                sys.stdout.write("\n".join(lines) + "\n")
+                sys.stdout.flush()
 
 
 def _serve(args: argparse.Namespace) -> int:
+    if args.workers > 1:
+        return _serve_workers(args)
+    return _serve_one(args, None, banner=True)
+
+
+def _serve_one(args: argparse.Namespace, sock: object, *, banner: bool, prefix: str = "",
+               parent: int | None = None) -> int:
+    import socket
+
     from llmfake.server import Server
 
-    server = Server(args.scenario, host=args.host, port=args.port, seed=args.seed,
-                    log=None if args.quiet else _log_line)
+    log = None if args.quiet else _RequestLog(prefix)
+    server = Server(args.scenario, host=args.host, port=args.port, seed=args.seed, log=log,
+                    sock=sock if isinstance(sock, socket.socket) else None,
+                    journal_size=args.journal_size)
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -128,10 +258,17 @@ def _serve(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
+        if parent is not None:  # a worker outlives no parent, even one killed with SIGKILL
+            _watch_parent(loop, parent, stop)
         async with server:
             # Start-up objects (modules, scenario) never die: keep them out of the collector's
             # way, so a full collection under load takes ~2 ms instead of ~40 ms mid-stream.
             gc.freeze()
+            if not banner:
+                await stop.wait()
+                if log is not None:
+                    log.flush()
+                return
             url = server.url
             sc = server.scenario
             print(f"llmfake {__version__} serving scenario '{sc.name}' (seed {sc.seed}) "
@@ -143,14 +280,107 @@ def _serve(args: argparse.Namespace) -> int:
             print(f"  Ollama:     {url}      (/api/chat, /api/generate, /api/embed)")
             print(f"  control:    {url}/_llmfake/health  (scenario, journal, reset)")
             print(f"  tenants:    {url}/t/<name>/...  (own scenario, state and journal)")
+            if args.workers > 1:
+                print(f"  workers:    {args.workers} processes on this port; each has its own "
+                      "tenants, journals, scripts and limits")
             for name, value in server.env().items():
                 print(f"export {name}={value}")
             print("", flush=True)
             await stop.wait()
+            if log is not None:
+                log.flush()
         print("llmfake: stopped", flush=True)
 
-    asyncio.run(run())
+    _run(run(), args.loop)
     return 0
+
+
+def _watch_parent(loop: asyncio.AbstractEventLoop, parent: int, stop: asyncio.Event) -> None:
+    import os
+
+    if os.getppid() != parent:
+        stop.set()
+        return
+    loop.call_later(1.0, _watch_parent, loop, parent, stop)
+
+
+def _run(main: Coroutine[Any, Any, None], loop: str) -> None:
+    if loop == "uvloop":
+        try:
+            import uvloop
+        except ImportError:
+            raise LLMFakeError("--loop uvloop needs uvloop: pip install 'llmfake[fast]'"
+                               ) from None
+        uvloop.run(main)
+        return
+    asyncio.run(main)
+
+
+def _serve_workers(args: argparse.Namespace) -> int:
+    """``--workers N``: N forked processes, each with its own listening socket on one port
+    (SO_REUSEPORT: the kernel spreads the connections), its own loop and its own state."""
+    import os
+    import socket
+
+    if not hasattr(socket, "SO_REUSEPORT") or not hasattr(os, "fork"):
+        raise LLMFakeError("--workers needs SO_REUSEPORT and fork (Linux, macOS, BSD)")
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    socks: list[socket.socket] = []
+    try:
+        for _ in range(args.workers):
+            s = socket.socket(family, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            s.bind((args.host, socks[0].getsockname()[1] if socks else args.port))
+            s.listen(1024)
+            socks.append(s)
+    except OSError as exc:
+        for s in socks:
+            s.close()
+        raise LLMFakeError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}; if the "
+                           "port is taken, pick another --port (0 picks a free one); if the "
+                           "address is wrong, fix --host") from None
+    sys.stdout.flush()
+    parent = os.getpid()
+    children: list[int] = []
+    for index, sock in enumerate(socks):
+        pid = os.fork()
+        if pid == 0:  # a worker: serve on its own socket until SIGTERM
+            code = 1
+            try:
+                for other in socks:
+                    if other is not sock:
+                        other.close()
+                code = _serve_one(args, sock, banner=index == 0, prefix=f"[worker {index}] ",
+                                  parent=parent)
+            finally:
+                sys.stdout.flush()
+                os._exit(code)
+        children.append(pid)
+    for s in socks:
+        s.close()
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    status = 0
+    for pid in children:
+        while True:
+            try:
+                _, code = os.waitpid(pid, 0)
+                break
+            except InterruptedError:
+                continue
+        if os.waitstatus_to_exitcode(code) not in (0, -signal.SIGTERM) and not stopping:
+            status = 1
+    return status
 
 
 if __name__ == "__main__":  # pragma: no cover

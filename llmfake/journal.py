@@ -124,16 +124,48 @@ class Journal(JournalAssertions):
         self._items: deque[Exchange] = deque(maxlen=limit)
         self.dropped = 0
         """Exchanges dropped because the journal was full."""
+        self._last_by_key: dict[str, Exchange] = {}
+        self._before: dict[str, Exchange] = {}
+        # The newest exchange of each body_key still in the ring, and the one it replaced there:
+        # infer_attempt() finds an exchange's predecessor here instead of scanning up to
+        # ``limit`` exchanges per request (with distinct bodies it scanned them all).
+
+    @property
+    def limit(self) -> int:
+        """How many exchanges it keeps."""
+        return self._items.maxlen or 0
 
     def add(self, exchange: Exchange) -> None:
         """Record an exchange (the server fills it in as the response goes out)."""
         if len(self._items) == self._items.maxlen:
             self.dropped += 1
+            oldest = self._items[0]
+            if self._last_by_key.get(oldest.body_key) is oldest:
+                del self._last_by_key[oldest.body_key]
+            if self._before.get(oldest.body_key) is oldest:
+                del self._before[oldest.body_key]
         self._items.append(exchange)
+        if exchange.body_key:
+            self._index(exchange)
+
+    def _index(self, exchange: Exchange) -> Exchange | None:
+        """Make ``exchange`` the newest of its body_key; return the one before it."""
+        key = exchange.body_key
+        newest = self._last_by_key.get(key)
+        if newest is exchange:
+            return self._before.get(key)
+        if newest is None:
+            self._before.pop(key, None)
+        else:
+            self._before[key] = newest
+        self._last_by_key[key] = exchange
+        return newest
 
     def clear(self) -> None:
         """Forget every exchange."""
         self._items.clear()
+        self._last_by_key.clear()
+        self._before.clear()
         self.dropped = 0
 
     def __iter__(self) -> Iterator[Exchange]:
@@ -152,16 +184,15 @@ class Journal(JournalAssertions):
     # --- what the client did ------------------------------------------------------------------
 
     def infer_attempt(self, exchange: Exchange, window: float = RETRY_WINDOW) -> int:
-        """The attempt number of a new ``exchange`` that sent no retry count: one more than an
-        identical request that failed less than ``window`` seconds before, else 0."""
-        for earlier in reversed(self._items):
-            if earlier is exchange:
-                continue
-            if exchange.started - (earlier.ended or earlier.started) > window:
-                break
-            if earlier.body_key == exchange.body_key:
-                return earlier.attempt + 1 if earlier.failed else 0
-        return 0
+        """The attempt number of a new ``exchange`` that sent no retry count: one more than the
+        latest identical request if that one failed less than ``window`` seconds before, else
+        0. Call it once per exchange, once its ``body_key`` is set."""
+        earlier = self._index(exchange)
+        if earlier is None:
+            return 0
+        if exchange.started - (earlier.ended or earlier.started) > window:
+            return 0
+        return earlier.attempt + 1 if earlier.failed else 0
 
     def requests(self, **where: Any) -> list[list[Exchange]]:
         """Exchanges grouped into logical requests: a first try and its retries.

@@ -13,9 +13,9 @@ import json
 import random
 import string
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmfake.engine._call import Call
 from llmfake.engine._jsonschema import instance_from_schema
@@ -28,8 +28,9 @@ from llmfake.engine._text import (
     generated_text,
     prompt_tokens,
 )
-from llmfake.journal import Journal
+from llmfake.journal import JOURNAL_LIMIT, Journal
 from llmfake.scenario._model import (
+    CassetteSpec,
     ErrorSpec,
     FaultSpec,
     Latency,
@@ -41,7 +42,12 @@ from llmfake.scenario._model import (
     Step,
 )
 
+if TYPE_CHECKING:
+    from llmfake.record._match import Matcher
+
 _ALNUM = string.ascii_letters + string.digits
+_EMPTY_REPLY = Reply()
+_NO_LATENCY = Latency()
 _DEFAULT_DIMENSIONS = {"text-embedding-3-large": 3072}
 DEFAULT_EMBEDDING_DIMENSIONS = 1536
 DEFAULT_MODELS = (
@@ -64,31 +70,54 @@ class TenantState:
     """Its exchanges."""
     ordinal: int = 0
     """Requests decided so far."""
+    unmatched: list[str] = field(default_factory=list)
+    """Why each request its cassette had no recording for went unmatched."""
     rule_matches: dict[int, int] = field(default_factory=dict)
     """Requests each rule has matched (seeds its chaos draws)."""
     script_pos: dict[int, int] = field(default_factory=dict)
     """Script steps each rule has used."""
     limiter: Limiter | None = None
     """Its rate-limit buckets (when the scenario sets limits)."""
+    matcher: Matcher | None = None
+    """Which recorded interactions it has replayed (when the scenario has a cassette)."""
+    matcher_spec: CassetteSpec | None = None
+    """The cassette ``matcher`` was made for."""
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    """The monotonic clock ``since`` and time-window matches read (the limiter's and the
+    event loop's: ``time.monotonic``)."""
+    since: float = field(init=False, default=0.0)
+    """When the scenario was put in force (creation, ``set_scenario``, ``reset``): the zero
+    of the ``after``/``before`` time windows of its rules."""
 
     def __post_init__(self) -> None:
         # assert_all_consumed() on the journal needs the script positions.
         self.journal.attach(self)
+        self.since = self.clock()
 
     def reset(self) -> None:
-        """Forget counters and the journal; keep the scenario."""
+        """Forget counters and the journal, and restart the scenario's clock; keep the
+        scenario."""
+        self.since = self.clock()
         self.journal.clear()
         self.ordinal = 0
+        self.unmatched.clear()
         self.rule_matches.clear()
         self.script_pos.clear()
         self.limiter = None
+        self.matcher = None
 
 
 class Engine:
     """Decides plans for every tenant of one server."""
 
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, *, clock: Callable[[], float] = time.monotonic,
+                 journal_size: int = JOURNAL_LIMIT) -> None:
         self.base = scenario
+        self.clock = clock
+        """The monotonic clock of the tenants' time windows (a fake one in unit tests)."""
+        self.journal_size = journal_size
+        """Exchanges each tenant's journal keeps: a ring, the oldest dropped first, so a server
+        under load for hours holds a bounded amount of memory."""
         self.tenants: dict[str, TenantState] = {}
         self._global_limiters: dict[Limits, Limiter] = {}
 
@@ -96,7 +125,8 @@ class Engine:
         """The state of tenant ``name``, created with the base scenario on first use."""
         state = self.tenants.get(name)
         if state is None:
-            state = self.tenants[name] = TenantState(name, self.base)
+            state = self.tenants[name] = TenantState(name, self.base, clock=self.clock,
+                                                     journal=Journal(self.journal_size))
         return state
 
     def drop(self, name: str) -> None:
@@ -114,8 +144,16 @@ class Engine:
         ordinal = state.ordinal
         state.ordinal += 1
         ids = random.Random(f"{state.scenario.seed}:ids:{ordinal}")
-        uid = "".join(ids.choice(_ALNUM) for _ in range(29))
-        return ordinal, uid, f"req_{ids.getrandbits(128):032x}"
+        # ids.choice(_ALNUM) 29 times, unrolled: choice() draws getrandbits(6) until it is
+        # below 62, and so does this, so the ids are the same; a third of the cost.
+        bits = ids.getrandbits
+        chars = []
+        for _ in range(29):
+            r = bits(6)
+            while r >= 62:
+                r = bits(6)
+            chars.append(_ALNUM[r])
+        return ordinal, "".join(chars), f"req_{ids.getrandbits(128):032x}"
 
     def limiter(self, state: TenantState) -> Limiter | None:
         """The limiter counting ``state``'s requests (shared by all tenants for by: global)."""
@@ -138,8 +176,21 @@ class Engine:
             if limiter is not None:
                 limiter.release(plan.limit_key)
 
-    def decide(self, call: Call) -> Plan:
-        """Decide what ``call`` gets, advancing the tenant's counters."""
+    def matcher(self, state: TenantState) -> Matcher | None:
+        """The matcher replaying ``state``'s cassette (None when the scenario has none)."""
+        spec = state.scenario.cassette
+        if spec is None:
+            return None
+        if state.matcher is None or state.matcher_spec is not spec:
+            from llmfake.record._match import Matcher
+
+            state.matcher = Matcher(spec.cassette.interactions, ignore=spec.ignore)
+            state.matcher_spec = spec
+        return state.matcher
+
+    def decide(self, call: Call, route: tuple[str, str] | None = None) -> Plan:
+        """Decide what ``call`` gets, advancing the tenant's counters. ``route`` (method, path)
+        lets a scenario's cassette find the recorded interaction for the request."""
         state = self.tenant(call.tenant)
         sc = state.scenario
         ordinal, uid, request_id = self.reserve(state)
@@ -151,7 +202,7 @@ class Engine:
             "created": int(sc.freeze_time if sc.freeze_time is not None else time.time()),
         }
         timing_seed = f"{sc.seed}:timing:{ordinal}"
-        instant = Timing(Latency(), timing_seed)
+        instant = Timing(_NO_LATENCY, timing_seed)  # errors answer at once
 
         auth_error = _check_auth(sc, call)
         if auth_error is not None:
@@ -185,9 +236,17 @@ class Engine:
         reply = step.reply
         if reply is None and rule is not None and rule.step.reply is not None:
             reply = rule.step.reply
+        if sc.cassette is not None and (reply is None or reply == _EMPTY_REPLY):
+            replayed = self._replay(state, call, route, base, timing_seed, step, source,
+                                    limits)
+            if replayed is not None:
+                return replayed
         if reply is None:
             reply = sc.reply
-        rng = random.Random(f"{sc.seed}:content:{ordinal}")
+        # Seeding a Random from a string costs ~5 us, and a fixed text reply draws nothing:
+        # make it only when the reply may draw (draws are per ordinal, so this changes no byte).
+        rng = (random.Random(f"{sc.seed}:content:{ordinal}") if _draws(reply, call)
+               else _NO_DRAWS)
         common = {**base, "timing": timing, "headers": headers, "fault": fault,
                   "source": source, **limits}
         if call.endpoint == "count_tokens":
@@ -209,14 +268,48 @@ class Engine:
             limiter.charge(admission.key, completion)  # the reply, as providers count it
         return Plan(**common, choices=choices, usage=Usage(prompt, completion))
 
+    def _replay(self, state: TenantState, call: Call, route: tuple[str, str] | None,
+                base: dict[str, Any], timing_seed: str, step: Step, source: str,
+                limits: dict[str, Any]) -> Plan | None:
+        """The recorded response for ``call`` with the step's fault overlaid; an unmatched
+        request gets a non-retryable 500 naming the nearest recording (strict cassettes) or
+        None (the scenario's reply answers it)."""
+        sc = state.scenario
+        spec = sc.cassette
+        matcher = self.matcher(state)
+        if spec is None or matcher is None:
+            return None
+        method, path = route if route is not None else ("POST", "")
+        body = json.dumps(call.body) if call.body else None
+        index = matcher.find(method, path, body)
+        instant = Timing(Latency(), timing_seed)
+        where = source if source != "default" else "cassette"
+        if index is None:
+            if not spec.strict:
+                return None
+            problem = matcher.explain(method, path, body)
+            state.unmatched.append(problem)
+            return Plan(**base, timing=instant, source=f"{where} unmatched", **limits,
+                        error=ErrorSpec("server_error", should_retry=False,
+                                        message=f"llmfake: {problem} (cassette {spec.path})"))
+        speed = spec.replay_speed
+        factor = 0.0 if speed == 0 else sc.time_scale / speed
+        return Plan(**base, timing=instant, headers=step.headers,
+                    fault=_scaled_fault(step.fault, sc.time_scale), source=where, **limits,
+                    recorded=matcher.interactions[index], recorded_index=index,
+                    replay_factor=factor)
+
     def _select(self, state: TenantState, call: Call) -> tuple[Step, Rule | None, str]:
         sc = state.scenario
         for c_index, chaos in enumerate(sc.chaos):
             draw = random.Random(f"{sc.seed}:chaos:*:{c_index}:{state.ordinal}").random()
             if draw < chaos.probability:
                 return chaos.step, None, f"chaos {c_index}"
+        # Real seconds since the scenario was put in force; windows are scaled like every
+        # other delay, so time_scale 0.01 runs a one-minute brownout in 0.6 s.
+        elapsed = state.clock() - state.since
         for index, rule in enumerate(sc.rules):
-            if not _matches(rule.match, call):
+            if not _matches(rule.match, call, elapsed, sc.time_scale):
                 continue
             matched = state.rule_matches.get(index, 0)
             state.rule_matches[index] = matched + 1
@@ -239,6 +332,27 @@ class Engine:
         return Step(reply=sc.reply), None, "default"
 
 
+class _NoDraws(random.Random):
+    """The content rng of a reply that draws nothing (see ``_draws``); a draw is a bug."""
+
+    def random(self) -> float:
+        raise AssertionError("llmfake: a reply drew from the rng _draws() said it never uses")
+
+    def getrandbits(self, k: int, /) -> int:
+        raise AssertionError("llmfake: a reply drew from the rng _draws() said it never uses")
+
+
+_NO_DRAWS = _NoDraws(0)
+
+
+def _draws(reply: Reply, call: Call) -> bool:
+    """Whether ``_choice`` may draw from the content rng for ``reply``: everything but a fixed
+    text (or JSON) with no tool calls, no schema, and a single choice."""
+    return not ((reply.text is not None or reply.json is not None) and not reply.tool_calls
+                and call.forced_tool is None and reply.json_schema is None
+                and call.response_schema is None and not call.response_json and call.n <= 1)
+
+
 def _check_auth(sc: Scenario, call: Call) -> ErrorSpec | None:
     if not sc.auth.required and not sc.auth.keys:
         return None
@@ -247,7 +361,13 @@ def _check_auth(sc: Scenario, call: Call) -> ErrorSpec | None:
     return None
 
 
-def _matches(match: Match, call: Call) -> bool:
+def _matches(match: Match, call: Call, elapsed: float = 0.0, scale: float = 1.0) -> bool:
+    """Whether ``call`` fits ``match``, ``elapsed`` real seconds into the tenant's scenario."""
+    if match.timed:
+        if match.after is not None and elapsed < match.after * scale:
+            return False
+        if match.before is not None and elapsed >= match.before * scale:
+            return False
     if match.endpoint and call.endpoint not in match.endpoint:
         return False
     if match.provider and call.provider not in match.provider:
@@ -258,11 +378,25 @@ def _matches(match: Match, call: Call) -> bool:
         return False
     if match.contains is not None and match.contains.lower() not in call.last_user_text.lower():
         return False
+    if match.tool_result is not None and match.tool_result != _answers_tool_call(call):
+        return False
     for name, pattern in match.header.items():
         value = call.headers.get(name)
         if value is None or not fnmatch.fnmatchcase(value, pattern):
             return False
     return True
+
+
+def _answers_tool_call(call: Call) -> bool:
+    """Whether a tool result comes after the last assistant message: the client is sending
+    back what the tools it was asked to call returned (a user message beside the results, as
+    Anthropic allows in one turn, does not change that)."""
+    for message in reversed(call.messages):
+        if message.role == "tool":
+            return True
+        if message.role == "assistant":
+            return False
+    return False
 
 
 def _tool_schema(call: Call, name: str) -> Mapping[str, Any] | None:

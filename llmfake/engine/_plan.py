@@ -6,9 +6,13 @@ import functools
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from llmfake.engine._call import Call
 from llmfake.scenario._model import ErrorSpec, FaultSpec, Latency
+
+if TYPE_CHECKING:
+    from llmfake.record._cassette import Interaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +77,12 @@ class Timing:
     def deadlines(self, chunks: int) -> tuple[float, ...]:
         """Deadlines of ``chunks`` successive stream chunks: the first once its tokens are
         generated (ttft, plus the rest of its tokens), then one chunk's tokens apart."""
-        return _schedule(self.latency, self.seed, chunks)[:chunks]
+        return _schedule(self.latency, self.seed if self.latency.jitter else "", chunks)[:chunks]
 
     def total(self, chunks: int) -> float:
         """When a non-streamed body of ``chunks`` chunks is due: ttft plus every token."""
-        return _schedule(self.latency, self.seed, chunks)[chunks]
+        # Without jitter the seed draws nothing: leave it out, so requests share cache entries.
+        return _schedule(self.latency, self.seed if self.latency.jitter else "", chunks)[chunks]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -165,6 +170,12 @@ class Plan:
     """The tenant's rate-limit state, when the scenario sets limits."""
     limit_key: str | None = None
     """The limiter bucket this request holds a concurrency slot in, until ``Engine.finish``."""
+    recorded: Interaction | None = None
+    """The ``llmfake.record.Interaction`` replayed instead of a generated reply, if any."""
+    recorded_index: int | None = None
+    """Its index in the cassette."""
+    replay_factor: float = 1.0
+    """Recorded offsets are multiplied by this (time_scale / replay_speed; 0: no delays)."""
     source: str = "default"
     """What decided it: ``default``, ``rule 2``, ``rule 2 step 1``, ``rule 2 chaos 0``, ``auth``."""
 
@@ -175,4 +186,4 @@ class Plan:
             return f"error {self.error.name}"
         if self.fault is not None:
             return f"fault {self.fault.name}"
-        return "reply"
+        return "reply" if self.recorded is None else "replay"

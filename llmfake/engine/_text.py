@@ -9,6 +9,7 @@ prompt counts 3 tokens per message plus 3, as OpenAI's own estimate does.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import random
@@ -24,11 +25,25 @@ _WORDS: tuple[str, ...] = tuple(_Lorem.word_list)
 
 def tokenize(text: str) -> tuple[str, ...]:
     """Cut ``text`` into tokens whose concatenation is ``text``."""
+    if len(text) <= _CACHED_TEXT:
+        return _tokenize_cached(text)
+    return tuple(_TOKEN.findall(text))
+
+
+_CACHED_TEXT = 4096
+"""Texts up to this long are tokenized once: a scenario's fixed reply and a test's prompt come
+back with every request (the regex costs ~10 us for 50 tokens), and the cache stays small."""
+
+
+@functools.lru_cache(maxsize=1024)
+def _tokenize_cached(text: str) -> tuple[str, ...]:
     return tuple(_TOKEN.findall(text))
 
 
 def count_tokens(text: str) -> int:
     """How many tokens ``text`` is, by the estimate above."""
+    if len(text) <= _CACHED_TEXT:
+        return len(_tokenize_cached(text))
     return sum(1 for _ in _TOKEN.finditer(text))
 
 

@@ -7,9 +7,11 @@ The responses API lives in ``_openai_responses``. Everything here is pure: a req
 from __future__ import annotations
 
 import base64
+import json
+import json.encoder
 import random
 import struct
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from llmfake.engine._call import Call, Message
@@ -21,6 +23,7 @@ from llmfake.providers._base import (
     Event,
     Incoming,
     InvalidRequest,
+    LazyEvents,
     ProviderSpec,
     Rendered,
     Route,
@@ -47,6 +50,8 @@ from llmfake.providers._openai_common import (
 from llmfake.scenario._model import ErrorSpec
 
 FINGERPRINT = "fp_llmfake"
+_json_str: Callable[[str], str] = json.encoder.encode_basestring
+"""A str as JSON with ``ensure_ascii=False``: what ``dumps`` writes for it, in C."""
 DONE = b"data: [DONE]\n\n"
 
 
@@ -173,51 +178,83 @@ def render_chat(plan: Plan) -> Rendered:
             "service_tier": "default",
             "system_fingerprint": FINGERPRINT,
         }
-        return Rendered(200, {**headers, "content-type": JSON_TYPE}, pretty(body),
+        # Only log probabilities are floats in a chat completion.
+        return Rendered(200, {**headers, "content-type": JSON_TYPE},
+                        pretty(body, no_floats=call.body.get("logprobs") is not True),
                         tokens=tokens, text=text)
     return Rendered(200, {**headers, "content-type": SSE_TYPE, "cache-control": "no-cache"},
-                    events=tuple(_chat_events(plan)), tokens=tokens, text=text)
+                    events=_chat_events(plan), tokens=tokens, text=text)
 
 
-def _chat_events(plan: Plan) -> Iterator[Event]:
+def _chat_events(plan: Plan) -> LazyEvents:
+    """The chunk stream, each chunk rendered when the wire reaches it (see ``LazyEvents``)."""
     call = plan.call
     include_usage = _include_usage(call)
-    head = (f'{{"id":"chatcmpl-{plan.uid}","object":"chat.completion.chunk",'
+    wants_logprobs = call.body.get("logprobs") is True
+    head = (f'data: {{"id":"chatcmpl-{plan.uid}","object":"chat.completion.chunk",'
             f'"created":{plan.created},"model":{dumps(call.model)},"service_tier":"default",'
             f'"system_fingerprint":"{FINGERPRINT}","choices":')
-    tail = ',"usage":null}' if include_usage else "}"
+    tail = ',"usage":null}\n\n' if include_usage else "}\n\n"
+    # A content token is most of a stream: its chunk is a template around the token's JSON
+    # string (json's C string encoder), the bytes dumps() would give for the whole chunk.
+    content_pre = [f'[{{"index":{i},"delta":{{"content":' for i in range(len(plan.choices))]
+    content_post = '},"logprobs":null,"finish_reason":null}]' + tail
 
-    def chunk(choices: list[dict[str, Any]], due: int, content: bool = True) -> Event:
-        return Event(f"data: {head}{dumps(choices)}{tail}\n\n".encode(), due, content)
+    def render(spec: tuple[Any, ...]) -> bytes:
+        kind = spec[0]
+        if kind == "content":
+            line: str = head + content_pre[spec[1]] + _json_str(spec[2]) + content_post
+            return line.encode()
+        if kind == "choice":
+            return f"{head}{dumps(spec[1])}{tail}".encode()
+        if kind == "delta":
+            _, i, step, delta = spec
+            content = delta.get("content")
+            logprobs = (_logprobs(plan, i, (content,), step)
+                        if isinstance(content, str) else None)
+            choices = [{"index": i, "delta": delta, "logprobs": logprobs,
+                        "finish_reason": None}]
+            return f"{head}{dumps(choices)}{tail}".encode()
+        if kind == "usage":
+            return f'{head}[],"usage":{dumps(_usage(plan))}}}\n\n'.encode()
+        return DONE
 
+    specs: list[tuple[int, bool, tuple[Any, ...]]] = []
     for i, c in enumerate(plan.choices):
         first = {"role": "assistant", "content": "" if c.text is not None else None,
                  "refusal": None}
-        yield chunk([{"index": i, "delta": first, "logprobs": None, "finish_reason": None}], 0,
-                    False)
-    deltas = [list(_deltas(c)) for c in plan.choices]
-    longest = max((len(d) for d in deltas), default=0)
-    for step in range(longest):
-        for i, d in enumerate(deltas):
-            if step < len(d):
-                content = d[step].get("content")
-                logprobs = (_logprobs(plan, i, (content,), step)
-                            if isinstance(content, str) else None)
-                yield chunk([{"index": i, "delta": d[step], "logprobs": logprobs,
-                              "finish_reason": None}], step)
+        specs.append((0, False, ("choice", [{"index": i, "delta": first, "logprobs": None,
+                                             "finish_reason": None}])))
+    per_choice: list[list[tuple[Any, ...]]] = []
+    for i, c in enumerate(plan.choices):
+        if wants_logprobs:
+            items: list[tuple[Any, ...]] = [("delta", i, step, {"content": token})
+                                            for step, token in enumerate(c.tokens)]
+        else:
+            items = [("content", i, token) for token in c.tokens]
+        if c.tool_calls:
+            items += [("delta", i, step, d) for step, d in
+                      enumerate(_tool_deltas(c), len(c.tokens))]
+        per_choice.append(items)
+    longest = max((len(d) for d in per_choice), default=0)
+    if len(per_choice) == 1:
+        specs += [(step, True, item) for step, item in enumerate(per_choice[0])]
+    else:
+        for step in range(longest):
+            for items in per_choice:
+                if step < len(items):
+                    specs.append((step, True, items[step]))
     last = max(longest - 1, 0)
     for i, c in enumerate(plan.choices):
-        yield chunk([{"index": i, "delta": {}, "logprobs": None, "finish_reason": c.finish}],
-                    last, False)
+        specs.append((last, False, ("choice", [{"index": i, "delta": {}, "logprobs": None,
+                                                "finish_reason": c.finish}])))
     if include_usage:
-        data = f'{head}[],"usage":{dumps(_usage(plan))}}}'
-        yield Event(f"data: {data}\n\n".encode(), last, False)
-    yield Event(DONE, last, False)
+        specs.append((last, False, ("usage",)))
+    specs.append((last, False, ("done",)))
+    return LazyEvents(specs, render)
 
 
-def _deltas(choice: Choice) -> Iterator[dict[str, Any]]:
-    for token in choice.tokens:
-        yield {"content": token}
+def _tool_deltas(choice: Choice) -> Iterator[dict[str, Any]]:
     for index, t in enumerate(choice.tool_calls):
         yield {"tool_calls": [{"index": index, "id": t.id, "type": "function",
                                "function": {"name": t.name, "arguments": ""}}]}

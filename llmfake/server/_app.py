@@ -26,6 +26,8 @@ from llmfake.providers._openai_common import render_invalid
 from llmfake.scenario._load import scenario_from_dict, scenario_from_text
 from llmfake.scenario._model import ErrorSpec
 from llmfake.server._arrival import arrival
+from llmfake.server._intake import Intake
+from llmfake.server._replay import render as render_replay
 from llmfake.server._wire import Aborted, send
 
 _TENANT = re.compile(r"/t/([A-Za-z0-9_.~-]{1,128})(/.*)?\Z")
@@ -70,6 +72,7 @@ def create_app(engine: Engine, *, log: LogHook | None = None) -> web.Application
     app = web.Application(client_max_size=1 << 40, handler_args={"max_field_size": 65536})
     app[ENGINE_KEY] = engine
     router = Router(PROVIDERS)
+    intake = Intake()
     started = time.monotonic()
 
     async def handle(request: web.Request) -> web.StreamResponse:
@@ -84,8 +87,8 @@ def create_app(engine: Engine, *, log: LogHook | None = None) -> web.Application
         state = engine.tenant(tenant)
         exchange = Exchange(
             seq=state.ordinal, tenant=tenant, method=request.method,
-            path=_SECRET_QUERY.sub(r"\1***", path + ("?" + request.query_string
-                                                     if request.query_string else "")),
+            path=(_SECRET_QUERY.sub(r"\1***", f"{path}?{request.query_string}")
+                  if request.query_string else path),  # only a query can hold a key
             headers=safe_headers(request.headers), started=time.monotonic() - started,
         )
         retry = request.headers.get("x-stainless-retry-count")
@@ -95,6 +98,7 @@ def create_app(engine: Engine, *, log: LogHook | None = None) -> web.Application
         state.journal.add(exchange)
         done: list[Plan] = []
         try:
+            await intake.turn()  # see _intake: the loop reads its sockets between intakes
             return await _serve(request, router, engine, tenant, path, exchange, start, done)
         except Aborted:
             exchange.outcome = exchange.outcome or "aborted"
@@ -141,12 +145,11 @@ async def _serve(request: web.Request, router: Router, engine: Engine, tenant: s
     exchange.provider, exchange.endpoint = route.provider, route.endpoint
 
     limit = state.scenario.limits.max_request_bytes
-    too_large = _too_large(limit)
     if request.content_length is not None and request.content_length > limit:
-        return reject(lambda rid: provider.invalid(too_large, rid), "too large")
+        return reject(lambda rid: provider.invalid(_too_large(limit), rid), "too large")
     raw = await _read_body(request, limit)
     if raw is None:
-        return reject(lambda rid: provider.invalid(too_large, rid), "too large")
+        return reject(lambda rid: provider.invalid(_too_large(limit), rid), "too large")
     body = _decode(raw)
     exchange.body_key = body_key(request.method, path, raw)
     if exchange.retry_count is not None:
@@ -161,7 +164,7 @@ async def _serve(request: web.Request, router: Router, engine: Engine, tenant: s
         invalid = exc
         return reject(lambda rid: provider.invalid(invalid, rid), "invalid")
     exchange.model, exchange.stream = call.model, call.stream
-    plan = engine.decide(call)
+    plan = engine.decide(call, (request.method, path))
     done.append(plan)  # released when the response is over, whatever happens
     exchange.seq = plan.ordinal
     exchange.outcome, exchange.source = plan.outcome, plan.source
@@ -177,7 +180,15 @@ async def _serve(request: web.Request, router: Router, engine: Engine, tenant: s
         rendered = _with_headers(provider.error(error, plan.request_id, call), extra)
         plan_for_wire: Plan | None = plan if plan.fault is None else None
         return await send(request, plan_for_wire, rendered, start, exchange)
-    rendered = _with_headers(route.render(plan), extra)
+    replay = None
+    if plan.recorded is not None:
+        # The recording's own ids and headers stand, unless the scenario counts rate limits.
+        replay = render_replay(plan, extra if plan.rate_limit is not None else plan.headers)
+        rendered = replay.rendered
+        exchange.status = rendered.status
+        exchange.retry_after = _retry_after(rendered.headers)
+    else:
+        rendered = _with_headers(route.render(plan), extra)
     exchange.response_text = rendered.text
 
     def stream_error(p: Plan) -> bytes:
@@ -185,7 +196,18 @@ async def _serve(request: web.Request, router: Router, engine: Engine, tenant: s
             "server_error")
         return provider.stream_error(spec, p)
 
-    return await send(request, plan, rendered, start, exchange, stream_error)
+    return await send(request, plan, rendered, start, exchange, stream_error, replay)
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """The delay a recorded response's retry-after header asks for (seconds only)."""
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            try:
+                return float(value)
+            except ValueError:
+                return None
+    return None
 
 
 _BY_NAME = {p.name: p for p in PROVIDERS}
@@ -228,6 +250,13 @@ def _too_large(limit: int) -> InvalidRequest:
 async def _read_body(request: web.Request, limit: int) -> bytes | None:
     if not request.body_exists:
         return b""
+    length = request.content_length
+    if length is not None and length <= limit:
+        # The usual request says its length: one read, not an async iteration per chunk.
+        try:
+            return await request.content.readexactly(length)
+        except asyncio.IncompleteReadError as exc:  # the client hung up half-way
+            return exc.partial
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.content.iter_any():

@@ -81,7 +81,9 @@ class Listener:
             return socket.create_server((self.host, self._port), family=family, backlog=1024)
         except OSError as exc:
             raise ServerError(f"cannot listen on {self.host}:{self._port}: {exc.strerror}; "
-                              "pick another --port, or 0 for a free one") from None
+                              "if the port is taken, pick another (--port, or port= in Python; "
+                              "0 picks a free one); if the address is wrong, fix --host "
+                              "(host=)") from None
 
     async def start_async(self) -> None:
         """Start in the running event loop."""

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from llmfake.engine._engine import Engine, TenantState
-from llmfake.journal import Journal
+from llmfake.journal import JOURNAL_LIMIT, Journal
 from llmfake.scenario._load import load_scenario
 from llmfake.scenario._model import Scenario
 from llmfake.server._app import LogHook, create_app
@@ -35,13 +35,16 @@ class Server(Listener):
         seed: int | None = None,
         log: LogHook | None = None,
         sock: socket.socket | None = None,
+        journal_size: int = JOURNAL_LIMIT,
     ) -> None:
         sc = load_scenario(scenario)
         if seed is not None:
             sc = dataclasses.replace(sc, seed=seed)
+        if journal_size < 1:
+            raise ValueError(f"journal_size must be at least 1, not {journal_size}")
         self.scenario = sc
         """The scenario every tenant starts with."""
-        self.engine = Engine(sc)
+        self.engine = Engine(sc, journal_size=journal_size)
         """The engine: per-tenant state, journals and scenarios."""
         super().__init__(host, port, sock)
         self._log = log
@@ -134,11 +137,14 @@ def serve(
     seed: int | None = None,
     log: LogHook | None = None,
     sock: socket.socket | None = None,
+    journal_size: int = JOURNAL_LIMIT,
 ) -> Server:
     """A fake server for ``scenario`` (a ``Scenario``, dict, path or built-in name).
 
     ``with serve(...) as server:`` runs it in a thread; ``async with serve(...) as server:`` in
     the running loop. Port 0 (the default) picks a free port; ``sock`` serves on a socket bound
     beforehand (its address is known before the server starts; stopping closes it).
+    ``journal_size``: exchanges each tenant's journal keeps (a ring; the oldest go first).
     """
-    return Server(scenario, host=host, port=port, seed=seed, log=log, sock=sock)
+    return Server(scenario, host=host, port=port, seed=seed, log=log, sock=sock,
+                  journal_size=journal_size)

@@ -18,6 +18,8 @@ from llmfake.engine._plan import Plan
 from llmfake.journal import Exchange
 from llmfake.providers._base import Event, Rendered, strike_index
 from llmfake.scenario._model import FaultSpec
+from llmfake.server._pacer import paced
+from llmfake.server._replay import Replay
 
 _FOREVER = 3600.0 * 24
 _CLIENT_GONE = (ConnectionResetError, ConnectionError, asyncio.CancelledError)
@@ -75,12 +77,19 @@ async def send(
     start: float,
     exchange: Exchange,
     stream_error: Callable[[Plan], bytes] | None = None,
+    replay: Replay | None = None,
 ) -> web.StreamResponse:
-    """Send ``rendered`` on time, striking ``plan.fault`` if there is one."""
+    """Send ``rendered`` on time, striking ``plan.fault`` if there is one. A ``replay`` brings
+    its own schedule: the recorded offsets instead of the plan's latency."""
     loop = asyncio.get_running_loop()
     fault = plan.fault if plan is not None else None
-    deadlines = plan.timing.deadlines(max(rendered.tokens, 1)) if plan is not None else (0.0,)
-    body_due = plan.timing.total(rendered.tokens) if plan is not None else 0.0
+    if replay is not None:
+        deadlines, body_due, headers_at = replay.deadlines, replay.headers_at, replay.headers_at
+    else:
+        deadlines = (plan.timing.deadlines(max(rendered.tokens, 1)) if plan is not None
+                     else (0.0,))
+        body_due = plan.timing.total(rendered.tokens) if plan is not None else 0.0
+        headers_at = 0.0
     exchange.status = rendered.status
 
     if fault is not None and fault.name in ("reset", "empty", "hang"):
@@ -98,6 +107,8 @@ async def send(
         return await _send_body(request, rendered, start + body_due, fault, exchange)
 
     response = web.StreamResponse(status=rendered.status, headers=rendered.headers)
+    if headers_at > 0:
+        await _sleep_until(loop, start + headers_at)
     await response.prepare(request)
     events = rendered.events
     strike = (strike_index(events, fault.after_chunks)
@@ -105,6 +116,11 @@ async def send(
     pending: list[bytes] = []
     pending_deadline = start
     try:
+        if strike is None:  # nothing to strike: the loop's pacer writes it (see _pacer)
+            await paced(response, events, deadlines, start, exchange, request.transport)
+            await response.write_eof()
+            exchange.completed = True
+            return response
         for index, event in enumerate(events):
             due = start + deadlines[min(event.due, len(deadlines) - 1)]
             if pending and due > pending_deadline:

@@ -1,0 +1,1 @@
+"""llmfake's benchmarks: ``python -m benchmarks --help``."""

@@ -1,0 +1,338 @@
+"""Throughput against a reference server, in one run: llmfake / reference as a ratio.
+
+llmfake (``python -m llmfake serve``, journal on, pinned to CPU 0) and the reference
+(``_baseline_server.py``: a bare aiohttp handler that parses the JSON body and answers canned
+bytes, here *exactly* the bytes llmfake answered, read from it first) are driven alternately by
+the same load generator on CPU 1: wrk (``-t1 -c32``, keep-alive) when it is installed, else
+``--procs`` processes of aiohttp clients sharing the connections. Two modes:
+
+- ``chat``: non-streamed ``POST /v1/chat/completions``: req/s, latency p50/p99, server CPU/req;
+- ``stream``: the same, streamed, 50 tokens, zero latency: streams/s and chunks/s (SSE events
+  per stream times streams/s; llmfake and the reference send the same events).
+
+    python benchmarks/bench_load.py --json                   # both modes, 3 rounds of 10 s
+    python benchmarks/bench_load.py --mode chat --quick      # 1 round of 2 s
+
+Loopback only; bounded by duration; exits 0 when it could measure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import multiprocessing
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from _common import (
+    CHAT_PATH,
+    HERE,
+    TEXT_50,
+    ServerProcess,
+    chat_request,
+    check_text_50,
+    cpu_busy_seconds,
+    environment,
+    llmfake_argv,
+    ms,
+    percentile,
+    pick_cpus,
+    pin_self,
+    print_json,
+    scenario_file,
+    server_process,
+    wait_for_idle,
+)
+
+SCENARIO: dict[str, Any] = {"name": "bench-load", "reply": {"text": TEXT_50},
+                            "latency": {"ttft": "0ms", "per_token": "0ms"}}
+HEADERS = {"content-type": "application/json", "authorization": "Bearer sk-bench"}
+
+
+# --- the reference's bytes ---------------------------------------------------------------------
+
+def fetch(url: str, stream: bool) -> bytes:
+    """One chat request to ``url``; the body (de-chunked)."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        conn.request("POST", CHAT_PATH, body=chat_request(stream), headers=HEADERS)
+        resp = conn.getresponse()
+        body = resp.read()
+        if resp.status != 200:
+            raise RuntimeError(f"{url} answered {resp.status}: {body[:300]!r}")
+        return body
+    finally:
+        conn.close()
+
+
+# --- load generators ---------------------------------------------------------------------------
+
+def have_wrk() -> bool:
+    return shutil.which("wrk") is not None
+
+
+_WRK_LUA = """wrk.method = "POST"
+wrk.body = {body}
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer sk-bench"
+"""
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def _ms(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip())
+    return float(m.group(1)) * _UNITS[m.group(2)] if m else float("nan")
+
+
+def run_wrk(url: str, stream: bool, connections: int, seconds: float, cpu: int | None
+            ) -> dict[str, Any]:
+    """wrk, one thread, ``connections`` keep-alive connections, for ``seconds``."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(_WRK_LUA.format(body=json.dumps(chat_request(stream).decode())))
+        script = f.name
+    try:
+        cmd = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
+               "-s", script, url + CHAT_PATH]
+        if cpu is not None and shutil.which("taskset"):
+            cmd = ["taskset", "-c", str(cpu), *cmd]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60,
+                             check=True).stdout
+    finally:
+        os.unlink(script)
+    res: dict[str, Any] = {"tool": "wrk"}
+    m = re.search(r"(\d+) requests in ([\d.]+)(\w+)", out)
+    res["requests"] = int(m.group(1)) if m else 0
+    res["seconds"] = _ms(m.group(2) + m.group(3)) / 1000 if m else seconds
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    res["req_per_s"] = float(m.group(1)) if m else 0.0
+    for q in ("50", "90", "99"):
+        m = re.search(rf"^\s+{q}%\s+(\S+)", out, re.M)
+        res[f"p{q}_ms"] = round(_ms(m.group(1)), 3) if m else float("nan")
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = int(m.group(1)) if m else 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if m:
+        errors += sum(int(x) for x in m.groups())
+    res["errors"] = errors
+    return res
+
+
+def _client_proc(url: str, stream: bool, connections: int, warmup: float, seconds: float,
+                 cpu: int | None, out: Any) -> None:
+    import asyncio
+
+    import aiohttp
+
+    pin_self(cpu)
+
+    async def go() -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        payload = chat_request(stream)
+        lat: list[float] = []
+        errors = 0
+        t0 = loop.time() + warmup
+        t1 = t0 + seconds
+        async with aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=connections)) as session:
+
+            async def worker() -> None:
+                nonlocal errors
+                while (begin := loop.time()) < t1:
+                    try:
+                        async with session.post(url + CHAT_PATH, data=payload,
+                                                headers=HEADERS) as r:
+                            await r.read()
+                            ok = r.status == 200
+                    except aiohttp.ClientError:
+                        ok = False
+                    end = loop.time()
+                    if t0 <= end < t1:
+                        if ok:
+                            lat.append(end - begin)
+                        else:
+                            errors += 1
+
+            await asyncio.gather(*(worker() for _ in range(connections)))
+        return {"latencies": lat, "errors": errors}
+
+    out.put(asyncio.run(go()))
+
+
+def run_aiohttp(url: str, stream: bool, connections: int, seconds: float, cpu: int | None,
+                procs: int) -> dict[str, Any]:
+    """``procs`` processes of aiohttp clients, ``connections`` split among them."""
+    ctx = multiprocessing.get_context("fork")
+    q = ctx.Queue()
+    share = [connections // procs + (1 if i < connections % procs else 0) for i in range(procs)]
+    workers = [ctx.Process(target=_client_proc, args=(url, stream, n, 1.0, seconds, cpu, q))
+               for n in share if n]
+    for w in workers:
+        w.start()
+    results = [q.get(timeout=seconds + 60) for _ in workers]
+    for w in workers:
+        w.join(10)
+    lat = [x for r in results for x in r["latencies"]]
+    return {"tool": f"aiohttp x{len(workers)} processes", "requests": len(lat),
+            "seconds": seconds, "req_per_s": round(len(lat) / seconds, 1),
+            "p50_ms": ms(percentile(lat, 50)), "p90_ms": ms(percentile(lat, 90)),
+            "p99_ms": ms(percentile(lat, 99)), "errors": sum(r["errors"] for r in results)}
+
+
+# --- one measurement ---------------------------------------------------------------------------
+
+def measure(server: ServerProcess, stream: bool, args: argparse.Namespace,
+            client_cpu: int | None) -> dict[str, Any]:
+    if args.wait_idle > 0:
+        wait_for_idle([server.cpu, client_cpu], args.wait_idle)
+    busy0, cpu0 = cpu_busy_seconds(server.cpu), server.cpu_seconds()
+    t0 = time.monotonic()
+    if args.driver == "wrk":
+        res = run_wrk(server.url, stream, args.connections, args.seconds, client_cpu)
+    else:
+        res = run_aiohttp(server.url, stream, args.connections, args.seconds, client_cpu,
+                          args.procs)
+    wall = time.monotonic() - t0
+    used = server.cpu_seconds() - cpu0
+    others = cpu_busy_seconds(server.cpu) - busy0 - used
+    res["server_cpu_pct"] = round(100 * used / wall, 1)
+    res["others_on_server_cpu_pct"] = (round(max(others, 0.0) * 100 / wall, 1)
+                                       if others == others else None)
+    res["server_us_per_req"] = (round(used / res["requests"] * 1e6, 1) if res["requests"]
+                                else None)
+    res["server_rss_mb"] = server.rss_mb()
+    return res
+
+
+@contextlib.contextmanager
+def servers(cpu: int | None, extra: Sequence[str]
+            ) -> Iterator[tuple[ServerProcess, ServerProcess, dict[str, Any]]]:
+    """llmfake and the reference, the reference answering llmfake's own bytes."""
+    with scenario_file(SCENARIO) as path, tempfile.TemporaryDirectory(
+            prefix="llmfake-bench-ref-") as tmp, server_process(
+            "llmfake", [*llmfake_argv(path), *extra], cpu) as fake:
+        body, events = fetch(fake.url, False), fetch(fake.url, True)
+        body_file, stream_file = Path(tmp) / "body.json", Path(tmp) / "stream.sse"
+        body_file.write_bytes(body)
+        stream_file.write_bytes(events)
+        ref_argv = [sys.executable, str(HERE / "_baseline_server.py"), "--port", "0",
+                    "--body-file", str(body_file), "--stream-file", str(stream_file)]
+        with server_process("reference", ref_argv, cpu) as ref:
+            if fetch(ref.url, False) != body or fetch(ref.url, True) != events:
+                raise RuntimeError("the reference does not answer llmfake's bytes")
+            info = {"body_bytes": len(body), "stream_bytes": len(events),
+                    "stream_events": events.count(b"data: ")}
+            yield fake, ref, info
+
+
+def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {"tool": runs[0]["tool"]}
+    for k in ("req_per_s", "p50_ms", "p90_ms", "p99_ms", "server_cpu_pct",
+              "server_us_per_req", "server_rss_mb"):
+        vals = [r[k] for r in runs if isinstance(r.get(k), (int, float)) and r[k] == r[k]]
+        out[k] = round(statistics.median(vals), 3) if vals else None
+    out["req_per_s_range"] = [min(r["req_per_s"] for r in runs),
+                              max(r["req_per_s"] for r in runs)]
+    out["errors"] = sum(r["errors"] for r in runs)
+    others = [r["others_on_server_cpu_pct"] for r in runs
+              if r.get("others_on_server_cpu_pct") is not None]
+    out["others_on_server_cpu_pct_max"] = max(others) if others else None
+    return out
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    check_text_50()
+    server_cpu, client_cpu, note = pick_cpus(args.server_cpu, args.client_cpu)
+    pin_self(client_cpu)
+    doc: dict[str, Any] = {"benchmark": "load", "driver": args.driver,
+                           "connections": args.connections, "seconds": args.seconds,
+                           "rounds": args.rounds, "pinning": note or "server CPU "
+                           f"{server_cpu}, client CPU {client_cpu}", "modes": {}}
+    extra = ["--loop", args.loop] if args.loop != "asyncio" else []
+    with servers(server_cpu, extra) as (fake, ref, info):
+        doc["sizes"] = info
+        for mode in args.modes:
+            stream = mode == "stream"
+            for s in (fake, ref):  # warm both up
+                if args.driver == "wrk":
+                    run_wrk(s.url, stream, args.connections, 1, client_cpu)
+            runs: dict[str, list[dict[str, Any]]] = {"llmfake": [], "reference": []}
+            for _ in range(args.rounds):
+                runs["llmfake"].append(measure(fake, stream, args, client_cpu))
+                runs["reference"].append(measure(ref, stream, args, client_cpu))
+            med = {k: _median(v) for k, v in runs.items()}
+            result: dict[str, Any] = {**med, "runs": runs}
+            ratio = (med["llmfake"]["req_per_s"] / med["reference"]["req_per_s"]
+                     if med["reference"]["req_per_s"] else None)
+            result["ratio"] = round(ratio, 3) if ratio is not None else None
+            if stream:
+                n = info["stream_events"]
+                for k in ("llmfake", "reference"):
+                    med[k]["chunks_per_s"] = round(med[k]["req_per_s"] * n, 1)
+            doc["modes"][mode] = result
+    doc["environment"] = environment()
+    doc["command"] = " ".join(["python", *sys.argv])
+    return doc
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--mode", dest="modes", action="append", choices=("chat", "stream"),
+                   help="chat (non-streamed) and/or stream (default: both)")
+    p.add_argument("--seconds", type=float, default=10.0, help="seconds per run (default 10)")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="alternating llmfake/reference runs; medians reported (default 3)")
+    p.add_argument("--connections", type=int, default=32, help="connections (default 32)")
+    p.add_argument("--driver", choices=("wrk", "aiohttp"), default=None,
+                   help="load generator (default: wrk when installed, else aiohttp)")
+    p.add_argument("--procs", type=int, default=2,
+                   help="client processes for the aiohttp driver (default 2)")
+    p.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio",
+                   help="llmfake serve --loop (default asyncio)")
+    p.add_argument("--server-cpu", type=int, default=0)
+    p.add_argument("--client-cpu", type=int, default=1)
+    p.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
+                   help="before each run, wait up to SECONDS for both CPUs to be idle")
+
+
+def fix_arguments(args: argparse.Namespace) -> None:
+    args.modes = args.modes or ["chat", "stream"]
+    if args.driver is None:
+        args.driver = "wrk" if have_wrk() else "aiohttp"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_arguments(p)
+    p.add_argument("--quick", action="store_true", help="1 round of 2 s")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    args = p.parse_args(argv)
+    fix_arguments(args)
+    if args.quick:
+        args.rounds, args.seconds = 1, 2.0
+    doc = run(args)
+    if args.json:
+        print_json(doc)
+        return
+    for mode, r in doc["modes"].items():
+        for k in ("llmfake", "reference"):
+            m = r[k]
+            print(f"{mode:6} {k:9} {m['req_per_s']:>9,.0f} req/s  p50 {m['p50_ms']} ms  "
+                  f"p99 {m['p99_ms']} ms  {m['server_us_per_req']} us CPU/req  "
+                  f"errors {m['errors']}")
+        print(f"{mode:6} ratio llmfake/reference {r['ratio']}")
+
+
+if __name__ == "__main__":
+    main()
