@@ -151,8 +151,11 @@ def _messages(body: Mapping[str, Any], request: str) -> tuple[Message, ...]:
             raise InvalidRequest(f"Invalid value at 'contents[{i}]' (type.googleapis.com/google."
                                  f"ai.generativelanguage.v1beta.Content), {dumps(content)}")
         role = _get(content, "role")
-        out.append(Message(_ROLES.get(role, "user") if isinstance(role, str) else "user",
-                           _text_of(content)))
+        name = _ROLES.get(role, "user") if isinstance(role, str) else "user"
+        if any(isinstance(p, Mapping) and _get(p, "functionResponse") is not None
+               for p in _list(_get(content, "parts"))):
+            name = "tool"  # google-genai sends function results as role "user"
+        out.append(Message(name, _text_of(content)))
     return tuple(out)
 
 

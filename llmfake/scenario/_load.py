@@ -7,6 +7,8 @@ and a property test keeps the two in step.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as _dt
 import difflib
 import json
@@ -28,6 +30,7 @@ from llmfake.scenario._model import (
     PROVIDERS,
     STATUS_ERROR,
     Auth,
+    CassetteSpec,
     Chaos,
     ErrorSpec,
     FaultSpec,
@@ -51,10 +54,15 @@ STEP_KEYS = (
 RULE_KEYS = ("name", "match", "script", "then", "chaos", *STEP_KEYS)
 SCENARIO_KEYS = (
     "name", "description", "seed", "freeze_time", "time_scale", "latency", "limits", "reply",
-    "rules", "chaos", "auth", "models", "strict",
+    "rules", "chaos", "auth", "models", "strict", "cassette",
 )
+CASSETTE_KEYS = ("path", "replay_speed", "strict", "ignore")
 REPLY_KEYS = (
     "text", "echo", "generate", "tool_calls", "json", "json_schema", "embedding", "finish_reason",
+)
+MATCH_KEYS = (
+    "endpoint", "provider", "model", "contains", "header", "stream", "tool_result", "after",
+    "before",
 )
 FINISH_REASONS = ("stop", "length", "tool_calls", "content_filter")
 DEFAULT_FROZEN_TIME = 1_700_000_000.0
@@ -177,6 +185,7 @@ class _Reader:
             auth=self.auth(d.get("auth", {}), "auth"),
             models=models,
             strict=self.bool_(d.get("strict", False), "strict"),
+            cassette=self.cassette(d["cassette"], "cassette") if "cassette" in d else None,
             source=self.source,
             raw=cast("Mapping[str, Any]", doc),
         )
@@ -260,6 +269,39 @@ class _Reader:
                                   "limit scope"),
                       opt("quota_requests"), opt("quota_tokens"))
 
+    def cassette(self, value: object, path: str) -> CassetteSpec:
+        if isinstance(value, (str, Path)):
+            value = {"path": str(value)}
+        d = self.mapping(value, path, CASSETTE_KEYS)
+        if "path" not in d:
+            raise self.fail(_join(path, "path"), "a cassette needs 'path', the cassette file "
+                                                 "to replay, e.g. 'cassette: {path: chat.yaml}'")
+        name = self.str_(d["path"], _join(path, "path"))
+        spec = CassetteSpec(
+            path=name,
+            replay_speed=(self.number(d["replay_speed"], _join(path, "replay_speed"),
+                                      minimum=0.0, maximum=1e6)
+                          if "replay_speed" in d else 1.0),
+            strict=self.bool_(d.get("strict", True), _join(path, "strict")),
+            ignore=(tuple(sorted(set(self.list_(d["ignore"], _join(path, "ignore"), self.str_))))
+                    if "ignore" in d else CassetteSpec.ignore),
+        )
+        file = Path(name)
+        if not file.is_absolute():
+            origin = Path(self.source)
+            with contextlib.suppress(OSError, ValueError):
+                if origin.is_file():
+                    file = origin.parent / file
+        from llmfake.record._cassette import CassetteError, load
+
+        try:
+            loaded = load(file)
+        except CassetteError as exc:
+            hint = (" (record it first: llmfake record --upstream URL --cassette FILE)"
+                    if not file.exists() else "")
+            raise self.fail(_join(path, "path"), f"{exc}{hint}") from None
+        return dataclasses.replace(spec, path=str(file), cassette=loaded)
+
     def auth(self, value: object, path: str) -> Auth:
         d = self.mapping(value, path, ("required", "keys"))
         keys = self.list_(d.get("keys", []), _join(path, "keys"), self.str_)
@@ -318,7 +360,8 @@ class _Reader:
     def tool_call(self, value: object, path: str) -> ToolCallSpec:
         d = self.mapping(value, path, ("name", "arguments", "id"))
         if "name" not in d:
-            raise self.fail(path, "a tool call needs a 'name'")
+            raise self.fail(path, "a tool call needs a 'name', such as "
+                                  "{name: get_weather, arguments: {city: Paris}}")
         args = d.get("arguments")
         if args is not None and not isinstance(args, (Mapping, str)):
             raise self.fail(_join(path, "arguments"),
@@ -402,16 +445,25 @@ class _Reader:
     def chaos(self, value: object, path: str) -> Chaos:
         d = self.mapping(value, path, ("probability", *STEP_KEYS))
         if "probability" not in d:
-            raise self.fail(path, "a chaos entry needs a 'probability' from 0 to 1")
+            raise self.fail(path, "a chaos entry needs a 'probability' from 0 to 1, such as "
+                                  "{probability: 0.05, error: server_error}")
         p = self.number(d["probability"], _join(path, "probability"), minimum=0, maximum=1)
         step = self.step({k: v for k, v in d.items() if k != "probability"}, path)
         if step.error is None and step.fault is None:
-            raise self.fail(path, "a chaos entry needs an 'error' or a 'fault'")
+            raise self.fail(path, "a chaos entry needs an 'error' or a 'fault', such as "
+                                  "{probability: 0.05, error: server_error} or "
+                                  "{probability: 0.02, fault: reset}")
         return Chaos(probability=p, step=step)
 
     def match(self, value: object, path: str) -> Match:
-        d = self.mapping(value, path,
-                         ("endpoint", "provider", "model", "contains", "header", "stream"))
+        d = self.mapping(value, path, MATCH_KEYS)
+        after = self.duration(d["after"], _join(path, "after")) if "after" in d else None
+        before = self.duration(d["before"], _join(path, "before")) if "before" in d else None
+        if after is not None and before is not None and before <= after:
+            # An empty window would make the rule dead without a word: say so instead.
+            raise self.fail(_join(path, "before"),
+                            f"the window ends before it starts: 'before' ({before:g}s) must be "
+                            f"later than 'after' ({after:g}s)")
         return Match(
             endpoint=(self.one_or_many(d["endpoint"], _join(path, "endpoint"), ENDPOINTS,
                                        "endpoint") if "endpoint" in d else ()),
@@ -422,6 +474,10 @@ class _Reader:
                       if "contains" in d else None),
             header=self.headers(d["header"], _join(path, "header")) if "header" in d else {},
             stream=self.bool_(d["stream"], _join(path, "stream")) if "stream" in d else None,
+            tool_result=(self.bool_(d["tool_result"], _join(path, "tool_result"))
+                         if "tool_result" in d else None),
+            after=after,
+            before=before,
         )
 
     def rule(self, value: object, path: str) -> Rule:
@@ -430,7 +486,10 @@ class _Reader:
         step = self.step(step_part, path)
         script = self.list_(d.get("script", []), _join(path, "script"), self.step)
         if "script" in d and not script:
-            raise self.fail(_join(path, "script"), "a script needs at least one step")
+            raise self.fail(_join(path, "script"), "a script needs at least one step, such as "
+                                                  "[{error: rate_limit}, {reply: ok}]; for one "
+                                                  "outcome, drop 'script' and give the step's "
+                                                  "keys on the rule")
         then = self.choice(d.get("then", "last"), _join(path, "then"),
                            ("last", "cycle", "default"), "'then'")
         return Rule(
@@ -535,14 +594,16 @@ def load_scenario(spec: object = None) -> Scenario:
             try:
                 text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
-                raise ScenarioError(f"cannot read the file: {exc}", source=str(path)) from None
+                raise ScenarioError(f"cannot read the file: {exc}; a scenario file is UTF-8 "
+                                    "text (YAML or JSON)", source=str(path)) from None
             return scenario_from_text(text, str(path))
         names = builtin_names()
         if str(spec) in names:
             return scenario_from_text(names[str(spec)].read_text(encoding="utf-8"), str(spec))
         hint = difflib.get_close_matches(str(spec), list(names), n=1)
         tip = f" (did you mean {hint[0]!r}?)" if hint else ""
-        raise ScenarioError(f"no such file, and no built-in scenario of that name{tip}; "
-                            f"built-ins: {_names(names)}", source=str(spec)[:200])
+        raise ScenarioError(f"no such file (a relative path starts from {Path.cwd()}), and no "
+                            f"built-in scenario of that name{tip}; built-ins: {_names(names)}",
+                            source=str(spec)[:200])
     raise ScenarioError("expected a Scenario, a dict, a path or a built-in name, "
                         f"got {_kind(spec)}")

@@ -258,6 +258,20 @@ class Match:
     """Header name to a glob its value must match."""
     stream: bool | None = None
     """Match only streamed (True) or only non-streamed (False) requests."""
+    tool_result: bool | None = None
+    """Match only requests that answer a tool call (True: a tool result comes after the last
+    assistant message) or only those that do not (False)."""
+    after: float | None = None
+    """Match only from this many seconds after the scenario was put in force for the tenant
+    (times the scenario's ``time_scale``)."""
+    before: float | None = None
+    """Match only until this many seconds after the scenario was put in force (exclusive,
+    times ``time_scale``); later than ``after`` when both are given."""
+
+    @property
+    def timed(self) -> bool:
+        """Whether the match depends on the time since the scenario was put in force."""
+        return self.after is not None or self.before is not None
 
 
 @dataclass(frozen=True)
@@ -288,6 +302,24 @@ class Auth:
     """Answer 401 when a request carries no API key."""
     keys: tuple[str, ...] = ()
     """When not empty, answer 401 to any key not in this list."""
+
+
+@dataclass(frozen=True)
+class CassetteSpec:
+    """A recorded session to replay: requests that no rule answers otherwise get the recorded
+    response, at the recorded pace."""
+
+    path: str
+    """The cassette file (resolved against the scenario file's folder when relative)."""
+    replay_speed: float = 1.0
+    """1 replays at the recorded pace, 2 twice as fast, 0 with no delays at all."""
+    strict: bool = True
+    """An unmatched request gets a 500 (``x-should-retry: false``) naming the nearest recorded
+    request and the body diff; False lets the scenario's own reply answer it instead."""
+    ignore: tuple[str, ...] = ("metadata", "seed", "stream_options", "user")
+    """Top-level request-body fields left out when matching requests to recordings."""
+    cassette: Any = field(default=None, compare=False, repr=False)
+    """The loaded ``llmfake.record.Cassette`` (read once, when the scenario is loaded)."""
 
 
 @dataclass(frozen=True)
@@ -322,6 +354,8 @@ class Scenario:
     strict: bool = False
     """Every request must be decided by a rule: the pytest plugin fails a test whose client sent
     one that only the defaults answered."""
+    cassette: CassetteSpec | None = None
+    """A recorded session replayed for the requests no rule answers otherwise."""
     source: str = field(default="<dict>", compare=False)
     """Where the scenario came from (a path, a built-in name or ``<dict>``)."""
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)

@@ -4,7 +4,8 @@
 the fix); this schema publishes the same format so that editors can complete and check it. A
 property test keeps the two in step. Descriptions are short copies of the field docstrings in
 ``_model``. What JSON Schema cannot say is left to the loader: ``1.0`` passes as an ``integer``
-here, and a string ``freeze_time`` such as ``2025-02-30`` matches the pattern but is no date.
+here, a string ``freeze_time`` such as ``2025-02-30`` matches the pattern but is no date, and
+a match's ``before`` must be later than its ``after`` (JSON Schema cannot compare two values).
 Where the two differ otherwise the schema is the stricter: its patterns take ASCII digits only,
 and it asks for ``error`` beside ``status``, ``message`` and ``retry_after``.
 """
@@ -70,6 +71,11 @@ PERCENT_PATTERN = (
 )
 """``10%``: a percentage from 0 to 100 (``float`` rejects the separators U+001C-U+001F, which
 ``str.strip`` would take, between the number and the sign)."""
+
+SPREAD_PERCENT_PATTERN = (
+    r"^\s*\+?0*(?:1000(?:\.0*)?|[0-9]{1,3}(?:\.[0-9]*)?|\.[0-9]+)[^\S\x1c-\x1f]*%\s*$"
+)
+"""A jitter ``spread`` as a percentage, from 0 to 1000 (the loader takes spreads up to 10)."""
 
 STATUS_PATTERN = r"^0*[45][0-9]{2}$"
 """An HTTP status from 400 to 599, written as digits."""
@@ -192,7 +198,8 @@ def _defs() -> dict[str, Any]:
                                               {"anyOf": [{"type": "number", "minimum": 0,
                                                           "maximum": 10},
                                                          {"type": "string",
-                                                          "pattern": PERCENT_PATTERN}]}),
+                                                          "pattern": SPREAD_PERCENT_PATTERN}
+                                                         ]}),
                              })]}),
             "tokens_per_chunk": _d("Tokens a stream sends per chunk.", _int(1, 100_000)),
         })),
@@ -240,6 +247,13 @@ def _defs() -> dict[str, Any]:
             "header": _d("Header name to a glob its value must match.", _HEADERS),
             "stream": _d("Match only streamed (true) or only non-streamed (false) requests.",
                          _BOOL),
+            "tool_result": _d("Match only requests answering a tool call (true: a tool result "
+                              "comes after the last assistant message) or only others (false).",
+                              _BOOL),
+            "after": _d("Match only from this long after the scenario was put in force for "
+                        "the tenant (times time_scale).", _DURATION),
+            "before": _d("Match only until this long after the scenario was put in force "
+                         "(exclusive, times time_scale); later than 'after'.", _DURATION),
         })),
         "step": _d("One outcome: a reply, an error or a fault, with optional extras.",
                    _obj(step, allOf=[_STEP_RULES])),
@@ -326,6 +340,23 @@ def schema() -> dict[str, Any]:
                          {"type": "array", "items": _STRING}),
             "strict": _d("Every request must be decided by a rule: the pytest plugin fails a "
                          "test whose client sent one only the defaults answered.", _BOOL),
+            "cassette": _d("A recorded session (a cassette file) replayed for the requests no "
+                           "rule answers otherwise: a path, or an object.", {"anyOf": [
+                               _STRING, _obj({
+                                   "path": _d("The cassette file, relative to the scenario "
+                                              "file's folder.", _STRING),
+                                   "replay_speed": _d("1: the recorded pace; 2: twice as fast; "
+                                                      "0: no delays.",
+                                                      {"type": "number", "minimum": 0,
+                                                       "maximum": 1e6}),
+                                   "strict": _d("An unmatched request gets a 500 naming the "
+                                                "nearest recording (default true); false: the "
+                                                "scenario's reply answers it.", _BOOL),
+                                   "ignore": _d("Top-level request-body fields not compared "
+                                                "when matching (default: metadata, seed, "
+                                                "stream_options, user).",
+                                                {"type": "array", "items": _STRING}),
+                               }, required=["path"])]}),
         }),
         "$defs": _defs(),
     })

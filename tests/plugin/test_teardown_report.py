@@ -89,9 +89,14 @@ def test_scripted_steps_never_used_fail_the_test(inner):
             ask(llmfake)
             ask(llmfake)
             llmfake.journal.assert_all_consumed()
+
+        @pytest.mark.llmfake(scenario={"rules": [{"script": [{"reply": "a"}, {"reply": "b"}],
+                                                  "then": "cycle"}]})
+        def test_a_cycling_script_never_runs_out(llmfake):
+            ask(llmfake)
     """.replace("\n        ", "\n"))
     result = inner.run("--llmfake-scenario", "session.yaml")
-    result.assert_outcomes(passed=5, errors=2)
+    result.assert_outcomes(passed=6, errors=2)
     result.stdout.fnmatch_lines([
         "*ERROR at teardown of test_script_longer_than_the_retries*",
         "llmfake (tenant t-test_script_longer_than_the_retries-*): scripted steps were never "

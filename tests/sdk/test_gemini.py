@@ -105,6 +105,22 @@ def test_scripted_function_call(fake, gclient):
     assert response.candidates[0].finish_reason == types.FinishReason.STOP
 
 
+def test_a_function_response_counts_as_a_tool_result(fake, gclient):
+    # The library's tool-calling scenario: a call first, then text once the result is back.
+    fake.use("tool-calling")
+    config = types.GenerateContentConfig(tools=[weather_tool()])
+    question = types.Content(role="user", parts=[types.Part(text="Weather in Paris?")])
+    first = gclient.models.generate_content(model=MODEL, contents=[question], config=config)
+    call = first.function_calls[0]
+    assert call.name == "get_weather"
+    answer = gclient.models.generate_content(model=MODEL, config=config, contents=[
+        question, first.candidates[0].content,
+        types.Content(role="user", parts=[types.Part.from_function_response(
+            name="get_weather", response={"temperature_c": 18})])])
+    assert answer.text and not answer.function_calls
+    assert fake.journal[1].source != fake.journal[0].source
+
+
 def test_forced_function_call_generates_args_from_the_schema(fake, gclient):
     config = types.GenerateContentConfig(
         tools=[weather_tool()],
