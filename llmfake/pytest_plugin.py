@@ -49,6 +49,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--llmfake-report", dest="llmfake_report", action="store_true",
                     help="print per test: requests, faults injected, retries, Retry-After "
                          "violations (also shown with -v)")
+    group.addoption("--llmfake-record", dest="llmfake_record", metavar="MODE",
+                    help="what tests with @pytest.mark.llmfake(cassette=...) do: none (replay "
+                         "only; the default), once (record missing cassettes), new_episodes "
+                         "(record requests the cassette lacks), all (record again, appending), "
+                         "rewrite (record from scratch). Recording talks to the real APIs.")
+    group.addoption("--llmfake-upstream", dest="llmfake_upstream", action="append",
+                    default=[], metavar="NAME=URL",
+                    help="while recording, send provider NAME's requests (openai, anthropic, "
+                         "gemini, azure, ollama, default) to URL instead of its real API")
+    parser.addini("llmfake_record", "the default of --llmfake-record", default="")
+    parser.addini("llmfake_upstream", "the default of --llmfake-upstream (NAME=URL lines)",
+                  type="linelist", default=[])
     parser.addini("llmfake_scenario", "the default of --llmfake-scenario (a path relative to "
                   "this file, or a built-in name)", default="")
     parser.addini("llmfake_seed", "the default of --llmfake-seed", default="")

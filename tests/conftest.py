@@ -7,6 +7,7 @@ API and real sockets.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -80,3 +81,40 @@ def client(fake: Fake) -> Iterator[openai.OpenAI]:
 async def aclient(fake: Fake) -> AsyncIterator[openai.AsyncOpenAI]:
     async with fake.async_client() as c:
         yield c
+
+
+# --- no secret in any cassette the suite writes ------------------------------------------------
+
+# Every secret the tests send contains SECRET (sk-live-SECRET-..., org-SECRET...); real key
+# shapes are checked too, in case a test sends one.
+_SECRET_SHAPES = re.compile(r"SECRET|sk-(?:proj-|ant-api\d\d-)[A-Za-z0-9_-]{20,}|AIza[\w-]{35}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Scan every cassette written under this run's temporary directory (tmp_path, pytester
+    projects): a secret in one fails the run, whichever test wrote it."""
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is None or getattr(factory, "_basetemp", None) is None:
+        return
+    leaks = []
+    scanned = 0
+    for path in factory.getbasetemp().rglob("*.y*ml"):
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if "interactions:" not in text:
+            continue
+        scanned += 1
+        found = _SECRET_SHAPES.search(text)
+        if found:
+            leaks.append(f"{path}: {found.group(0)!r}")
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if leaks:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if reporter is not None:
+            reporter.write_sep("=", "secrets found in cassettes", red=True)
+            for line in leaks:
+                reporter.write_line(line)
+    elif reporter is not None and scanned:
+        reporter.write_line(f"secret scan: {scanned} cassette(s) written by this run, clean")

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import openai
@@ -26,8 +27,8 @@ def served(tmp_path):
     """Start ``llmfake serve --port 0`` and yield (process, base url, lines printed so far)."""
     procs = []
 
-    def start(*args: str):
-        proc = subprocess.Popen([*CLI, "serve", "--port", "0", *args], stdout=subprocess.PIPE,
+    def start(*args: str, command: str = "serve"):
+        proc = subprocess.Popen([*CLI, command, "--port", "0", *args], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         procs.append(proc)
         assert proc.stdout is not None
@@ -146,3 +147,28 @@ def test_record_is_a_command():
     assert result.returncode == 0
     assert "--upstream" in result.stdout and "--cassette" in result.stdout
     assert run("record").returncode == 2  # --upstream and --cassette are required
+
+
+def test_replay_serves_a_cassette_with_a_scenario_overlaid(served, tmp_path):
+    cassette = Path(__file__).parent / "unit" / "data" / "one-chat.yaml"
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text("rules:\n  - script: [{error: rate_limit, retry_after: 0}, {}]\n")
+    _proc, url, lines = served(str(cassette), "--scenario", str(overlay), "--speed", "0",
+                              command="replay")
+    assert "serving scenario 'replay one-chat.yaml'" in lines[0]
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key="offline", max_retries=1)
+    out = client.chat.completions.create(model="gpt-4o-mini",
+                                         messages=[{"role": "user", "content": "Hi"}])
+    assert out.choices[0].message.content == "Hello from the tape."
+    with pytest.raises(openai.InternalServerError) as info:
+        client.chat.completions.create(model="gpt-4o-mini",
+                                       messages=[{"role": "user", "content": "Other"}])
+    assert "nearest is interactions[0]" in str(info.value)
+    journal = httpx.get(f"{url}/_llmfake/journal").json()
+    assert [e["outcome"] for e in journal][:2] == ["error rate_limit", "replay"]
+
+
+def test_replay_of_a_missing_cassette_exits_2(tmp_path):
+    result = run("replay", str(tmp_path / "missing.yaml"), "--port", "0")
+    assert result.returncode == 2
+    assert "missing.yaml" in result.stderr and "cassette.path" in result.stderr

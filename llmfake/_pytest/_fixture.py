@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from llmfake.scenario import error as _error
 from llmfake.scenario import fault as _fault
+from llmfake.scenario import load_scenario, scenario_from_dict
 from llmfake.scenario import reply as _reply
-from llmfake.scenario import scenario_from_dict
 
 if TYPE_CHECKING:
+    from llmfake._pytest._cassette import Tape
     from llmfake.engine._engine import TenantState
     from llmfake.journal import Journal
-    from llmfake.scenario._model import Scenario
+    from llmfake.scenario._model import CassetteSpec, Scenario
     from llmfake.server import Server
 
 SCRIPT_RULE = "llmfake.script()"
@@ -63,13 +64,24 @@ class LLMFake:
         self.owns_scenario = False
         """Whether the test chose its scenario (marker, ``use``, ``script``): its scripts are
         then checked for unused steps at teardown."""
+        self.proxy_url: str | None = None
+        """While recording a cassette: the recording proxy the test's clients talk to."""
+        self.tape: Tape | None = None
+        """The test's cassette (``@pytest.mark.llmfake(cassette=...)``), if it has one."""
+        self._cassette: CassetteSpec | None = None
 
     # --- addresses ----------------------------------------------------------------------------
 
     @property
     def url(self) -> str:
-        """The tenant's root URL (``http://127.0.0.1:PORT/t/<tenant>``)."""
-        return self.server.tenant_url(self.tenant)
+        """The tenant's root URL (``http://127.0.0.1:PORT/t/<tenant>``); while the test records
+        its cassette, the recording proxy's."""
+        return self.proxy_url or self.server.tenant_url(self.tenant)
+
+    @property
+    def recording(self) -> bool:
+        """Whether this test records its cassette (its clients reach the real APIs)."""
+        return self.proxy_url is not None
 
     @property
     def openai_base_url(self) -> str:
@@ -100,7 +112,12 @@ class LLMFake:
     def client_env(self) -> dict[str, str]:
         """The environment variables that point every provider's SDK at this tenant, with
         dummy keys: ``subprocess.run(..., env={**os.environ, **llmfake.client_env})``."""
-        return self.server.env(self.tenant)
+        env = self.server.env(self.tenant)
+        if self.proxy_url is not None:
+            from llmfake._pytest._cassette import recording_env
+
+            env = recording_env(env, self.server.tenant_url(self.tenant), self.proxy_url)
+        return env
 
     # --- state --------------------------------------------------------------------------------
 
@@ -118,9 +135,17 @@ class LLMFake:
     def use(self, scenario: Scenario | Mapping[str, Any] | str | Path) -> None:
         """Put ``scenario`` (a dict, path, built-in name or ``Scenario``) in force, as given,
         and start the tenant afresh: script positions, limits and journal are reset."""
-        self.server.use(scenario if not isinstance(scenario, Path) else str(scenario),
-                        self.tenant)
+        sc = load_scenario(str(scenario) if isinstance(scenario, Path) else scenario)
+        if self._cassette is not None and sc.cassette is None:
+            sc = dataclasses.replace(sc, cassette=self._cassette)  # the marker's cassette stays
+        self.server.use(sc, self.tenant)
         self.owns_scenario = True
+
+    def replay(self, cassette: CassetteSpec) -> None:
+        """Replay ``cassette`` for requests the scenario's rules do not answer otherwise (the
+        marker's ``cassette=`` does this); later ``use`` and ``script`` calls keep it."""
+        self._cassette = cassette
+        self.server.use(dataclasses.replace(self.state.scenario, cassette=cassette), self.tenant)
 
     def script(self, *steps: Mapping[str, Any] | str,
                then: Literal["last", "cycle", "default"] = "last",

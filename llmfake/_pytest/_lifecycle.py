@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from llmfake._pytest._cassette import recorder, recording_env, replay_spec, tape_for
 from llmfake._pytest._fixture import LLMFake, tenant_name
 from llmfake._pytest._options import Options, SessionSettings, marker_options
 from llmfake._pytest._report import figures, teardown_problems
@@ -25,15 +26,31 @@ def run(item: pytest.Item, server: Server, settings: SessionSettings, fixture_sc
     """Set up one test's tenant, yield it, then check and clean up."""
     __tracebackhide__ = True  # a UsageError or a teardown check speaks for itself
     options = marker_options(item, settings)
+    tape = tape_for(item, options.cassette, settings.record_mode)
+    if tape is not None and tape.records and options.intercept:
+        # The proxy's own upstream calls would be intercepted too, and come back to it.
+        raise pytest.UsageError(
+            f"{item.nodeid}: @pytest.mark.llmfake(intercept=True) replays cassettes but cannot "
+            f"record them (--llmfake-record={settings.record_mode}); record with a client "
+            "pointed at the environment's base URLs, or in-process with llmfake.vcr")
     fake = LLMFake(server, tenant_name(item.name))
     start(fake, options, settings, fixture_scenario)
     env = pytest.MonkeyPatch()
     with contextlib.ExitStack() as cleanup:
-        # Newest first: the interception ends, then the environment comes back, then the
-        # tenant is dropped so a long session's journals do not pile up on the server.
+        # Newest first: the interception ends, then the environment comes back, the recording
+        # proxy stops, then the tenant is dropped so a long session's journals do not pile up.
         cleanup.callback(server.engine.drop, fake.tenant)
+        client_env = fake.client_env
+        if tape is not None and tape.records:
+            tenant_url = fake.url
+            proxy = cleanup.enter_context(recorder(tape, settings.upstreams))
+            fake.proxy_url = proxy.url
+            client_env = recording_env(client_env, tenant_url, proxy.url)
+        elif tape is not None:
+            fake.replay(replay_spec(tape, f"{item.nodeid}: @pytest.mark.llmfake(cassette=...)"))
+        fake.tape = tape
         cleanup.callback(env.undo)
-        for key, value in fake.client_env.items():
+        for key, value in client_env.items():
             env.setenv(key, value)
         if options.intercept:
             cleanup.enter_context(intercept(fake, options))

@@ -16,17 +16,21 @@ import pytest
 if TYPE_CHECKING:
     from llmfake.scenario._model import Scenario
 
-MARKER_OPTIONS = ("scenario", "seed", "strict", "check_unused", "intercept", "block_network")
+MARKER_OPTIONS = ("scenario", "seed", "strict", "check_unused", "intercept", "block_network",
+                  "cassette")
 """The keyword arguments ``@pytest.mark.llmfake(...)`` accepts."""
 
 MARKER_DOC = (
     "llmfake(scenario=None, seed=None, strict=None, check_unused=True, intercept=False, "
-    "block_network=False): options of the llmfake fixture for this test, class or module "
+    "block_network=False, cassette=None): options of the llmfake fixture for this test, class "
+    "or module "
     "(the closest marker wins, key by key). scenario: a dict, path or built-in name; seed: "
     "the seed of every random draw; strict: fail on requests only the defaults answered "
     "(None: as the scenario says); check_unused: fail on scripted steps never used; "
     "intercept: route the providers' real URLs to the fake; block_network: with intercept, "
-    "refuse every other host."
+    "refuse every other host; cassette: True (tests/cassettes/<module>/<test>.yaml), a path, or "
+    "a dict with path, replay_speed, strict, ignore: replay that recording (--llmfake-record "
+    "says when to record it)."
 )
 
 
@@ -46,6 +50,8 @@ class Options:
     """Route requests to the providers' real hosts into the fake (``llmfake.intercept``)."""
     block_network: bool = False
     """With ``intercept``: refuse connections to any other host."""
+    cassette: Any = None
+    """``cassette=`` as given: True, a path or a dict (see ``llmfake._pytest._cassette``)."""
 
 
 @dataclass
@@ -60,6 +66,10 @@ class SessionSettings:
     """``--llmfake-report`` or ``llmfake_report``: print the per-test summary."""
     origin: str = "built-in"
     """Where the scenario came from, for the report header."""
+    record_mode: str = "none"
+    """``--llmfake-record`` or ``llmfake_record``: when cassettes are recorded."""
+    upstreams: dict[str, str] = field(default_factory=dict)
+    """``--llmfake-upstream`` / ``llmfake_upstream``: recording targets by provider."""
     _cache: dict[str, Scenario] = field(default_factory=dict, repr=False)
 
     def load(self, spec: object, what: str) -> Scenario:
@@ -105,6 +115,23 @@ def session_settings(config: pytest.Config) -> SessionSettings:
         settings.seed = _seed(ini_seed, "llmfake_seed (ini)")
     settings.report = bool(config.getoption("llmfake_report")) or bool(
         config.getini("llmfake_report"))
+    from llmfake._pytest._cassette import RECORD_MODES, parse_upstream
+
+    mode, what = config.getoption("llmfake_record"), "--llmfake-record"
+    if not mode:
+        mode, what = str(config.getini("llmfake_record") or "").strip(), "llmfake_record (ini)"
+    if mode:
+        if mode not in RECORD_MODES:
+            close = difflib.get_close_matches(mode, RECORD_MODES, n=1)
+            tip = f" (did you mean {close[0]!r}?)" if close else ""
+            raise pytest.UsageError(f"{what}: unknown mode {mode!r}{tip}; allowed: "
+                                    f"{', '.join(RECORD_MODES)}")
+        settings.record_mode = mode
+    given = config.getoption("llmfake_upstream") or []
+    what = "--llmfake-upstream" if given else "llmfake_upstream (ini)"
+    for value in given or config.getini("llmfake_upstream") or []:
+        name, url = parse_upstream(str(value), what)
+        settings.upstreams[name] = url
     return settings
 
 
@@ -162,4 +189,5 @@ def marker_options(item: pytest.Item, settings: SessionSettings) -> Options:
     return Options(scenario=scenario, seed=seed, strict=kwargs.get("strict"),
                    check_unused=kwargs.get("check_unused", True),
                    intercept=bool(kwargs.get("intercept", False)),
-                   block_network=bool(kwargs.get("block_network", False)))
+                   block_network=bool(kwargs.get("block_network", False)),
+                   cassette=kwargs.get("cassette"))

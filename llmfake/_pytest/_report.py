@@ -59,6 +59,13 @@ def teardown_problems(fake: LLMFake, options: Options) -> str | None:
             + "\n  ".join(_request_line(e) for e in unexpected)
             + "\nto fix: add a rule that matches them (match: {endpoint: ..., model: ..., "
               "contains: ...}), or allow them with @pytest.mark.llmfake(strict=False)")
+    unmatched = list(fake.state.unmatched)
+    if unmatched:
+        problems.append(
+            f"{len(unmatched)} request(s) matched nothing in the cassette:\n  "
+            + "\n  ".join(u.replace("\n", "\n  ") for u in unmatched)
+            + "\nto fix: record them with --llmfake-record=new_episodes (real API), or make "
+              "the request match the recording (cassette ignore: [...] for volatile fields)")
     unused = unused_steps(fake.state) if options.check_unused and fake.owns_scenario else []
     if unused:
         problems.append(

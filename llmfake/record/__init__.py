@@ -18,7 +18,7 @@ Load and match::
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmfake.record._cassette import (
     Cassette,
@@ -33,7 +33,6 @@ from llmfake.record._cassette import (
     split_stream,
 )
 from llmfake.record._match import DEFAULT_IGNORE, Matcher, UnmatchedRequestError, normalise_body
-from llmfake.record._proxy import Recorder, StreamSplitter, create_proxy_app, record
 from llmfake.record._redact import DEFAULT_HEADERS, DEFAULT_QUERY, PLACEHOLDER, Redactor
 
 __all__ = [
@@ -64,6 +63,22 @@ __all__ = [
 ]
 
 
+_PROXY_NAMES = ("Recorder", "StreamSplitter", "create_proxy_app", "record")
+
+
+def __getattr__(name: str) -> Any:
+    # The proxy needs aiohttp; loading a cassette (a scenario's `cassette:`) must not.
+    if name in _PROXY_NAMES:
+        from llmfake.record import _proxy
+
+        return getattr(_proxy, name)
+    raise AttributeError(f"module 'llmfake.record' has no attribute {name!r}")
+
+
+if TYPE_CHECKING:
+    from llmfake.record._proxy import Recorder, StreamSplitter, create_proxy_app, record
+
+
 def add_cli(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``record --upstream URL --cassette FILE [--port N] [--host H] [--append]
     [--redact-header NAME]...`` to an argparse ``subparsers``; the parser's ``func`` default is
@@ -89,6 +104,8 @@ def run_cli(args: argparse.Namespace) -> int:
     import contextlib
     import sys
     import threading
+
+    from llmfake.record._proxy import record
 
     redactor = Redactor.create(extra_headers=args.redact_header, body_patterns=args.redact_body)
     with record(args.upstream, args.cassette, host=args.host, port=args.port,

@@ -66,11 +66,16 @@ class Matcher:
         return (method.upper(), path.rstrip("/") or "/", normalise_body(body, self.ignore))
 
     def find(self, method: str, path: str, body: str | bytes | None) -> int | None:
-        """The index of the interaction for this request (marking it used), or None."""
+        """The index of the interaction for this request (marking it used), or None.
+
+        A recorded path that ends with the request's path matches too: a cassette recorded
+        against an upstream with a base path (``https://host/openai/v1``) replays for a client
+        pointed at the fake's root."""
         key = self._key(method, path, body)
         last: int | None = None
         for i, k in enumerate(self._keys):
-            if k == key:
+            if k == key or (k[0] == key[0] and k[2] == key[2] and key[1] != "/"
+                            and k[1].endswith(key[1])):
                 if not self.used[i]:
                     self.used[i] = True
                     return i
@@ -105,6 +110,11 @@ class Matcher:
             if best is None or score > best[0]:
                 best = (score, i)
         return None if best is None else best[1]
+
+    def explain(self, method: str, path: str, body: str | bytes | None) -> str:
+        """Why this request matches nothing: the nearest recorded request and a diff of the
+        two bodies (the message ``UnmatchedRequestError`` carries in strict mode)."""
+        return str(self._error(self._key(method, path, body)))
 
     def _error(self, key: tuple[str, str, str]) -> UnmatchedRequestError:
         where = f"{key[0]} {key[1]}"

@@ -11,7 +11,7 @@ import asyncio
 import codecs
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import aiohttp
@@ -29,10 +29,12 @@ from llmfake.record._cassette import (
     is_stream_type,
     load,
 )
+from llmfake.record._match import Matcher
 from llmfake.record._redact import Redactor
 from llmfake.server._background import Listener
 
-__all__ = ["HOP_BY_HOP", "Recorder", "StreamSplitter", "create_proxy_app", "record"]
+__all__ = ["HOP_BY_HOP", "Recorder", "StreamSplitter", "Upstream", "create_proxy_app",
+           "record"]
 
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
@@ -93,14 +95,36 @@ def _to_headers(items: Iterable[tuple[str, str]]) -> Headers:
     return out
 
 
+Upstream = str | Mapping[str, str]
+"""One root URL, or one per provider (``{"openai": "https://api.openai.com", ...}``; the key
+``default`` catches requests of providers not listed)."""
+
+
 class _State:
-    def __init__(self, upstream: str, cassette: Cassette, path: Path, redactor: Redactor) -> None:
-        self.upstream = upstream.rstrip("/")
+    def __init__(self, upstream: Upstream, cassette: Cassette, path: Path, redactor: Redactor,
+                 replay: bool = False) -> None:
+        self.upstreams = ({"default": upstream} if isinstance(upstream, str)
+                          else dict(upstream))
         self.cassette = cassette
         self.path = path
         self.redactor = redactor
         self.session: aiohttp.ClientSession | None = None
         self.lock = asyncio.Lock()
+        # new_episodes: what was recorded before is answered from the file, the rest recorded
+        self.matcher = Matcher(list(cassette.interactions)) if replay else None
+
+    def upstream_for(self, path: str, headers: Mapping[str, str]) -> str:
+        """The upstream root for a request: the one of the provider whose client sends it."""
+        if len(self.upstreams) == 1:
+            return next(iter(self.upstreams.values())).rstrip("/")
+        from llmfake.server._app import _owner
+
+        name = _owner(path, {k.lower(): v for k, v in headers.items()}).name
+        url = self.upstreams.get(name) or self.upstreams.get("default")
+        if url is None:
+            raise LookupError(f"no upstream for {name} requests ({path}); give one for "
+                              f"{name!r} or 'default'")
+        return url.rstrip("/")
 
     async def save(self, it: Interaction) -> None:
         async with self.lock:
@@ -111,11 +135,14 @@ class _State:
 _STATE = web.AppKey("llmfake_record_state", _State)
 
 
-def create_proxy_app(upstream: str, cassette: str | os.PathLike[str] | Cassette, *,
-                     redactor: Redactor | None = None, append: bool = False) -> web.Application:
+def create_proxy_app(upstream: Upstream, cassette: str | os.PathLike[str] | Cassette, *,
+                     redactor: Redactor | None = None, append: bool = False,
+                     replay: bool = False) -> web.Application:
     """An aiohttp app forwarding every request to ``upstream`` and recording it to
     ``cassette`` (a path, or a ``Cassette`` with a ``path``). ``append=True`` keeps the
-    interactions of an existing file; otherwise the file is replaced at the first interaction."""
+    interactions of an existing file; otherwise the file is replaced at the first interaction.
+    ``replay=True`` (with ``append``) answers requests the file already holds from it, at once,
+    and records only the new ones (pytest-recording's ``new_episodes``)."""
     if isinstance(cassette, Cassette):
         if cassette.path is None:
             raise ValueError("create_proxy_app: the Cassette has no path to write to")
@@ -123,7 +150,7 @@ def create_proxy_app(upstream: str, cassette: str | os.PathLike[str] | Cassette,
     else:
         path = Path(cassette)
         cas = load(path) if append and path.exists() else Cassette(path=path)
-    state = _State(upstream, cas, path, redactor or Redactor())
+    state = _State(upstream, cas, path, redactor or Redactor(), replay=replay)
     app = web.Application(client_max_size=1 << 30)
     app[_STATE] = state
 
@@ -147,7 +174,15 @@ def create_proxy_app(upstream: str, cassette: str | os.PathLike[str] | Cassette,
 async def _forward(state: _State, request: web.Request) -> web.StreamResponse:
     t0 = time.monotonic()
     body = await request.read()
-    url = state.upstream + request.rel_url.raw_path_qs
+    if state.matcher is not None:
+        index = state.matcher.find(request.method, request.path, body)
+        if index is not None:
+            return _recorded(state.matcher.interactions[index])
+    try:
+        root = state.upstream_for(request.path, request.headers)
+    except LookupError as exc:
+        return web.Response(status=502, text=f"llmfake record: {exc}\n")
+    url = root + request.rel_url.raw_path_qs
     fwd = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP
            and k.lower() != "accept-encoding"]
     fwd.append(("Accept-Encoding", "identity"))  # record readable bodies, not gzip
@@ -196,6 +231,14 @@ async def _forward(state: _State, request: web.Request) -> web.StreamResponse:
     return out
 
 
+def _recorded(it: Interaction) -> web.Response:
+    """An interaction recorded earlier, answered at once."""
+    resp = it.response
+    headers = [(k, v) for k, vs in resp.headers.items()
+               if k.lower() not in _NOT_TO_CLIENT | {"set-cookie"} for v in vs]
+    return web.Response(status=resp.status, headers=headers, body=resp.body.encode("utf-8"))
+
+
 def _interaction(recorded_req: RecordedRequest, upstream: aiohttp.ClientResponse,
                  resp_headers: Headers, raw: bytearray, chunks: list[Chunk] | None,
                  headers_at: float) -> Interaction:
@@ -218,14 +261,14 @@ class Recorder(Listener):
 
     thread_name = "llmfake-record"
 
-    def __init__(self, upstream: str, cassette: str | os.PathLike[str], *,
+    def __init__(self, upstream: Upstream, cassette: str | os.PathLike[str], *,
                  host: str = "127.0.0.1", port: int = 0, redactor: Redactor | None = None,
-                 append: bool = False) -> None:
+                 append: bool = False, replay: bool = False) -> None:
         super().__init__(host, port)
         self.upstream = upstream
         self.cassette_path = Path(cassette)
         self._app = create_proxy_app(upstream, self.cassette_path, redactor=redactor,
-                                     append=append)
+                                     append=append, replay=replay)
 
     def make_app(self) -> web.Application:
         """The proxy app (one per recorder: it holds the cassette being written)."""
@@ -237,12 +280,17 @@ class Recorder(Listener):
         return self._app[_STATE].cassette
 
 
-def record(upstream: str, cassette: str | os.PathLike[str], *, host: str = "127.0.0.1",
-           port: int = 0, redactor: Redactor | None = None, append: bool = False) -> Recorder:
+def record(upstream: Upstream, cassette: str | os.PathLike[str], *, host: str = "127.0.0.1",
+           port: int = 0, redactor: Redactor | None = None, append: bool = False,
+           replay: bool = False) -> Recorder:
     """A recording proxy from ``host:port`` to ``upstream``, writing ``cassette``.
 
+    ``upstream`` is one root URL, or one per provider (``{"openai": ..., "anthropic": ...}``;
+    each request goes to the provider whose client sends it, told by path and headers).
     ``with record(upstream, "x.yaml") as proxy:`` runs it in a thread, ``async with`` in the
     running loop. Port 0 picks a free port. The cassette is rewritten (redacted) after every
-    interaction; ``append=True`` keeps an existing file's interactions.
+    interaction; ``append=True`` keeps an existing file's interactions, and ``replay=True``
+    answers the requests it holds from it instead of forwarding them again.
     """
-    return Recorder(upstream, cassette, host=host, port=port, redactor=redactor, append=append)
+    return Recorder(upstream, cassette, host=host, port=port, redactor=redactor, append=append,
+                    replay=replay)

@@ -106,7 +106,10 @@ class Redactor:
         secrets: set[str] = set()
         rq_headers = self.redact_headers(it.request.headers, secrets)
         uri = self.redact_uri(it.request.uri, secrets)
-        rs_headers = self.redact_headers(it.response.headers, secrets)
+        # Only what the client sent is scrubbed from bodies: a response header's value (the
+        # organisation OpenAI answers with) is redacted in place, but short ids like it would
+        # also hit unrelated body text (llmfake's own "llmfake" hit "fp_llmfake").
+        rs_headers = self.redact_headers(it.response.headers, set())
         rq_headers = {k: [self.redact_text(v, secrets) for v in vs]
                       for k, vs in rq_headers.items()}
         rs_headers = {k: [self.redact_text(v, secrets) for v in vs]

@@ -47,7 +47,7 @@ def test_a_marked_test_gets_the_fixture_without_asking(inner):
 
 BAD_MARKERS = {
     "scenaro={}": "got an unknown option 'scenaro' (did you mean 'scenario'?); allowed: "
-                  "scenario, seed, strict, check_unused, intercept, block_network",
+                  "scenario, seed, strict, check_unused, intercept, block_network, cassette",
     "nonsense=1": "got an unknown option 'nonsense'; allowed: scenario, seed, *",
     "'default'": "takes keyword arguments only (scenario, seed, *), got positional ('default',)",
     "seed='1'": "(seed=...): expected a whole number >= 0, got '1'",
@@ -57,7 +57,8 @@ BAD_MARKERS = {
     "check_unused=None": "(check_unused=...): expected True or False, got None",
     "intercept=1": "(intercept=...): expected True or False, got 1",
     "block_network=True": "(block_network=True) only applies with intercept=True: add *",
-    "scenario='no-such-scenario'": "(scenario=...): no-such-scenario: no such file, and no "
+    "cassette=3": "(cassette=...): expected True (the default path), a path, or a dict *",
+    "scenario='no-such-scenario'": "(scenario=...): no-such-scenario: no such file (*), and no "
                                    "built-in scenario of that name*",
     "scenario={'rules': 3}": "(scenario=...): <dict>: rules: expected a list*",
     "scenario=42": "(scenario=...): *expected a Scenario, a dict, a path or a built-in name*",
@@ -81,7 +82,8 @@ def test_the_marker_is_registered(inner):
     inner.run("--strict-markers").assert_outcomes(passed=3)
     inner.run("--markers").stdout.fnmatch_lines([
         "@pytest.mark.llmfake(scenario=None, seed=None, strict=None, check_unused=True, "
-        "intercept=False, block_network=False): options of the llmfake fixture*"])
+        "intercept=False, block_network=False, cassette=None): options of the llmfake "
+        "fixture*"])
 
 
 SEEDS = """
@@ -167,7 +169,7 @@ def test_scenario_from_the_command_line(inner):
     inner.run("--llmfake-scenario=default").assert_outcomes(passed=1)
     bad = inner.run("--llmfake-scenario", "nope.yaml")
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
-    bad.stderr.fnmatch_lines(["ERROR: --llmfake-scenario: nope.yaml: no such file, *"])
+    bad.stderr.fnmatch_lines(["ERROR: --llmfake-scenario: nope.yaml: no such file (*), *"])
 
 
 def test_scenario_from_the_ini_file_is_relative_to_it(inner, monkeypatch):
