@@ -111,6 +111,10 @@ def test_validate(tmp_path):
     assert str(bad) in failed.stderr
     assert "rules[1].script[0].eror" in failed.stderr
     assert "did you mean 'error'" in failed.stderr
+    folder = run("validate", str(tmp_path))
+    assert folder.returncode == 2
+    assert "is a folder, not a scenario file; give one of its files (bad.yaml, good.yaml" \
+        in folder.stderr
     stdin = run("validate", "-", stdin="seed: -1\n")
     assert stdin.returncode == 2
     assert "<stdin>: seed" in stdin.stderr

@@ -598,6 +598,15 @@ def load_scenario(spec: object = None) -> Scenario:
                                     "text (YAML or JSON)", source=str(path)) from None
             return scenario_from_text(text, str(path))
         names = builtin_names()
+        folder: list[str] | None = None
+        with contextlib.suppress(OSError, ValueError):
+            if str(spec) not in names and path.is_dir():
+                folder = sorted(p.name for p in path.iterdir()
+                                if p.suffix in (".yaml", ".yml", ".json"))[:5]
+        if folder is not None:
+            raise ScenarioError("is a folder, not a scenario file; give one of its files"
+                                + (f" ({', '.join(folder)}, ...)" if folder else ""),
+                                source=str(spec)[:200])
         if str(spec) in names:
             return scenario_from_text(names[str(spec)].read_text(encoding="utf-8"), str(spec))
         hint = difflib.get_close_matches(str(spec), list(names), n=1)
