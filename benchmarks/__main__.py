@@ -10,6 +10,7 @@ Each benchmark is one of the scripts beside this file, run as its own process wi
   memory      bench_memory.py               RSS with 1,000 open streams; over 100,000 requests
   startup     bench_startup.py              serve() and `llmfake serve` until the first answer
   plugin      bench_plugin.py               the pytest fixture's cost per test
+  replay      bench_replay.py               a replayed cassette's timing vs the recording
 
     python -m benchmarks                          # everything (about 10 minutes when idle)
     python -m benchmarks throughput stream        # some of them
@@ -33,7 +34,7 @@ sys.path.insert(0, str(HERE))
 
 from _report import render, table, write_docs  # noqa: E402
 
-NAMES = ("throughput", "stream", "fidelity", "memory", "startup", "plugin")
+NAMES = ("throughput", "stream", "fidelity", "memory", "startup", "plugin", "replay")
 
 
 def commands(name: str, args: argparse.Namespace) -> dict[str, list[str]]:
@@ -65,6 +66,8 @@ def commands(name: str, args: argparse.Namespace) -> dict[str, list[str]]:
                  else ["--per-test", "500", "--rounds", "3", "--startup-runs", "5"])
         return {"plugin": ["bench_plugin.py", "--sdk-tests", "0", *sizes, "--cpu", "0", *wait,
                            "--json"]}
+    if name == "replay":
+        return {"replay": ["bench_replay.py", *(["--quick"] if quick else []), *wait, "--json"]}
     raise ValueError(name)
 
 
