@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from llmfake._urls import ProviderURLs
 from llmfake.scenario import error as _error
 from llmfake.scenario import fault as _fault
 from llmfake.scenario import load_scenario, scenario_from_dict
@@ -34,7 +35,7 @@ def tenant_name(test_name: str) -> str:
     return f"t-{_UNSAFE.sub('-', test_name)[:80].strip('-')}-{next(_counter)}"
 
 
-class LLMFake:
+class LLMFake(ProviderURLs):
     """One test's tenant on the session's fake server: its own scenario state, limits and
     journal. The ``llmfake`` fixture gives one per test; this class is exposed for type hints
     (``def test_x(llmfake: LLMFake)``, ``from llmfake.pytest_plugin import LLMFake``).
@@ -82,31 +83,6 @@ class LLMFake:
     def recording(self) -> bool:
         """Whether this test records its cassette (its clients reach the real APIs)."""
         return self.proxy_url is not None
-
-    @property
-    def openai_base_url(self) -> str:
-        """For ``openai.OpenAI(base_url=...)``: ``<url>/v1``."""
-        return self.url + "/v1"
-
-    @property
-    def anthropic_base_url(self) -> str:
-        """For ``anthropic.Anthropic(base_url=...)`` (the SDK adds ``/v1``)."""
-        return self.url
-
-    @property
-    def gemini_base_url(self) -> str:
-        """For google-genai's ``HttpOptions(base_url=...)``."""
-        return self.url
-
-    @property
-    def azure_endpoint(self) -> str:
-        """For ``openai.AzureOpenAI(azure_endpoint=...)``."""
-        return self.url
-
-    @property
-    def ollama_host(self) -> str:
-        """For ``ollama.Client(host=...)``."""
-        return self.url
 
     @property
     def client_env(self) -> dict[str, str]:

@@ -16,13 +16,14 @@ from typing import TypeVar
 
 from aiohttp import web
 
+from llmfake._urls import ProviderURLs
 from llmfake.errors import ServerError
 from llmfake.server._arrival import StampingServer
 
 _Self = TypeVar("_Self", bound="Listener")
 
 
-class Listener:
+class Listener(ProviderURLs):
     """The lifecycle and address of one listening app; subclasses provide ``make_app``."""
 
     thread_name = "llmfake"
@@ -60,16 +61,6 @@ class Listener:
         """``http://host:port``."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
-
-    @property
-    def openai_base_url(self) -> str:
-        """The OpenAI base URL (``.../v1``), for ``OpenAI(base_url=...)``."""
-        return f"{self.url}/v1"
-
-    @property
-    def anthropic_base_url(self) -> str:
-        """The Anthropic base URL, for ``Anthropic(base_url=...)`` (the SDK adds ``/v1``)."""
-        return self.url
 
     # --- lifecycle ----------------------------------------------------------------------------
 

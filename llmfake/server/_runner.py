@@ -55,22 +55,7 @@ class Server(Listener):
         """The fake server's app, on this server's engine."""
         return create_app(self.engine, log=self._log)
 
-    # --- addresses (url, port, openai and anthropic base URLs come from Listener) -------------
-
-    @property
-    def gemini_base_url(self) -> str:
-        """The Gemini base URL, for google-genai's ``HttpOptions(base_url=...)``."""
-        return self.url
-
-    @property
-    def azure_endpoint(self) -> str:
-        """The Azure OpenAI endpoint, for ``AzureOpenAI(azure_endpoint=...)``."""
-        return self.url
-
-    @property
-    def ollama_host(self) -> str:
-        """The Ollama host, for ``ollama.Client(host=...)``."""
-        return self.url
+    # --- addresses (url, port and every provider's base URL come from Listener) ----------
 
     def env(self, tenant: str | None = None) -> dict[str, str]:
         """Environment variables that point every provider's official SDK at this server
