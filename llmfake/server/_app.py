@@ -98,7 +98,8 @@ def create_app(engine: Engine, *, log: LogHook | None = None) -> web.Application
         state.journal.add(exchange)
         done: list[Plan] = []
         try:
-            await intake.turn()  # see _intake: the loop reads its sockets between intakes
+            if state.scenario.paced:  # no delays, no deadlines for a late stamp to shift
+                await intake.turn()  # see _intake: the loop reads its sockets between intakes
             return await _serve(request, router, engine, tenant, path, exchange, start, done)
         except Aborted:
             exchange.outcome = exchange.outcome or "aborted"
