@@ -280,14 +280,14 @@ class Engine:
         if spec is None or matcher is None:
             return None
         method, path = route if route is not None else ("POST", "")
-        body = json.dumps(call.body) if call.body else None
-        index = matcher.find(method, path, body)
+        key = matcher.key_of_json(method, path, call.body or None)
+        index = matcher.find_key(key)
         instant = Timing(Latency(), timing_seed)
         where = source if source != "default" else "cassette"
         if index is None:
             if not spec.strict:
                 return None
-            problem = matcher.explain(method, path, body)
+            problem = matcher.explain_key(key)
             state.unmatched.append(problem)
             return Plan(**base, timing=instant, source=f"{where} unmatched", **limits,
                         error=ErrorSpec("server_error", should_retry=False,
@@ -296,8 +296,7 @@ class Engine:
         factor = 0.0 if speed == 0 else sc.time_scale / speed
         return Plan(**base, timing=instant, headers=step.headers,
                     fault=_scaled_fault(step.fault, sc.time_scale), source=where, **limits,
-                    recorded=matcher.interactions[index], recorded_index=index,
-                    replay_factor=factor)
+                    recorded=matcher.interactions[index], replay_factor=factor)
 
     def _select(self, state: TenantState, call: Call) -> tuple[Step, Rule | None, str]:
         sc = state.scenario

@@ -172,8 +172,6 @@ class Plan:
     """The limiter bucket this request holds a concurrency slot in, until ``Engine.finish``."""
     recorded: Interaction | None = None
     """The ``llmfake.record.Interaction`` replayed instead of a generated reply, if any."""
-    recorded_index: int | None = None
-    """Its index in the cassette."""
     replay_factor: float = 1.0
     """Recorded offsets are multiplied by this (time_scale / replay_speed; 0: no delays)."""
     source: str = "default"

@@ -12,11 +12,16 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from llmfake.errors import LLMFakeError
 from llmfake.record._cassette import Interaction, parse_json
 
-__all__ = ["DEFAULT_IGNORE", "Matcher", "UnmatchedRequestError", "normalise_body"]
+__all__ = ["DEFAULT_IGNORE", "Key", "Matcher", "UnmatchedRequestError", "normalise_body",
+           "normalise_value"]
+
+Key = tuple[str, str, str]
+"""(method, path, normalised body): what two requests must share to match."""
 
 DEFAULT_IGNORE: frozenset[str] = frozenset({"stream_options", "user", "metadata", "seed"})
 
@@ -39,6 +44,11 @@ def normalise_body(body: str | bytes | None, ignore: Iterable[str] = DEFAULT_IGN
     data = parse_json(body)
     if data is None:
         return body or ""
+    return normalise_value(data, ignore)
+
+
+def normalise_value(data: Any, ignore: Iterable[str] = DEFAULT_IGNORE) -> str:
+    """``normalise_body`` of a body already parsed from JSON."""
     if isinstance(data, dict):
         skip = set(ignore)
         data = {k: v for k, v in data.items() if k not in skip}
@@ -62,8 +72,14 @@ class Matcher:
         self._keys = [self._key(i.request.method, i.request.path, i.request.body)
                       for i in self.interactions]
 
-    def _key(self, method: str, path: str, body: str | bytes | None) -> tuple[str, str, str]:
+    def _key(self, method: str, path: str, body: str | bytes | None) -> Key:
         return (method.upper(), path.rstrip("/") or "/", normalise_body(body, self.ignore))
+
+    def key_of_json(self, method: str, path: str, data: Any) -> Key:
+        """The matching key of a request whose body is already parsed (None: no body), for
+        ``find_key`` and ``explain_key``: the server has the JSON, not the text."""
+        body = "" if data is None else normalise_value(data, self.ignore)
+        return (method.upper(), path.rstrip("/") or "/", body)
 
     def find(self, method: str, path: str, body: str | bytes | None) -> int | None:
         """The index of the interaction for this request (marking it used), or None.
@@ -71,7 +87,10 @@ class Matcher:
         A recorded path that ends with the request's path matches too: a cassette recorded
         against an upstream with a base path (``https://host/openai/v1``) replays for a client
         pointed at the fake's root."""
-        key = self._key(method, path, body)
+        return self.find_key(self._key(method, path, body))
+
+    def find_key(self, key: Key) -> int | None:
+        """``find`` for a key from ``key_of_json``."""
         last: int | None = None
         for i, k in enumerate(self._keys):
             if k == key or (k[0] == key[0] and k[2] == key[2] and key[1] != "/"
@@ -101,7 +120,7 @@ class Matcher:
         then the most similar body), or None when nothing is recorded."""
         return self._nearest(self._key(method, path, body))
 
-    def _nearest(self, key: tuple[str, str, str]) -> int | None:
+    def _nearest(self, key: Key) -> int | None:
         best: tuple[float, int] | None = None
         for i, k in enumerate(self._keys):
             score = (2.0 if k[0] == key[0] else 0.0) + (4.0 if k[1] == key[1] else 0.0)
@@ -114,9 +133,13 @@ class Matcher:
     def explain(self, method: str, path: str, body: str | bytes | None) -> str:
         """Why this request matches nothing: the nearest recorded request and a diff of the
         two bodies (the message ``UnmatchedRequestError`` carries in strict mode)."""
-        return str(self._error(self._key(method, path, body)))
+        return self.explain_key(self._key(method, path, body))
 
-    def _error(self, key: tuple[str, str, str]) -> UnmatchedRequestError:
+    def explain_key(self, key: Key) -> str:
+        """``explain`` for a key from ``key_of_json``."""
+        return str(self._error(key))
+
+    def _error(self, key: Key) -> UnmatchedRequestError:
         where = f"{key[0]} {key[1]}"
         i = self._nearest(key)
         if i is None:

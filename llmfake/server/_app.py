@@ -186,7 +186,6 @@ async def _serve(request: web.Request, router: Router, engine: Engine, tenant: s
         # The recording's own ids and headers stand, unless the scenario counts rate limits.
         replay = render_replay(plan, extra if plan.rate_limit is not None else plan.headers)
         rendered = replay.rendered
-        exchange.status = rendered.status
         exchange.retry_after = _retry_after(rendered.headers)
     else:
         rendered = _with_headers(route.render(plan), extra)

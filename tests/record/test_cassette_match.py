@@ -168,3 +168,16 @@ def test_strict_names_nearest_and_shows_diff():
     assert "interactions[1]" in str(err)
     assert '-      "content": "hello"' in err.diff
     assert '+      "content": "goodbye"' in err.diff
+
+
+def test_a_parsed_body_matches_as_its_text_does():
+    # The server matches the JSON it already parsed; it must find what the text would.
+    body = '{"model": "gpt-4o", "seed": 1, "messages": [{"role": "user", "content": "hi"}]}'
+    m = Matcher([_it('{"messages": [{"role": "user", "content": "other"}], "model": "gpt-4o"}'),
+                 _it(body)])
+    key = m.key_of_json("POST", "/v1/chat/completions",
+                        {"messages": [{"role": "user", "content": "hi"}], "model": "gpt-4o",
+                         "seed": 99})
+    assert m.find_key(key) == 1
+    assert m.explain_key(m.key_of_json("POST", "/v1/chat/completions", None)).startswith(
+        "no recorded interaction for POST /v1/chat/completions")
