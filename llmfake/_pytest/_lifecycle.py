@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from llmfake._pytest._cassette import recorder, recording_env, replay_spec, tape_for
+from llmfake._pytest._cassette import recorder, replay_spec, tape_for
 from llmfake._pytest._fixture import LLMFake, tenant_name
 from llmfake._pytest._options import Options, SessionSettings, marker_options
 from llmfake._pytest._report import figures, teardown_problems
@@ -40,17 +40,14 @@ def run(item: pytest.Item, server: Server, settings: SessionSettings, fixture_sc
         # Newest first: the interception ends, then the environment comes back, the recording
         # proxy stops, then the tenant is dropped so a long session's journals do not pile up.
         cleanup.callback(server.engine.drop, fake.tenant)
-        client_env = fake.client_env
         if tape is not None and tape.records:
-            tenant_url = fake.url
-            proxy = cleanup.enter_context(recorder(tape, settings.upstreams))
-            fake.proxy_url = proxy.url
-            client_env = recording_env(client_env, tenant_url, proxy.url)
+            # From here on fake.url and fake.client_env name the proxy, real keys kept.
+            fake.proxy_url = cleanup.enter_context(recorder(tape, settings.upstreams)).url
         elif tape is not None:
             fake.replay(replay_spec(tape, f"{item.nodeid}: @pytest.mark.llmfake(cassette=...)"))
         fake.tape = tape
         cleanup.callback(env.undo)
-        for key, value in client_env.items():
+        for key, value in fake.client_env.items():
             env.setenv(key, value)
         if options.intercept:
             cleanup.enter_context(intercept(fake, options))
