@@ -49,8 +49,6 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-import yaml
-
 from llmfake.record._cassette import (
     Cassette,
     Chunk,
@@ -60,6 +58,7 @@ from llmfake.record._cassette import (
     content_type,
     is_stream_type,
     split_stream,
+    yaml_text,
 )
 from llmfake.record._match import DEFAULT_IGNORE, normalise_body
 from llmfake.record._redact import Redactor
@@ -301,20 +300,6 @@ def make_vcr(*, record_mode: str = "none", ignore: Iterable[str] = DEFAULT_IGNOR
 # --- the serializer -------------------------------------------------------------------------
 
 
-class _Dumper(yaml.SafeDumper):
-    """Multi-line strings as block scalars, so SSE and pretty-printed JSON bodies read as
-    they were sent."""
-
-
-def _str_representer(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
-    if "\n" in data and not any(ws + "\n" in data for ws in (" ", "\t")) and "\r" not in data:
-        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data)
-
-
-_Dumper.add_representer(str, _str_representer)
-
-
 class Serializer:
     """A vcrpy serializer (``serialize(dict) -> str``, ``deserialize(str) -> dict``) for
     llmfake's cassette format.
@@ -346,7 +331,7 @@ class Serializer:
                                 "interactions": interactions}
         if cassette_dict.get("metadata"):
             data["metadata"] = _plain(cassette_dict["metadata"])
-        return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+        return yaml_text(data)
 
     def deserialize(self, cassette_string: str) -> Any:
         """YAML text as vcrpy's cassette data: the ``llmfake`` keys are taken out (a response's

@@ -163,8 +163,7 @@ class Cassette:
 
     def dumps(self) -> str:
         """The cassette as YAML text."""
-        return yaml.dump(self.to_dict(), Dumper=_Dumper, sort_keys=False, allow_unicode=True,
-                         width=100)
+        return yaml_text(self.to_dict())
 
     def save(self, path: str | os.PathLike[str] | None = None) -> None:
         """Write the cassette atomically (a temporary file renamed over ``path``)."""
@@ -240,6 +239,11 @@ def _str_representer(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
 
 
 _Dumper.add_representer(str, _str_representer)
+
+
+def yaml_text(data: Any) -> str:
+    """``data`` as cassette YAML: keys in their order, multi-line strings as block scalars."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
 
 
 def _interaction_to_dict(it: Interaction) -> dict[str, Any]:
