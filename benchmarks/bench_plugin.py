@@ -183,8 +183,8 @@ import json, time
 import pytest
 t0 = time.perf_counter()
 import llmfake.pytest_plugin
-from llmfake._pytest._options import SessionSettings   # what pytest_configure imports
-from llmfake._pytest._session import SessionServer
+from llmfake._plugin._options import SessionSettings   # what pytest_configure imports
+from llmfake._plugin._session import SessionServer
 t1 = time.perf_counter()
 slot = SessionServer(SessionSettings())
 slot.url

@@ -10,7 +10,14 @@ Start here::
 import typing as _typing
 
 from llmfake._version import __version__
-from llmfake.errors import LLMFakeError, ScenarioError, ServerError
+from llmfake.errors import (
+    CassetteError,
+    LLMFakeError,
+    NetworkBlockedError,
+    ScenarioError,
+    ServerError,
+    UnmatchedRequestError,
+)
 from llmfake.scenario import (
     Scenario,
     builtin_names,
@@ -25,11 +32,14 @@ if _typing.TYPE_CHECKING:
     from llmfake.server import Server, serve
 
 __all__ = [
+    "CassetteError",
     "LLMFakeError",
+    "NetworkBlockedError",
     "Scenario",
     "ScenarioError",
     "Server",
     "ServerError",
+    "UnmatchedRequestError",
     "__version__",
     "builtin_names",
     "error",

@@ -64,7 +64,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-from llmfake.errors import LLMFakeError
+from llmfake.errors import NetworkBlockedError
 
 __all__ = ["DEFAULT_HOSTS", "Interception", "NetworkBlockedError", "intercept"]
 
@@ -80,20 +80,6 @@ _TENANT = re.compile(r"[A-Za-z0-9_.~-]{1,128}\Z")
 _PROXY_POOLS = frozenset({"HTTPProxy", "AsyncHTTPProxy", "SOCKSProxy", "AsyncSOCKSProxy"})
 
 
-class NetworkBlockedError(LLMFakeError):
-    """A request to a host outside the fake was refused because ``block_network=True``.
-
-    ``host`` is the refused host name.
-    """
-
-    def __init__(self, scheme: str, host: str, port: int | None, hosts: tuple[str, ...]) -> None:
-        self.host = host
-        where = f"{scheme}://{host}" + (f":{port}" if port is not None else "")
-        super().__init__(
-            f"llmfake.intercept(block_network=True) refused a request to {where}: only the "
-            f"intercepted hosts ({', '.join(hosts)}) and loopback are reachable. To let this host "
-            f"through, pass allow_hosts=[{host!r}] to intercept(), or block_network=False."
-        )
 
 
 # --- one active target ----------------------------------------------------------------------

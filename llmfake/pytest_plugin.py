@@ -1,7 +1,7 @@
 """The pytest plugin (entry point ``llmfake``): fixtures, the ``llmfake`` marker, options, the
 report header and the terminal summary.
 
-Kept thin: hooks and fixtures only. The machinery lives in ``llmfake._pytest`` and the server
+Kept thin: hooks and fixtures only. The machinery lives in ``llmfake._plugin`` and the server
 (aiohttp) is imported when a test first asks for it, so a session that never uses llmfake pays
 for nothing but an idle socket. The reference is docs/pytest-plugin.md.
 """
@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from llmfake._pytest._fixture import LLMFake
-    from llmfake._pytest._options import SessionSettings
-    from llmfake._pytest._session import SessionServer
+    from llmfake._plugin._fixture import LLMFake
+    from llmfake._plugin._options import SessionSettings
+    from llmfake._plugin._session import SessionServer
     from llmfake.server import Server
 
 __all__ = ["LLMFake"]
@@ -31,7 +31,7 @@ _FIGURES: pytest.StashKey[dict[str, Any]] = pytest.StashKey()
 def __getattr__(name: str) -> Any:
     # ``from llmfake.pytest_plugin import LLMFake`` for type hints, without loading it eagerly.
     if name == "LLMFake":
-        from llmfake._pytest._fixture import LLMFake
+        from llmfake._plugin._fixture import LLMFake
 
         return LLMFake
     raise AttributeError(f"module 'llmfake.pytest_plugin' has no attribute {name!r}")
@@ -69,8 +69,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from llmfake._pytest._options import MARKER_DOC, session_settings
-    from llmfake._pytest._session import SessionServer
+    from llmfake._plugin._options import MARKER_DOC, session_settings
+    from llmfake._plugin._session import SessionServer
 
     config.addinivalue_line("markers", MARKER_DOC)
     settings = session_settings(config)
@@ -88,7 +88,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    from llmfake._pytest._report import header_lines
+    from llmfake._plugin._report import header_lines
 
     # Under xdist the controller runs no test: each worker starts its own server.
     controller = getattr(config.option, "dist", "no") != "no" and not hasattr(
@@ -114,9 +114,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
 
 
 def _ours(excinfo: pytest.ExceptionInfo[BaseException]) -> bool:
-    """Whether ``excinfo`` is a ``UsageError`` raised by ``llmfake._pytest``."""
+    """Whether ``excinfo`` is a ``UsageError`` raised by ``llmfake._plugin``."""
     return excinfo.errisinstance(pytest.UsageError) and Path(
-        excinfo.traceback[-1].path).parts[-3:-1] == ("llmfake", "_pytest")
+        excinfo.traceback[-1].path).parts[-3:-1] == ("llmfake", "_plugin")
 
 
 class _Summary:
@@ -135,7 +135,7 @@ class _Summary:
         settings = self.config.stash[_SETTINGS]
         if not (settings.report or self.config.get_verbosity() >= 1):
             return
-        from llmfake._pytest._report import summary_lines
+        from llmfake._plugin._report import summary_lines
 
         served = self.config.stash[_SLOT].served
         where = served or ("one server per xdist worker" if self.rows else "not started")
@@ -177,7 +177,7 @@ def llmfake(request: pytest.FixtureRequest, llmfake_server: Server, llmfake_scen
     ``llmfake.journal.assert_attempts(2)``. Works in sync and async tests alike. At teardown
     it fails the test on requests a strict scenario did not expect and on scripted steps
     never used (@pytest.mark.llmfake(strict=False, check_unused=False) to opt out)."""
-    from llmfake._pytest._lifecycle import run
+    from llmfake._plugin._lifecycle import run
 
     item = request.node
 

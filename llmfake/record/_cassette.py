@@ -41,7 +41,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from llmfake.errors import LLMFakeError
+from llmfake.errors import CassetteError
 
 __all__ = [
     "Cassette",
@@ -60,17 +60,6 @@ STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "application/jsonl"
                 "application/json-seq")
 
 
-class CassetteError(LLMFakeError, ValueError):
-    """A cassette file is invalid. ``source`` names the file, ``index`` the interaction (or None
-    when the problem is with the file as a whole)."""
-
-    def __init__(self, problem: str, *, source: str = "<cassette>",
-                 index: int | None = None) -> None:
-        self.problem = problem
-        self.source = source
-        self.index = index
-        where = source if index is None else f"{source}: interactions[{index}]"
-        super().__init__(f"{where}: {problem}")
 
 
 Headers = dict[str, list[str]]

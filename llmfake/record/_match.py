@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from llmfake.errors import LLMFakeError
+from llmfake.errors import UnmatchedRequestError
 from llmfake.record._cassette import Interaction, parse_json
 
 __all__ = ["DEFAULT_IGNORE", "Key", "Matcher", "UnmatchedRequestError", "normalise_body",
@@ -26,14 +26,6 @@ Key = tuple[str, str, str]
 DEFAULT_IGNORE: frozenset[str] = frozenset({"stream_options", "user", "metadata", "seed"})
 
 
-class UnmatchedRequestError(LLMFakeError, LookupError):
-    """In strict mode, a request matched no recorded interaction. The message names the nearest
-    recorded request and shows a diff of the two bodies; ``nearest`` is its index (or None)."""
-
-    def __init__(self, message: str, *, nearest: int | None = None, diff: str = "") -> None:
-        self.nearest = nearest
-        self.diff = diff
-        super().__init__(message)
 
 
 def normalise_body(body: str | bytes | None, ignore: Iterable[str] = DEFAULT_IGNORE) -> str:

@@ -278,7 +278,7 @@ def test_every_fixture_is_documented(inner):
 
 
 def test_the_fixture_class_is_exposed_for_type_hints():
-    from llmfake._pytest._fixture import LLMFake
+    from llmfake._plugin._fixture import LLMFake
 
     assert llmfake.pytest_plugin.LLMFake is LLMFake
     assert LLMFake.__test__ is False
@@ -289,7 +289,7 @@ def test_the_fixture_class_is_exposed_for_type_hints():
 
 def test_loading_the_plugin_imports_neither_the_server_nor_aiohttp():
     code = ("import sys, llmfake.pytest_plugin; "
-            "print([m for m in ('aiohttp', 'llmfake.server', 'llmfake._pytest._fixture') "
+            "print([m for m in ('aiohttp', 'llmfake.server', 'llmfake._plugin._fixture') "
             "if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
@@ -309,8 +309,8 @@ def test_a_session_that_never_uses_llmfake_does_not_start_a_server(inner):
 
 
 def test_the_session_server_starts_once_on_the_socket_it_bound():
-    from llmfake._pytest._options import SessionSettings
-    from llmfake._pytest._session import SessionServer
+    from llmfake._plugin._options import SessionSettings
+    from llmfake._plugin._session import SessionServer
 
     slot = SessionServer(SessionSettings(seed=3))
     try:

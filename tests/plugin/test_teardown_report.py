@@ -184,7 +184,7 @@ def test_xdist_workers_each_run_a_server_and_report_to_the_controller(inner):
 
 
 def test_request_lines_quote_the_last_message_when_there_is_one():
-    from llmfake._pytest._report import _request_line
+    from llmfake._plugin._report import _request_line
     from llmfake.journal import Exchange
 
     def line(body: object, model: str | None = "m") -> str:

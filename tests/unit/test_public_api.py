@@ -25,3 +25,20 @@ def test_error_tree():
     assert issubclass(llmfake.ScenarioError, llmfake.LLMFakeError)
     assert issubclass(llmfake.ScenarioError, ValueError)
     assert issubclass(llmfake.ServerError, RuntimeError)
+
+
+def test_every_llmfake_error_is_in_errors_and_exported():
+    import llmfake.errors
+    import llmfake.intercept
+    import llmfake.record  # noqa: F401  (defines nothing of its own, but must not either)
+
+    def subclasses(cls: type) -> set[type]:
+        found = set(cls.__subclasses__())
+        for sub in list(found):
+            found |= subclasses(sub)
+        return found
+
+    for cls in subclasses(llmfake.LLMFakeError):
+        assert cls.__module__ == "llmfake.errors", f"{cls.__name__} is defined outside errors.py"
+        assert getattr(llmfake, cls.__name__) is cls, f"{cls.__name__} is not exported"
+        assert cls.__name__ in (llmfake.errors.__doc__ or ""), f"{cls.__name__} not in the tree"

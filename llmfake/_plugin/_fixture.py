@@ -16,7 +16,7 @@ from llmfake.scenario import load_scenario, scenario_from_dict
 from llmfake.scenario import reply as _reply
 
 if TYPE_CHECKING:
-    from llmfake._pytest._cassette import Tape
+    from llmfake._plugin._cassette import Tape
     from llmfake.engine._engine import TenantState
     from llmfake.journal import Journal
     from llmfake.scenario._model import CassetteSpec, Scenario
@@ -90,7 +90,7 @@ class LLMFake(ProviderURLs):
         dummy keys: ``subprocess.run(..., env={**os.environ, **llmfake.client_env})``."""
         env = self.server.env(self.tenant)
         if self.proxy_url is not None:
-            from llmfake._pytest._cassette import recording_env
+            from llmfake._plugin._cassette import recording_env
 
             env = recording_env(env, self.server.tenant_url(self.tenant), self.proxy_url)
         return env

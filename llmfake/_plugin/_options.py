@@ -51,7 +51,7 @@ class Options:
     block_network: bool = False
     """With ``intercept``: refuse connections to any other host."""
     cassette: Any = None
-    """``cassette=`` as given: True, a path or a dict (see ``llmfake._pytest._cassette``)."""
+    """``cassette=`` as given: True, a path or a dict (see ``llmfake._plugin._cassette``)."""
 
 
 @dataclass
@@ -115,7 +115,7 @@ def session_settings(config: pytest.Config) -> SessionSettings:
         settings.seed = _seed(ini_seed, "llmfake_seed (ini)")
     settings.report = bool(config.getoption("llmfake_report")) or bool(
         config.getini("llmfake_report"))
-    from llmfake._pytest._cassette import RECORD_MODES, parse_upstream
+    from llmfake._plugin._cassette import RECORD_MODES, parse_upstream
 
     mode, what = config.getoption("llmfake_record"), "--llmfake-record"
     if not mode:

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 from llmfake._assertions import unused_steps
 
 if TYPE_CHECKING:
-    from llmfake._pytest._fixture import LLMFake
-    from llmfake._pytest._options import Options, SessionSettings
-    from llmfake._pytest._session import SessionServer
+    from llmfake._plugin._fixture import LLMFake
+    from llmfake._plugin._options import Options, SessionSettings
+    from llmfake._plugin._session import SessionServer
     from llmfake.journal import Exchange
 
 FIGURES = ("requests", "faults", "retries", "retry_after_violations")

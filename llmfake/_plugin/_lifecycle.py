@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from llmfake._pytest._cassette import recorder, replay_spec, tape_for
-from llmfake._pytest._fixture import LLMFake, tenant_name
-from llmfake._pytest._options import Options, SessionSettings, marker_options
-from llmfake._pytest._report import figures, teardown_problems
+from llmfake._plugin._cassette import recorder, replay_spec, tape_for
+from llmfake._plugin._fixture import LLMFake, tenant_name
+from llmfake._plugin._options import Options, SessionSettings, marker_options
+from llmfake._plugin._report import figures, teardown_problems
 
 if TYPE_CHECKING:
     from llmfake.server import Server

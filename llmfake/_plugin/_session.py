@@ -13,7 +13,7 @@ import socket
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from llmfake._pytest._options import SessionSettings
+    from llmfake._plugin._options import SessionSettings
     from llmfake.server import Server
 
 HOST = "127.0.0.1"
