@@ -1,5 +1,5 @@
 """The benchmark suite: ``python -m benchmarks`` runs every benchmark and prints the figures
-against the targets of issue 7; ``--write-docs`` puts them in docs/benchmarks.md.
+against its targets; ``--write-docs`` puts them in docs/benchmarks.md.
 
 Each benchmark is one of the scripts beside this file, run as its own process with ``--json``
 (each starts its own servers on loopback, pins them, and stops them):
@@ -91,7 +91,7 @@ def run_one(label: str, argv: list[str]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="llmfake's benchmark suite (issue 7): every figure against its target.",
+        description="llmfake's benchmark suite: every figure against its target.",
         epilog="Benchmarks: " + ", ".join(NAMES) + ". See benchmarks/README.md.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("only", nargs="*", metavar="BENCHMARK",

@@ -1,4 +1,4 @@
-"""The suite's report: the figures against issue 7's targets, as a text table and as the
+"""The suite's report: the figures against their targets, as a text table and as the
 generated part of docs/benchmarks.md (between the ``<!-- suite:begin -->`` and
 ``<!-- suite:end -->`` markers; the rest of that page is written by hand)."""
 

@@ -8,7 +8,7 @@ error). Medians and p99 over ``--runs`` replays, after one unmeasured replay.
 
     python benchmarks/bench_replay.py --json
 
-The acceptance bar (issue 6): the SDK sees first byte and gaps within 10 ms of the recording.
+The bar: the SDK sees first byte and gaps within 10 ms of the recording.
 """
 
 from __future__ import annotations

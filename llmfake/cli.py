@@ -47,8 +47,9 @@ def _parser() -> argparse.ArgumentParser:
                         "beyond one core. Each worker has its own state: tenants, journals, "
                         "scripts, rate and concurrency limits are per worker, and a request "
                         "goes to whichever worker the kernel picks (default 1)")
-    s.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio",
-                   help="event loop: asyncio (default) or uvloop (the llmfake[fast] extra)")
+    s.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto",
+                   help="event loop: auto (default: uvloop where it is installed, as it is "
+                        "on Linux and macOS), asyncio or uvloop")
     v = sub.add_parser("validate", help="check a scenario file; exit 2 if it is invalid")
     v.add_argument("file", nargs="+", help="scenario files (YAML or JSON), or - for stdin")
     from llmfake.record import add_cli
@@ -305,14 +306,17 @@ def _watch_parent(loop: asyncio.AbstractEventLoop, parent: int, stop: asyncio.Ev
 
 
 def _run(main: Coroutine[Any, Any, None], loop: str) -> None:
-    if loop == "uvloop":
+    if loop in ("auto", "uvloop"):
         try:
             import uvloop
         except ImportError:
-            raise LLMFakeError("--loop uvloop needs uvloop: pip install 'llmfake[fast]'"
-                               ) from None
-        uvloop.run(main)
-        return
+            if loop == "uvloop":
+                raise LLMFakeError("--loop uvloop needs uvloop, a dependency of llmfake that "
+                                   "is not built for this platform; use --loop asyncio"
+                                   ) from None
+        else:
+            uvloop.run(main)
+            return
     asyncio.run(main)
 
 

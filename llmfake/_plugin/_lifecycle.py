@@ -84,17 +84,7 @@ def start(fake: LLMFake, options: Options, settings: SessionSettings, fixture_sc
 
 def intercept(fake: LLMFake, options: Options) -> contextlib.AbstractContextManager[Any]:
     """Route the providers' real hosts into this tenant, with ``llmfake.intercept``."""
-    try:
-        module = importlib.import_module("llmfake.intercept")
-    except ModuleNotFoundError as exc:
-        if exc.name != "llmfake.intercept":
-            raise
-        # TODO(issue 5, item 7): llmfake.intercept is built separately; once it is installed
-        # this branch is dead. Until then, say so instead of letting requests reach the network.
-        raise pytest.UsageError(
-            "@pytest.mark.llmfake(intercept=True) needs llmfake.intercept, which this "
-            "installation of llmfake does not have; point the client at llmfake.url instead"
-        ) from None
+    module = importlib.import_module("llmfake.intercept")  # lazily: it patches httpx
     manager: contextlib.AbstractContextManager[Any] = module.intercept(
         fake.server, tenant=fake.tenant, block_network=options.block_network)
     return manager

@@ -17,10 +17,9 @@ import re
 import struct
 from collections.abc import Iterable
 
-from faker.providers.lorem.en_US import Provider as _Lorem
+from llmfake.engine._words import WORDS as _WORDS
 
 _TOKEN = re.compile(r"\s*(?:[^\W\d_]{1,10}|\d{1,3}|[^\w\s]|_)|\s+")
-_WORDS: tuple[str, ...] = tuple(_Lorem.word_list)
 
 
 def tokenize(text: str) -> tuple[str, ...]:
@@ -54,7 +53,7 @@ def prompt_tokens(texts: Iterable[str]) -> int:
 
 def generated_text(rng: random.Random, *, sentences: int | None = None,
                    words: int | None = None) -> str:
-    """Seeded English-like text from faker's lorem word list (same rng state, same text)."""
+    """Seeded English-like text from the fixed word list (same rng state, same text)."""
     if words is not None:
         picked = [rng.choice(_WORDS) for _ in range(words)]
         return " ".join(picked).capitalize() + "."

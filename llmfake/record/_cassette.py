@@ -41,6 +41,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from llmfake._yaml import safe_load
 from llmfake.errors import CassetteError
 
 __all__ = [
@@ -301,7 +302,7 @@ def load(path: str | os.PathLike[str]) -> Cassette:
 def loads(text: str, *, source: str = "<cassette>") -> Cassette:
     """Parse cassette YAML ``text``; ``source`` names it in errors."""
     try:
-        data = yaml.safe_load(text)
+        data = safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

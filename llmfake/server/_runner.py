@@ -4,15 +4,16 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import socket
-import threading
 from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 
 from llmfake.engine._engine import Engine, TenantState
+from llmfake.errors import ServerError
 from llmfake.journal import JOURNAL_LIMIT, Journal
 from llmfake.scenario._load import load_scenario
 from llmfake.scenario._model import Scenario
@@ -98,20 +99,34 @@ class Server(Listener):
         self._call_in_loop(self.engine.tenant(tenant).reset)
 
     def _call_in_loop(self, fn: Any, *args: Any) -> None:
+        """Run ``fn(*args)`` in the server's loop and wait for it: what it raises is raised
+        here, and a loop that does not get to it in time is an error, not a silent no-op."""
         loop = self._loop
         if loop is None or self._thread is None or not loop.is_running():
             fn(*args)
             return
-        done = threading.Event()
+        future: concurrent.futures.Future[None] = concurrent.futures.Future()
 
         def run() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
             try:
                 fn(*args)
-            finally:
-                done.set()
+            except BaseException as exc:
+                future.set_exception(exc)
+            else:
+                future.set_result(None)
 
         loop.call_soon_threadsafe(run)
-        done.wait(10)
+        try:
+            future.result(timeout=_CALL_TIMEOUT)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise ServerError(f"the server's event loop did not run {fn.__qualname__} within "
+                              f"{_CALL_TIMEOUT:g} s: it is blocked or shutting down") from None
+
+
+_CALL_TIMEOUT = 10.0
 
 
 def serve(

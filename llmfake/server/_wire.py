@@ -22,7 +22,9 @@ from llmfake.server._pacer import paced
 from llmfake.server._replay import Replay
 
 _FOREVER = 3600.0 * 24
-_CLIENT_GONE = (ConnectionResetError, ConnectionError, asyncio.CancelledError)
+# aiohttp (3.9 on) no longer cancels a handler when its client goes away: a CancelledError is
+# the server shutting down (or the caller's own cancellation), which must propagate.
+_CLIENT_GONE = (ConnectionResetError, ConnectionError)
 
 
 class Aborted(Exception):

@@ -238,23 +238,6 @@ def test_intercept_calls_llmfake_intercept_for_the_tests_tenant(inner):
     inner.run().assert_outcomes(passed=3)
 
 
-def test_intercept_without_llmfake_intercept_is_a_usage_error(inner):
-    # None in sys.modules makes the import fail as if the module were not installed.
-    inner.makeconftest("import sys\nsys.modules['llmfake.intercept'] = None\n")
-    inner.makepyfile("""
-        import pytest
-
-        @pytest.mark.llmfake(intercept=True)
-        def test_x():
-            pass
-    """)
-    result = inner.run()
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*@pytest.mark.llmfake(intercept=True) needs "
-                                 "llmfake.intercept, which this installation of llmfake does "
-                                 "not have; point the client at llmfake.url instead"])
-
-
 def test_a_broken_llmfake_intercept_is_not_mistaken_for_a_missing_one(inner):
     inner.makeconftest("""
         import importlib.abc

@@ -1,0 +1,48 @@
+"""Same seed, same bytes, in every release: generated text and whole bodies are pinned here.
+
+A change to the word list, to how words are drawn, or to how a reply is rendered changes what
+users' recorded expectations compare against; this test fails first, on purpose.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import urllib.request
+
+import llmfake
+from llmfake.engine._text import generated_text
+from llmfake.engine._words import WORDS
+
+
+def test_the_word_list_is_fixed():
+    assert len(WORDS) == 971
+    assert len(set(WORDS)) == len(WORDS)
+    assert hashlib.sha256(" ".join(WORDS).encode()).hexdigest()[:16] == "3d11958c06f4356f"
+
+
+def test_generated_text_for_a_seed_never_changes():
+    assert generated_text(random.Random("0:content:0")) == (
+        "Yard think certain them learn region have peace little.")
+    assert generated_text(random.Random("7:content:3")) == (
+        "Prepare friend do weight moment majority. Main way often beautiful expect establish "
+        "bill.")
+    assert generated_text(random.Random("42"), words=12) == (
+        "Matter lose property father bill woman around book year play look three.")
+
+
+def test_a_chat_body_for_a_seed_never_changes():
+    with llmfake.serve({"seed": 7, "freeze_time": True}) as server:
+        request = urllib.request.Request(
+            f"{server.openai_base_url}/chat/completions", method="POST",
+            data=json.dumps({"model": "gpt-4o",
+                             "messages": [{"role": "user", "content": "hi"}]}).encode(),
+            headers={"content-type": "application/json"})
+        with urllib.request.urlopen(request) as response:
+            body = response.read()
+    assert json.loads(body)["choices"][0]["message"]["content"] == (
+        "Kind interesting fine they heart party stay. Specific little beat voice might president "
+        "human couple list add. Although any realize american staff well year occur save.")
+    assert hashlib.sha256(body).hexdigest() == (
+        "245a5eaebc7009c0b162e251aaea4b7f215d315faa3be3da9f1a4fe464ed5ffa")
