@@ -1,40 +1,35 @@
-"""The aiohttp application: routing, tenants, the control API, and the journal.
+"""The fake server's request handler: routing, tenants, the journal, and the plan on the wire.
 
-One catch-all route dispatches by itself: a tenant prefix ``/t/{tenant}`` may stand before any
-path, and the providers' paths are looked up in a dict first (exact paths are the hot path).
+A tenant prefix ``/t/{tenant}`` may stand before any path; the providers' paths are looked up in
+a dict first (exact paths are the hot path). The control API lives in ``_control``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
+from urllib.parse import parse_qsl
 
-from aiohttp import web
+import orjson
 
-from llmfake._version import __version__
 from llmfake.engine._engine import Engine
 from llmfake.engine._plan import Plan
-from llmfake.errors import ScenarioError
 from llmfake.journal import Exchange, body_key, safe_headers
 from llmfake.providers import PROVIDERS, Incoming, InvalidRequest, ProviderSpec, Rendered, Route
 from llmfake.providers._openai_common import render_invalid
-from llmfake.scenario._load import scenario_from_dict, scenario_from_text
 from llmfake.scenario._model import ErrorSpec
-from llmfake.server._arrival import arrival
-from llmfake.server._intake import Intake
+from llmfake.server._control import control
+from llmfake.server._http import Connection, Request
 from llmfake.server._replay import render as render_replay
-from llmfake.server._wire import Aborted, send
+from llmfake.server._wire import Finish, deliver
 
 _TENANT = re.compile(r"/t/([A-Za-z0-9_.~-]{1,128})(/.*)?\Z")
 _SECRET_QUERY = re.compile(r"((?:^|[?&])(?:key|api-key|api_key)=)[^&]*", re.IGNORECASE)
 _INVALID_JSON = object()
 _LOG = logging.getLogger("llmfake.server")
-ENGINE_KEY: web.AppKey[Engine] = web.AppKey("llmfake_engine", Engine)
 LogHook = Callable[[Exchange], None]
 
 
@@ -67,105 +62,122 @@ class Router:
         return None
 
 
-def create_app(engine: Engine, *, log: LogHook | None = None) -> web.Application:
-    """The fake server's application for ``engine``; ``log`` is called after each exchange."""
-    app = web.Application(client_max_size=1 << 40, handler_args={"max_field_size": 65536})
-    app[ENGINE_KEY] = engine
-    router = Router(PROVIDERS)
-    intake = Intake()
-    started = time.monotonic()
+class App:
+    """The fake server's request handler for ``engine``; ``log`` is called after each exchange."""
 
-    async def handle(request: web.Request) -> web.StreamResponse:
-        loop = asyncio.get_running_loop()
-        start = arrival(request, loop.time())  # every deadline counts from here
-        tenant, path = "default", request.path
-        m = _TENANT.match(path)
-        if m:
-            tenant, path = m.group(1), m.group(2) or "/"
+    def __init__(self, engine: Engine, *, log: LogHook | None = None) -> None:
+        self.engine = engine
+        self.log = log
+        self.router = Router(PROVIDERS)
+        self.started = time.monotonic()
+
+    def body_limit(self, req: Request) -> int:
+        """The largest body the tenant a request goes to accepts."""
+        tenant, _ = _split(req.path)
+        return self.engine.tenant(tenant).scenario.limits.max_request_bytes
+
+    def __call__(self, req: Request, conn: Connection) -> Coroutine[Any, Any, None] | None:
+        """Answer ``req``: at once, or through the coroutine returned."""
+        start = req.arrived  # every deadline counts from here
+        tenant, path = _split(req.path)
         if path.startswith("/_llmfake/") or path == "/_llmfake":
-            return await _control(request, engine, tenant, path[len("/_llmfake"):].strip("/"))
+            control(req, conn, self.engine, tenant, path[len("/_llmfake"):].strip("/"))
+            return None
+        engine = self.engine
         state = engine.tenant(tenant)
+        query = req.query
         exchange = Exchange(
-            seq=state.ordinal, tenant=tenant, method=request.method,
-            path=(_SECRET_QUERY.sub(r"\1***", f"{path}?{request.query_string}")
-                  if request.query_string else path),  # only a query can hold a key
-            headers=safe_headers(request.headers), started=time.monotonic() - started,
+            seq=state.ordinal, tenant=tenant, method=req.method,
+            path=(_SECRET_QUERY.sub(r"\1***", f"{path}?{query}") if query
+                  else path),  # only a query can hold a key
+            headers=safe_headers(req.headers), started=time.monotonic() - self.started,
         )
-        retry = request.headers.get("x-stainless-retry-count")
+        retry = req.headers.get("x-stainless-retry-count")
         exchange.retry_count = int(retry) if retry and retry.isdigit() else None
         # Journaled on arrival, filled in as it goes: the journal is in arrival order and shows
         # what is still in flight.
         state.journal.add(exchange)
         done: list[Plan] = []
+        finished = False
+
+        def finish() -> None:
+            nonlocal finished
+            if finished:
+                return
+            finished = True
+            for plan in done:
+                engine.finish(plan)
+            exchange.duration = conn.loop.time() - start
+            exchange.ended = time.monotonic() - self.started
+            if self.log is not None:
+                self.log(exchange)
+
         try:
-            if state.scenario.paced:  # no delays, no deadlines for a late stamp to shift
-                await intake.turn()  # see _intake: the loop reads its sockets between intakes
-            return await _serve(request, router, engine, tenant, path, exchange, start, done)
-        except Aborted:
-            exchange.outcome = exchange.outcome or "aborted"
-            raise _silent_close() from None
+            return _serve(req, conn, self.router, engine, tenant, path, exchange, start, done,
+                          finish)
         except Exception as exc:  # a bug must cost one request, never the server
-            _LOG.exception("llmfake failed on %s %s", request.method, path)
+            _LOG.exception("llmfake failed on %s %s", req.method, path)
             exchange.outcome = "llmfake error"
             bug = InvalidRequest(f"llmfake internal error: {type(exc).__name__}: {exc}. This is "
                                  "a bug in llmfake; please report it.", status=500)
-            return _respond(render_invalid(bug, "req_llmfake_internal_error"), exchange)
-        finally:
-            for plan in done:
-                engine.finish(plan)
-            exchange.duration = loop.time() - start
-            exchange.ended = time.monotonic() - started
-            if log is not None:
-                log(exchange)
-
-    app.router.add_route("*", "/{tail:.*}", handle)
-    return app
+            _respond(conn, render_invalid(bug, "req_llmfake_internal_error"), exchange)
+            finish()
+            return None
 
 
-def _silent_close() -> web.HTTPException:
-    # The transport is already closed; aiohttp drops whatever the handler returns.
-    return web.HTTPNoContent()
+def _split(target: str) -> tuple[str, str]:
+    """The tenant and the path after its prefix."""
+    if target.startswith("/t/"):
+        m = _TENANT.match(target)
+        if m:
+            return m.group(1), m.group(2) or "/"
+    return "default", target
 
 
-async def _serve(request: web.Request, router: Router, engine: Engine, tenant: str, path: str,
-                 exchange: Exchange, start: float, done: list[Plan]) -> web.StreamResponse:
+def _serve(req: Request, conn: Connection, router: Router, engine: Engine, tenant: str,
+           path: str, exchange: Exchange, start: float, done: list[Plan], finish: Finish
+           ) -> Coroutine[Any, Any, None] | None:
     state = engine.tenant(tenant)
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    found = router.find(request.method, path, headers)
+    headers = req.headers
+    method = req.method
+    found = router.find(method, path, headers)
 
-    def reject(rendering: Callable[[str], Rendered], outcome: str) -> web.Response:
+    def reject(rendering: Callable[[str], Rendered], outcome: str) -> None:
         exchange.seq, _, request_id = engine.reserve(state)
         exchange.outcome = outcome
-        return _respond(rendering(request_id), exchange)
+        _respond(conn, rendering(request_id), exchange)
+        finish()
 
     if found is None:
-        exc = InvalidRequest(f"Invalid URL ({request.method} {path})", status=404)
+        exc = InvalidRequest(f"Invalid URL ({method} {path})", status=404)
         owner = _owner(path, headers)
-        return reject(lambda rid: owner.invalid(exc, rid), "not found")
+        reject(lambda rid: owner.invalid(exc, rid), "not found")
+        return None
     route, provider, params = found
     exchange.provider, exchange.endpoint = route.provider, route.endpoint
 
-    limit = state.scenario.limits.max_request_bytes
-    if request.content_length is not None and request.content_length > limit:
-        return reject(lambda rid: provider.invalid(_too_large(limit), rid), "too large")
-    raw = await _read_body(request, limit)
-    if raw is None:
-        return reject(lambda rid: provider.invalid(_too_large(limit), rid), "too large")
+    if req.too_large:
+        limit = state.scenario.limits.max_request_bytes
+        reject(lambda rid: provider.invalid(_too_large(limit), rid), "too large")
+        return None
+    raw = req.body
     body = _decode(raw)
-    exchange.body_key = body_key(request.method, path, raw)
+    exchange.body_key = body_key(method, path, raw)
     if exchange.retry_count is not None:
         exchange.attempt = exchange.retry_count
     else:
         exchange.attempt = state.journal.infer_attempt(exchange)
     exchange.body = body if body is not _INVALID_JSON else raw.decode("utf-8", "replace")
-    inc = Incoming(request.method, path, params, dict(request.query), headers, body, tenant)
+    query = dict(parse_qsl(req.query, keep_blank_values=True)) if req.query else {}
+    inc = Incoming(method, path, params, query, headers, body, tenant)
     try:
         call = route.parse(inc)
     except InvalidRequest as exc:
         invalid = exc
-        return reject(lambda rid: provider.invalid(invalid, rid), "invalid")
+        reject(lambda rid: provider.invalid(invalid, rid), "invalid")
+        return None
     exchange.model, exchange.stream = call.model, call.stream
-    plan = engine.decide(call, (request.method, path))
+    plan = engine.decide(call, (method, path))
     done.append(plan)  # released when the response is over, whatever happens
     exchange.seq = plan.ordinal
     exchange.outcome, exchange.source = plan.outcome, plan.source
@@ -180,7 +192,7 @@ async def _serve(request: web.Request, router: Router, engine: Engine, tenant: s
             extra["x-should-retry"] = "true" if error.should_retry else "false"
         rendered = _with_headers(provider.error(error, plan.request_id, call), extra)
         plan_for_wire: Plan | None = plan if plan.fault is None else None
-        return await send(request, plan_for_wire, rendered, start, exchange)
+        return deliver(conn, plan_for_wire, rendered, start, exchange, finish)
     replay = None
     if plan.recorded is not None:
         # The recording's own ids and headers stand, unless the scenario counts rate limits.
@@ -196,7 +208,7 @@ async def _serve(request: web.Request, router: Router, engine: Engine, tenant: s
             "server_error")
         return provider.stream_error(spec, p)
 
-    return await send(request, plan, rendered, start, exchange, stream_error, replay)
+    return deliver(conn, plan, rendered, start, exchange, finish, stream_error, replay)
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
@@ -236,10 +248,10 @@ def _with_headers(rendered: Rendered, extra: Mapping[str, str]) -> Rendered:
                     rendered.events, rendered.tokens, rendered.text)
 
 
-def _respond(rendered: Rendered, exchange: Exchange) -> web.Response:
+def _respond(conn: Connection, rendered: Rendered, exchange: Exchange) -> None:
     exchange.status = rendered.status
     exchange.completed = True
-    return web.Response(status=rendered.status, headers=rendered.headers, body=rendered.body)
+    conn.respond(rendered.status, rendered.headers, rendered.body)
 
 
 def _too_large(limit: int) -> InvalidRequest:
@@ -247,74 +259,10 @@ def _too_large(limit: int) -> InvalidRequest:
                           code="request_too_large")
 
 
-async def _read_body(request: web.Request, limit: int) -> bytes | None:
-    if not request.body_exists:
-        return b""
-    length = request.content_length
-    if length is not None and length <= limit:
-        # The usual request says its length: one read, not an async iteration per chunk.
-        try:
-            return await request.content.readexactly(length)
-        except asyncio.IncompleteReadError as exc:  # the client hung up half-way
-            return exc.partial
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_any():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _decode(raw: bytes) -> Any:
     if not raw.strip():
         return None
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
         return _INVALID_JSON
-
-
-# --- control API -----------------------------------------------------------------------------
-
-async def _control(request: web.Request, engine: Engine, tenant: str, what: str
-                   ) -> web.StreamResponse:
-    state = engine.tenant(tenant)
-    method = request.method
-    if what == "health" and method == "GET":
-        return web.json_response({"status": "ok", "version": __version__, "tenant": tenant})
-    if what == "scenario" and method == "GET":
-        sc = state.scenario
-        return web.json_response({"name": sc.name, "source": sc.source,
-                                  "scenario": _jsonable(sc.raw)})
-    if what == "scenario" and method in ("PUT", "POST"):
-        text = await request.text()
-        source = f"PUT /_llmfake/scenario (tenant {tenant})"
-        try:
-            if (request.content_type or "").endswith("json") and text.strip():
-                try:
-                    doc = json.loads(text)
-                except ValueError as exc:
-                    raise ScenarioError(f"not valid JSON: {exc}", source=source) from None
-                scenario = scenario_from_dict(doc if doc is not None else {}, source)
-            else:
-                scenario = scenario_from_text(text, source)
-        except ScenarioError as exc:
-            return web.json_response({"error": {"message": str(exc), "path": exc.path,
-                                                "type": "scenario_error"}}, status=400)
-        engine.set_scenario(tenant, scenario)
-        return web.json_response({"status": "ok", "name": scenario.name, "tenant": tenant})
-    if what == "journal" and method == "GET":
-        return web.json_response(state.journal.to_json())
-    if what == "reset" and method == "POST":
-        state.reset()
-        return web.json_response({"status": "ok", "tenant": tenant})
-    return web.json_response(
-        {"error": {"message": f"Unknown control endpoint {method} /_llmfake/{what}; use GET "
-                              "health, GET or PUT scenario, GET journal, POST reset.",
-                   "type": "not_found"}}, status=404)
-
-
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))

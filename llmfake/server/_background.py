@@ -1,5 +1,6 @@
-"""An aiohttp app listening on loopback, run in a thread (``with``) or in the running loop
-(``async with``): what ``llmfake.serve`` and the recording proxy share.
+"""A server listening on loopback, run in a thread (``with``) or in the running loop
+(``async with``): what ``llmfake.serve`` (its own HTTP core) and the recording proxy (an aiohttp
+app) share.
 
 The socket is bound before the app starts (or given), so there is no race for the port and the
 URL is known at once.
@@ -12,19 +13,20 @@ import contextlib
 import socket
 import threading
 from types import TracebackType
-from typing import TypeVar
-
-from aiohttp import web
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from llmfake._urls import ProviderURLs
 from llmfake.errors import ServerError
-from llmfake.server._arrival import StampingServer
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 _Self = TypeVar("_Self", bound="Listener")
 
 
 class Listener(ProviderURLs):
-    """The lifecycle and address of one listening app; subclasses provide ``make_app``."""
+    """The lifecycle and address of one listening server. Subclasses provide ``make_app`` (an
+    aiohttp app), or override ``_open`` and ``_close``."""
 
     thread_name = "llmfake"
     """The background thread's name."""
@@ -36,13 +38,13 @@ class Listener(ProviderURLs):
         self.host = host
         """The address listened on."""
         self._port = port
-        self._runner: web.AppRunner | None = None
+        self._runner: Any = None
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped: asyncio.Event | None = None
 
-    def make_app(self) -> web.Application:
+    def make_app(self) -> web.Application:  # pragma: no cover - overridden
         """The app to serve (called once per start)."""
         raise NotImplementedError
 
@@ -81,27 +83,37 @@ class Listener(ProviderURLs):
         if self._runner is not None:
             return
         self._sock = self._bind()
-        runner = web.AppRunner(self.make_app(), access_log=None, handle_signals=False,
-                               shutdown_timeout=0.5)
         try:
-            await runner.setup()
-            if type(runner.server) is web.Server:
-                runner.server.__class__ = StampingServer
-            await web.SockSite(runner, self._sock).start()
+            self._runner = await self._open(self._sock)
         except BaseException:
-            await runner.cleanup()
             self._sock.close()
             raise
-        self._runner = runner
         self._loop = asyncio.get_running_loop()
 
     async def stop_async(self) -> None:
         """Stop (idempotent)."""
         runner, self._runner = self._runner, None
         if runner is not None:
-            await runner.cleanup()
+            await self._close(runner)
         if self._sock is not None:
             self._sock.close()
+
+    async def _open(self, sock: socket.socket) -> Any:
+        """Serve on ``sock``; returns what ``_close`` needs."""
+        from aiohttp import web
+
+        runner = web.AppRunner(self.make_app(), access_log=None, handle_signals=False,
+                               shutdown_timeout=0.5)
+        try:
+            await runner.setup()
+            await web.SockSite(runner, sock).start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        return runner
+
+    async def _close(self, runner: Any) -> None:
+        await runner.cleanup()
 
     def start(self: _Self) -> _Self:
         """Start in a background thread with its own event loop; return when it listens."""

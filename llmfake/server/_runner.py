@@ -10,15 +10,14 @@ import socket
 from collections.abc import Mapping
 from typing import Any
 
-from aiohttp import web
-
 from llmfake.engine._engine import Engine, TenantState
 from llmfake.errors import ServerError
 from llmfake.journal import JOURNAL_LIMIT, Journal
 from llmfake.scenario._load import load_scenario
 from llmfake.scenario._model import Scenario
-from llmfake.server._app import LogHook, create_app
+from llmfake.server._app import App, LogHook
 from llmfake.server._background import Listener
+from llmfake.server._http import HttpServer
 
 
 class Server(Listener):
@@ -52,9 +51,14 @@ class Server(Listener):
 
     thread_name = "llmfake-server"
 
-    def make_app(self) -> web.Application:
-        """The fake server's app, on this server's engine."""
-        return create_app(self.engine, log=self._log)
+    async def _open(self, sock: socket.socket) -> HttpServer:
+        app = App(self.engine, log=self._log)
+        http = HttpServer(app, app.body_limit)
+        await http.serve(sock)
+        return http
+
+    async def _close(self, runner: HttpServer) -> None:
+        await runner.close()
 
     # --- addresses (url, port and every provider's base URL come from Listener) ----------
 

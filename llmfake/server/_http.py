@@ -1,0 +1,623 @@
+"""HTTP/1.1 for the fake server: an ``asyncio.Protocol`` fed by httptools (llhttp, the parser
+Node and uvicorn use), writing straight to the transport.
+
+The server's work per request is a parse, a match, a render and one write, so the layer under it
+must cost little: no per-request task (a handler that can answer at once answers inside
+``data_received``; only one that must wait returns a coroutine, run as a task), no stream objects,
+header blocks joined once. What it speaks:
+
+- keep-alive (HTTP/1.1 by default, HTTP/1.0 when asked), ``Connection: close`` honoured;
+- pipelining: requests queue on their connection and are answered in order; reading pauses while
+  more than ``Limits.max_pipeline`` wait;
+- bodies with a length or chunked; ``Expect: 100-continue`` answered when the body is welcome;
+- flow control: ``pause_writing`` / ``resume_writing`` from the transport, ``drain()`` and
+  ``when_drained()`` for writers;
+- limits: a target longer than ``max_target`` gets 414, a header block over ``max_header_bytes``
+  431, a body over what the handler allows is handed to it as ``too_large`` (it answers 413 in its
+  provider's shape) and then discarded before the connection closes, so the client reads the 413
+  instead of a reset;
+- timeouts, checked by one sweep a second per server: a header block not finished in
+  ``header_timeout`` (408), a body that stops arriving for ``body_timeout`` (408), an idle
+  keep-alive connection after ``idle_timeout`` (closed);
+- malformed HTTP: a generic 400 and the connection closes; one debug line, never a traceback.
+
+HTTP/1.0 clients get streams delimited by the connection's end (no chunked encoding).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import struct
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from email.utils import formatdate
+from http import HTTPStatus
+
+import httptools
+
+_LOG = logging.getLogger("llmfake.server")
+
+__all__ = ["ClientGone", "Connection", "HttpServer", "Limits", "Request"]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one request may cost the server before it is refused."""
+
+    max_target: int = 8192
+    """Bytes of request target (path and query); longer gets 414."""
+    max_header_bytes: int = 65536
+    """Bytes of header names and values together; more gets 431."""
+    max_body: int = 1 << 30
+    """A ceiling over what handlers allow (``Handler.body_limit``)."""
+    max_pipeline: int = 32
+    """Complete requests waiting on one connection before it stops reading."""
+    header_timeout: float = 10.0
+    """Seconds from a request's first byte to the end of its headers."""
+    body_timeout: float = 30.0
+    """Seconds a body may go without a byte arriving."""
+    idle_timeout: float = 75.0
+    """Seconds a keep-alive connection may wait for its next request."""
+
+
+class ClientGone(ConnectionError):
+    """The client closed the connection before the response was over."""
+
+
+class Request:
+    """One parsed request. Header names are lower-cased; repeated headers are joined by ', '."""
+
+    __slots__ = ("_parts", "_size", "_target", "arrived", "body", "continue_", "headers",
+                 "keep_alive", "method", "path", "query", "too_large", "version")
+
+    def __init__(self, arrived: float) -> None:
+        self.arrived = arrived
+        """Loop time at which the request's bytes were read (see ``HttpServer.stamp``)."""
+        self.method = ""
+        self.path = "/"
+        self.query = ""
+        """The raw query string, without '?'."""
+        self.headers: dict[str, str] = {}
+        self.body = b""
+        self.version = "1.1"
+        self.keep_alive = True
+        self.too_large = False
+        """The body exceeded the handler's limit; ``body`` holds only its start."""
+        self.continue_ = False
+        self._size = 0
+        self._parts: list[bytes] = []
+        self._target = b""
+
+
+Handler = Callable[[Request, "Connection"], Awaitable[None] | None]
+"""Answers a request on its connection, at once (returns None) or in a coroutine."""
+BodyLimit = Callable[[Request], int]
+"""The largest body the handler takes for a request whose headers have arrived."""
+
+_IDLE, _HEAD, _BODY, _BUSY = 0, 1, 2, 3
+_date_second = 0
+_date_header = b""
+
+
+def _date() -> bytes:
+    global _date_second, _date_header
+    now = int(time.time())
+    if now != _date_second:
+        _date_second = now
+        _date_header = b"date: " + formatdate(now, usegmt=True).encode() + b"\r\n"
+    return _date_header
+
+
+def _status_line(status: int) -> bytes:
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = ""
+    return b"HTTP/1.1 %d %s\r\n" % (status, phrase.encode())
+
+
+_STATUS_LINES = {s.value: _status_line(s.value) for s in HTTPStatus}
+_FRAMING = frozenset({"content-length", "transfer-encoding", "connection", "date"})
+
+
+def head_block(headers: Mapping[str, str]) -> bytes:
+    """``headers`` as an HTTP header block, without the framing headers the connection writes."""
+    lines = []
+    for name, value in headers.items():
+        if name.lower() in _FRAMING:
+            continue
+        if "\n" in value or "\r" in value:
+            raise ValueError(f"header {name!r} holds a line break")
+        lines.append(f"{name}: {value}\r\n")
+    return "".join(lines).encode("utf-8")
+
+
+class Connection(asyncio.Protocol):
+    """One client connection: parses its requests, runs the handler, writes the answers."""
+
+    def __init__(self, server: HttpServer) -> None:
+        self._server = server
+        self.loop = server.loop
+        self._parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self._req: Request | None = None  # the one being parsed
+        self._queue: deque[Request] = deque()
+        self.current: Request | None = None
+        """The request being answered."""
+        self._headers_size = 0
+        self._header_name = b""
+        self._state = _IDLE
+        self._since = 0.0
+        self._reading_paused = False
+        self._dispatching = False
+        self._discarding = False
+        self._stop_parsing = False
+        self._chunked = False
+        self._close_after = False
+        self._write_paused = False
+        self._drain_waiters: list[Callable[[], None]] = []
+        self.task: asyncio.Task[None] | None = None
+        self.lost: asyncio.Future[None] = self.loop.create_future()
+        """Done once the connection is closed, by either side."""
+
+    # --- asyncio.Protocol -----------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
+        self._since = self.loop.time()
+        self._server.connections.add(self)
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._server.connections.discard(self)
+        if not self.lost.done():
+            self.lost.set_result(None)
+        self._wake_writers()
+        self._queue.clear()
+
+    def data_received(self, data: bytes) -> None:
+        if self._stop_parsing:
+            return
+        if self._state == _IDLE:
+            self._state, self._since = _HEAD, self.loop.time()
+        elif self._state == _BODY:
+            self._since = self.loop.time()
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            # A protocol switch is not offered: answer what was asked, then close.
+            self._stop_parsing = True
+            self._close_after = True
+        except _Refused as exc:
+            self._refuse(exc.status, exc.reason)
+        except httptools.HttpParserError as exc:
+            refused = exc.__context__
+            if isinstance(refused, _Refused):
+                self._refuse(refused.status, refused.reason)
+            else:
+                _LOG.debug("malformed HTTP from %s: %s", self._peer(), exc)
+                self._refuse(400, "Malformed HTTP request")
+        self._dispatch()
+
+    def eof_received(self) -> bool | None:
+        # The client is done sending; answers still in progress may go out (half-close).
+        self._stop_parsing = True
+        if self.current is None and not self._queue:
+            return False  # nothing left to say: close
+        self._close_after = True
+        return True
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        self._wake_writers()
+
+    # --- httptools callbacks --------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._req = Request(self._server.stamp())
+        self._headers_size = 0
+        self._state, self._since = _HEAD, self.loop.time()
+
+    def on_url(self, url: bytes) -> None:
+        req = self._req
+        assert req is not None
+        req._target += url
+        if len(req._target) > self._server.limits.max_target:
+            raise _Refused(414, "Request-URI Too Long")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        req = self._req
+        assert req is not None
+        self._headers_size += len(name) + len(value)
+        if self._headers_size > self._server.limits.max_header_bytes:
+            raise _Refused(431, "Request Header Fields Too Large")
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        old = req.headers.get(key)
+        req.headers[key] = text if old is None else f"{old}, {text}"
+
+    def on_headers_complete(self) -> None:
+        req = self._req
+        assert req is not None
+        parser = self._parser
+        req.method = parser.get_method().decode("ascii", "replace")
+        req.version = parser.get_http_version()
+        req.keep_alive = parser.should_keep_alive()
+        try:
+            url = httptools.parse_url(req._target)
+        except httptools.HttpParserInvalidURLError:
+            raise _Refused(400, "Malformed request target") from None
+        req.path = url.path.decode("utf-8", "replace") if url.path else "/"
+        req.query = url.query.decode("utf-8", "replace") if url.query else ""
+        self._state, self._since = _BODY, self.loop.time()
+        length = req.headers.get("content-length")
+        limit = min(self._server.body_limit(req), self._server.limits.max_body)
+        if length is not None and length.isdigit() and int(length) > limit:
+            self._too_large(req)
+        elif req.headers.get("expect", "").lower() == "100-continue" and req.version == "1.1":
+            req.continue_ = True
+            if self.current is None and not self._queue and self.transport is not None:
+                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def on_body(self, body: bytes) -> None:
+        req = self._req
+        assert req is not None
+        if req.too_large:
+            return
+        req._size += len(body)
+        if req._size > min(self._server.body_limit(req), self._server.limits.max_body):
+            self._too_large(req)
+            return
+        req._parts.append(body)
+
+    def on_message_complete(self) -> None:
+        req, self._req = self._req, None
+        assert req is not None
+        self._state = _IDLE if self.current is None else _BUSY
+        self._since = self.loop.time()
+        if self._discarding:  # the rest of a body refused with 413: the connection closes
+            self._discarding = False
+            self._stop_parsing = True
+            self._close_after = True
+            if self.transport is not None and self.current is None and not self._queue:
+                self.transport.close()
+            return
+        if req.too_large:
+            return  # already handed over when it went over the limit
+        parts = req._parts
+        req.body = parts[0] if len(parts) == 1 else b"".join(parts)
+        req._parts = []
+        self._queue.append(req)
+        if len(self._queue) > self._server.limits.max_pipeline and not self._reading_paused:
+            self._reading_paused = True
+            if self.transport is not None:
+                self.transport.pause_reading()
+
+    def _too_large(self, req: Request) -> None:
+        """Hand ``req`` to the handler now (it answers 413) and discard the rest of its body."""
+        req.too_large = True
+        req.keep_alive = False
+        req.body = b"".join(req._parts)
+        req._parts = []
+        self._discarding = True
+        self._queue.append(req)
+
+    # --- dispatch ------------------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        if self._dispatching:
+            return
+        self._dispatching = True
+        try:
+            while self._queue and self.current is None and not self.lost.done():
+                req = self._queue.popleft()
+                self.current = req
+                self._state = _BUSY
+                try:
+                    pending = self._server.handler(req, self)
+                except Exception:  # a bug costs one request, never the server
+                    _LOG.exception("llmfake failed on %s %s", req.method, req.path)
+                    self._internal_error()
+                    continue
+                if pending is not None:
+                    self.task = self.loop.create_task(self._run(pending))
+            if self._reading_paused and len(self._queue) <= self._server.limits.max_pipeline // 2:
+                self._reading_paused = False
+                if self.transport is not None:
+                    self.transport.resume_reading()
+        finally:
+            self._dispatching = False
+
+    async def _run(self, pending: Awaitable[None]) -> None:
+        try:
+            await pending
+        except (ClientGone, ConnectionError):
+            self.abort()
+        except Exception:
+            _LOG.exception("llmfake failed on %s", self.current.path if self.current else "?")
+            self._internal_error()
+        finally:
+            self.task = None
+
+    def _internal_error(self) -> None:
+        if self.current is not None and not self._chunked and self.transport is not None \
+                and not self.transport.is_closing():
+            self.respond(500, {"content-type": "text/plain"}, b"llmfake internal error\n",
+                         close=True)
+        else:
+            self.abort()
+
+    def _refuse(self, status: int, reason: str) -> None:
+        """Answer a request the parser refused, then close; nothing after it is read."""
+        self._stop_parsing = True
+        self._queue.clear()
+        if self.current is not None:  # answer what is in flight first
+            self._close_after = True
+            return
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        body = f"{status} {reason}\n".encode()
+        transport.write(_STATUS_LINES.get(status, _status_line(status)) + _date()
+                        + b"content-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
+                          b"connection: close\r\n\r\n%b" % (len(body), body))
+        transport.close()
+
+    def _done(self) -> None:
+        """The current response is over: close, or go on to the next request."""
+        req, self.current = self.current, None
+        self._chunked = False
+        transport = self.transport
+        if transport is None:
+            return
+        if self._close_after or req is None or not req.keep_alive:
+            if not self._discarding:
+                transport.close()
+            return
+        self._state = _HEAD if self._req is not None else _IDLE
+        self._since = self.loop.time()
+        if not self._dispatching and self._queue:
+            self._dispatch()
+
+    # --- answering ------------------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        """Whether the connection is closed or closing."""
+        return self.transport is None or self.transport.is_closing()
+
+    def _head(self, status: int, headers: Mapping[str, str] | bytes, framing: bytes) -> bytes:
+        req = self.current
+        block = headers if isinstance(headers, bytes) else head_block(headers)
+        line = _STATUS_LINES.get(status) or _status_line(status)
+        if req is not None and req.version == "1.0":
+            line = b"HTTP/1.0" + line[8:]
+            if req.keep_alive and not self._close_after:
+                framing += b"connection: keep-alive\r\n"
+        elif self._close_after or req is None or not req.keep_alive:
+            framing += b"connection: close\r\n"
+        return line + _date() + block + framing + b"\r\n"
+
+    def head_for(self, status: int, headers: Mapping[str, str] | bytes, length: int) -> bytes:
+        """The status line and headers of a response of ``length`` body bytes (for faults that
+        write the body themselves)."""
+        return self._head(status, headers, b"content-length: %d\r\n" % length)
+
+    def respond(self, status: int, headers: Mapping[str, str] | bytes, body: bytes, *,
+                close: bool = False) -> None:
+        """Send a whole response in one write (``headers`` as a mapping or a header block)."""
+        transport = self.transport
+        if close:
+            self._close_after = True
+        if transport is None or transport.is_closing():
+            self._done()
+            return
+        req = self.current
+        payload = b"" if req is not None and req.method == "HEAD" else body
+        transport.write(self._head(status, headers, b"content-length: %d\r\n" % len(body))
+                        + payload)
+        self._done()
+
+    def start(self, status: int, headers: Mapping[str, str] | bytes) -> None:
+        """Send the status and headers of a streamed response (chunked; HTTP/1.0: until the
+        connection closes)."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            raise ClientGone("the client went away")
+        req = self.current
+        if req is not None and req.version == "1.0":
+            self._close_after = True
+            framing = b""
+        else:
+            self._chunked = True
+            framing = b"transfer-encoding: chunked\r\n"
+        transport.write(self._head(status, headers, framing))
+
+    def send(self, data: bytes) -> None:
+        """Send a piece of a streamed response (framed as a chunk)."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            raise ClientGone("the client went away")
+        if not data:
+            return
+        if self._chunked:
+            transport.write(b"%x\r\n%b\r\n" % (len(data), data))
+        else:
+            transport.write(data)
+
+    def finish(self) -> None:
+        """End a streamed response."""
+        transport = self.transport
+        if transport is not None and not transport.is_closing() and self._chunked:
+            transport.write(b"0\r\n\r\n")
+        self._done()
+
+    def write_raw(self, data: bytes) -> None:
+        """Write bytes as they are, outside any framing (for faults that break the framing)."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            raise ClientGone("the client went away")
+        transport.write(data)
+
+    @property
+    def write_paused(self) -> bool:
+        """Whether the transport asked writers to wait for the client to read."""
+        return self._write_paused
+
+    @property
+    def write_backlog(self) -> int:
+        """Bytes written but not yet taken by the client's socket."""
+        return self.transport.get_write_buffer_size() if self.transport is not None else 0
+
+    def when_drained(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the client has taken what was written (at once if it has), or
+        once the connection is lost."""
+        if not self._write_paused or self.lost.done():
+            callback()
+        else:
+            self._drain_waiters.append(callback)
+
+    async def drain(self) -> None:
+        """Wait until the client has taken what was written; ``ClientGone`` if it left."""
+        if self._write_paused and not self.lost.done():
+            waiter: asyncio.Future[None] = self.loop.create_future()
+
+            def wake() -> None:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+            self._drain_waiters.append(wake)
+            await waiter
+        if self.closed:
+            raise ClientGone("the client went away")
+
+    def _wake_writers(self) -> None:
+        waiters, self._drain_waiters = self._drain_waiters, []
+        for wake in waiters:
+            wake()
+
+    async def hold(self, seconds: float | None) -> None:
+        """Wait ``seconds`` (None: until the client leaves), or less if the client leaves."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self.lost), seconds)
+
+    def close(self, *, drained: bool = True) -> None:
+        """Close the connection: after what was written (FIN), or ``drained=False``: now."""
+        self.current = None
+        if self.transport is not None:
+            if drained:
+                self.transport.close()
+            else:
+                self.transport.abort()
+
+    def half_close(self) -> None:
+        """Stop sending (FIN) while still reading, if the transport can."""
+        if self.transport is not None and self.transport.can_write_eof():
+            self.transport.write_eof()
+
+    def abort(self) -> None:
+        """Drop the connection with a TCP RST (SO_LINGER 0), as a crashed proxy would."""
+        transport = self.transport
+        self.current = None
+        if transport is None:
+            return
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+
+    # --- timeouts ------------------------------------------------------------------------------
+
+    def sweep(self, now: float) -> None:
+        """Enforce the timeouts (called about once a second)."""
+        limits, state, since = self._server.limits, self._state, self._since
+        if state == _IDLE and now - since > limits.idle_timeout:
+            self.close()
+        elif state == _HEAD and now - since > limits.header_timeout:
+            self._refuse(408, "Request Timeout")
+        elif state == _BODY and now - since > (5.0 if self._discarding else limits.body_timeout):
+            self._refuse(408, "Request Timeout") if not self._discarding else self.close()
+
+    def _peer(self) -> str:
+        peer = self.transport.get_extra_info("peername") if self.transport else None
+        return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "?"
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class HttpServer:
+    """What the connections of one listening socket share: handler, limits, clock."""
+
+    def __init__(self, handler: Handler, body_limit: BodyLimit, limits: Limits | None = None
+                 ) -> None:
+        self.handler = handler
+        self.body_limit = body_limit
+        self.limits = limits or Limits()
+        self.loop = asyncio.get_running_loop()
+        self.connections: set[Connection] = set()
+        self._stamp: float | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self._sweeper: asyncio.TimerHandle | None = None
+
+    def stamp(self) -> float:
+        """The loop time of this loop iteration's first read: every request read in one
+        iteration arrived when the loop woke for them, however long reading the ones before it
+        took (its deadlines count from there)."""
+        stamp = self._stamp
+        if stamp is None:
+            stamp = self._stamp = self.loop.time()
+            self.loop.call_soon(self._unstamp)
+        return stamp
+
+    def _unstamp(self) -> None:
+        self._stamp = None
+
+    async def serve(self, sock: socket.socket) -> None:
+        """Accept connections on ``sock`` (bound and listening)."""
+        self._server = await self.loop.create_server(lambda: Connection(self), sock=sock,
+                                                     backlog=1024)
+        self._sweeper = self.loop.call_later(1.0, self._sweep)
+
+    def _sweep(self) -> None:
+        now = self.loop.time()
+        for conn in list(self.connections):
+            conn.sweep(now)
+        self._sweeper = self.loop.call_later(1.0, self._sweep)
+
+    async def close(self) -> None:
+        """Stop accepting, drop every connection, cancel what is in flight."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        tasks = []
+        for conn in list(self.connections):
+            if conn.task is not None:
+                conn.task.cancel()
+                tasks.append(conn.task)
+            if conn.transport is not None:
+                conn.transport.abort()
+        if tasks:
+            await asyncio.wait(tasks, timeout=1.0)
+        if server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server.wait_closed(), 1.0)
+
