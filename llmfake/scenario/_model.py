@@ -1,7 +1,11 @@
-"""The scenario model: frozen dataclasses, each field documented where it is defined.
+"""The scenario as the engine reads it: frozen dataclasses, and the names the format knows.
 
-A scenario is the only input that says *what* the fake does; ``_load`` builds these objects from
-YAML, JSON or dicts and is the one place that validates them.
+``_format`` declares the document users write (YAML, JSON or dicts) and compiles a valid one into
+these objects, whose shape suits the engine rather than the writer: a step's flat keys become an
+``ErrorSpec`` or a ``FaultSpec``, durations are seconds, defaults are filled in. They are plain
+frozen dataclasses so that the engine's reads per request cost an attribute lookup, and
+``dataclasses.replace`` derives one from another (a seed override, a script rule added) without
+validating again. Field meanings are documented once, on the document's keys in ``_format``.
 """
 
 from __future__ import annotations
@@ -16,8 +20,26 @@ ENDPOINTS = ("chat", "responses", "completions", "embeddings", "models", "count_
 count as ``chat``; Ollama generate counts as ``completions``; Anthropic count_tokens and Gemini
 countTokens as ``count_tokens``."""
 
-PROVIDERS = ("openai", "azure", "anthropic", "gemini", "ollama")
-"""Provider names a rule can match."""
+PROVIDER_NAMES = ("openai", "azure", "anthropic", "gemini", "ollama")
+"""Provider names a rule can match (``llmfake.providers.PROVIDERS`` holds the providers)."""
+
+ERROR_NAMES: Mapping[str, str] = {
+    "bad_request": "400: the request is invalid.",
+    "context_length": "400: the prompt is over the model's context length.",
+    "auth": "401: missing or wrong API key.",
+    "permission": "403: the key may not use this resource.",
+    "not_found": "404: no such model.",
+    "conflict": "409: a conflicting request is in progress.",
+    "timeout": "504: the provider timed out.",
+    "request_too_large": "413: the request body is too large.",
+    "rate_limit": "429: rate limit reached; retry after a while.",
+    "quota": "429: quota or credit used up; retrying does not help.",
+    "server_error": "500: internal server error.",
+    "bad_gateway": "502: bad gateway between the provider's front end and the model.",
+    "unavailable": "503: the service is unavailable.",
+    "overloaded": "529 (Anthropic), 503 (OpenAI): the provider is overloaded.",
+}
+"""Error names a step can answer with, and what each stands for."""
 
 ERROR_STATUS: Mapping[str, int] = {
     "bad_request": 400,
@@ -35,7 +57,8 @@ ERROR_STATUS: Mapping[str, int] = {
     "unavailable": 503,
     "overloaded": 529,
 }
-"""Error names and their provider-neutral status; each provider may render its own status."""
+"""Each error name's provider-neutral status (the keys of ``ERROR_NAMES``, in its order); each
+provider may render its own status."""
 
 STATUS_ERROR: Mapping[int, str] = {
     400: "bad_request",
@@ -54,18 +77,19 @@ STATUS_ERROR: Mapping[int, str] = {
 }
 """The error name a bare status stands for; other statuses keep the closest class."""
 
-FAULTS = (
-    "reset",
-    "hang",
-    "empty",
-    "disconnect",
-    "stall",
-    "error_event",
-    "malformed",
-    "truncate",
-    "slow_headers",
-)
-"""Transport-level faults."""
+FAULT_NAMES: Mapping[str, str] = {
+    "reset": "Drop the connection (TCP RST) at the first-token time, before any byte.",
+    "hang": "Say nothing; drop the connection after 'duration' (default: a day).",
+    "empty": "Close the connection cleanly without answering.",
+    "disconnect": "Drop the connection after 'after_chunks' chunks (default: half).",
+    "stall": "Stop after 'after_chunks' chunks; wait 'duration' (default: a day), then drop.",
+    "error_event": "Send the step's error as an event inside the stream, then end it.",
+    "malformed": "Send half a chunk (or half the body) as if complete: broken JSON.",
+    "truncate": "Send 'after_bytes' of the body (or half a chunk), then drop.",
+    "slow_headers": "Wait 'duration' (default 10s) before sending the response headers.",
+}
+"""Transport-level faults and what each does (``llmfake.strategies.FAULTS`` lists them from mild
+to severe instead)."""
 
 Then = Literal["last", "cycle", "default"]
 
@@ -74,6 +98,9 @@ JITTER_DISTRIBUTIONS = ("uniform", "normal", "lognormal")
 
 LIMIT_SCOPES = ("tenant", "api_key", "model", "global")
 """What rate limits are counted per: the tenant, each API key, each model, or the whole server."""
+
+FINISH_REASONS = ("stop", "length", "tool_calls", "content_filter")
+"""Finish reasons a reply can force."""
 
 
 @dataclass(frozen=True)
@@ -201,7 +228,7 @@ class FaultSpec:
     """A transport-level fault."""
 
     name: str
-    """One of ``FAULTS``."""
+    """One of ``FAULT_NAMES``."""
     after_chunks: int | None = None
     """For stream faults: how many chunks go out before the fault strikes."""
     after_bytes: int | None = None
@@ -250,7 +277,7 @@ class Match:
     endpoint: tuple[str, ...] = ()
     """Endpoint names (``ENDPOINTS``); empty matches any."""
     provider: tuple[str, ...] = ()
-    """Provider names (``PROVIDERS``); empty matches any."""
+    """Provider names (``PROVIDER_NAMES``); empty matches any."""
     model: str | None = None
     """A glob on the model name (``gpt-4o*``)."""
     contains: str | None = None
