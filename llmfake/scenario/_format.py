@@ -203,7 +203,7 @@ class Generate(_Doc):
 
 
 class Embedding(_Doc):
-    """For embeddings requests."""
+    """The vectors an embeddings request gets."""
 
     dimensions: Annotated[int | None, v.whole(1, 65536)] = None
     """Length of the vectors (default: the model's usual size)."""
