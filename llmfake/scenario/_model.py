@@ -23,59 +23,33 @@ countTokens as ``count_tokens``."""
 PROVIDER_NAMES = ("openai", "azure", "anthropic", "gemini", "ollama")
 """Provider names a rule can match (``llmfake.providers.PROVIDERS`` holds the providers)."""
 
-ERROR_NAMES: Mapping[str, str] = {
-    "bad_request": "400: the request is invalid.",
-    "context_length": "400: the prompt is over the model's context length.",
-    "auth": "401: missing or wrong API key.",
-    "permission": "403: the key may not use this resource.",
-    "not_found": "404: no such model.",
-    "conflict": "409: a conflicting request is in progress.",
-    "timeout": "504: the provider timed out.",
-    "request_too_large": "413: the request body is too large.",
-    "rate_limit": "429: rate limit reached; retry after a while.",
-    "quota": "429: quota or credit used up; retrying does not help.",
-    "server_error": "500: internal server error.",
-    "bad_gateway": "502: bad gateway between the provider's front end and the model.",
-    "unavailable": "503: the service is unavailable.",
-    "overloaded": "529 (Anthropic), 503 (OpenAI): the provider is overloaded.",
+_ERRORS = {
+    "bad_request": (400, "the request is invalid."),
+    "context_length": (400, "the prompt is over the model's context length."),
+    "auth": (401, "missing or wrong API key."),
+    "permission": (403, "the key may not use this resource."),
+    "not_found": (404, "no such model."),
+    "conflict": (409, "a conflicting request is in progress."),
+    "timeout": (504, "the provider timed out."),
+    "request_too_large": (413, "the request body is too large."),
+    "rate_limit": (429, "rate limit reached; retry after a while."),
+    "quota": (429, "quota or credit used up; retrying does not help."),
+    "server_error": (500, "internal server error."),
+    "bad_gateway": (502, "bad gateway between the provider's front end and the model."),
+    "unavailable": (503, "the service is unavailable."),
+    "overloaded": (529, "the provider is overloaded (OpenAI sends 503)."),
 }
+
+ERROR_NAMES: Mapping[str, str] = {n: f"{status}: {text}" for n, (status, text) in _ERRORS.items()}
 """Error names a step can answer with, and what each stands for."""
 
-ERROR_STATUS: Mapping[str, int] = {
-    "bad_request": 400,
-    "context_length": 400,
-    "auth": 401,
-    "permission": 403,
-    "not_found": 404,
-    "conflict": 409,
-    "timeout": 504,
-    "request_too_large": 413,
-    "rate_limit": 429,
-    "quota": 429,
-    "server_error": 500,
-    "bad_gateway": 502,
-    "unavailable": 503,
-    "overloaded": 529,
-}
-"""Each error name's provider-neutral status (the keys of ``ERROR_NAMES``, in its order); each
-provider may render its own status."""
+ERROR_STATUS: Mapping[str, int] = {name: status for name, (status, _) in _ERRORS.items()}
+"""Each error name's provider-neutral status; each provider may render its own status."""
 
 STATUS_ERROR: Mapping[int, str] = {
-    400: "bad_request",
-    401: "auth",
-    403: "permission",
-    404: "not_found",
-    408: "timeout",
-    409: "conflict",
-    413: "request_too_large",
-    429: "rate_limit",
-    500: "server_error",
-    502: "bad_gateway",
-    503: "unavailable",
-    504: "timeout",
-    529: "overloaded",
-}
-"""The error name a bare status stands for; other statuses keep the closest class."""
+    408: "timeout", **{status: name for name, status in reversed(list(ERROR_STATUS.items()))}}
+"""The error name a bare status stands for (the first name with that status); other statuses keep
+the closest class."""
 
 FAULT_NAMES: Mapping[str, str] = {
     "reset": "Drop the connection (TCP RST) at the first-token time, before any byte.",
