@@ -99,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     except ScenarioError as exc:
-        print(f"llmfake: invalid scenario: {exc}", file=sys.stderr)
+        _invalid(exc)
         return 2
     except LLMFakeError as exc:
         print(f"llmfake: {exc}", file=sys.stderr)
@@ -116,11 +116,17 @@ def _validate(files: Sequence[str]) -> int:
             else:
                 sc = load_scenario(name)
         except ScenarioError as exc:
-            print(f"llmfake: invalid scenario: {exc}", file=sys.stderr)
+            _invalid(exc)
             status = 2
             continue
         print(f"{name}: ok ({sc.name}, {len(sc.rules)} rules)")
     return status
+
+
+def _invalid(exc: ScenarioError) -> None:
+    """Print every mistake of a scenario, one a line."""
+    for line in str(exc).splitlines():
+        print(f"llmfake: invalid scenario: {line}", file=sys.stderr)
 
 
 def _replay(args: argparse.Namespace) -> int:

@@ -18,6 +18,8 @@ Every message says where the problem is and how to fix it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 __all__ = [
     "CassetteError",
     "LLMFakeError",
@@ -35,16 +37,19 @@ class LLMFakeError(Exception):
 class ScenarioError(LLMFakeError, ValueError):
     """A scenario is invalid.
 
-    ``source`` names the file (or ``<dict>``), ``path`` the field (``rules[2].script[0].error``)
-    and ``problem`` what is wrong and what is allowed instead.
+    ``source`` names the file (or ``<dict>``), and ``problems`` lists every mistake found in it
+    as (path, problem) pairs: the field (``rules[2].script[0].error``) and what is wrong and what
+    is allowed instead. ``path`` and ``problem`` are the first of them. The message has one line
+    per mistake: ``file: path: problem``.
     """
 
-    def __init__(self, problem: str, *, path: str = "", source: str = "<scenario>") -> None:
-        self.problem = problem
-        self.path = path
+    def __init__(self, problem: str, *, path: str = "", source: str = "<scenario>",
+                 problems: Sequence[tuple[str, str]] = ()) -> None:
+        self.problems = list(problems) or [(path, problem)]
+        self.path, self.problem = self.problems[0]
         self.source = source
-        where = f"{source}: {path}" if path else source
-        super().__init__(f"{where}: {problem}")
+        super().__init__("\n".join(f"{source}: {where}: {what}" if where else f"{source}: {what}"
+                                   for where, what in self.problems))
 
 
 class ServerError(LLMFakeError, RuntimeError):

@@ -176,3 +176,14 @@ def test_replay_of_a_missing_cassette_exits_2(tmp_path):
     result = run("replay", str(tmp_path / "missing.yaml"), "--port", "0")
     assert result.returncode == 2
     assert "missing.yaml" in result.stderr and "cassette.path" in result.stderr
+
+
+def test_validate_prints_every_mistake_of_a_file(tmp_path):
+    bad = tmp_path / "typos.yaml"
+    bad.write_text("seed: -1\nreplay: hi\nrules: [{fault: disconect}]\n")
+    result = run("validate", str(bad))
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert [line.split(": ")[3] for line in lines] == ["seed", "replay", "rules[0].fault"]
+    assert all(line.startswith(f"llmfake: invalid scenario: {bad}: ") for line in lines)
+    assert "did you mean 'reply'?" in lines[1] and "did you mean 'disconnect'?" in lines[2]

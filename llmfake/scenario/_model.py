@@ -1,7 +1,11 @@
-"""The scenario model: frozen dataclasses, each field documented where it is defined.
+"""The scenario as the engine reads it: frozen dataclasses, and the names the format knows.
 
-A scenario is the only input that says *what* the fake does; ``_load`` builds these objects from
-YAML, JSON or dicts and is the one place that validates them.
+``_format`` declares the document users write (YAML, JSON or dicts) and compiles a valid one into
+these objects, whose shape suits the engine rather than the writer: a step's flat keys become an
+``ErrorSpec`` or a ``FaultSpec``, durations are seconds, defaults are filled in. They are plain
+frozen dataclasses so that the engine's reads per request cost an attribute lookup, and
+``dataclasses.replace`` derives one from another (a seed override, a script rule added) without
+validating again. Field meanings are documented once, on the document's keys in ``_format``.
 """
 
 from __future__ import annotations
@@ -16,56 +20,50 @@ ENDPOINTS = ("chat", "responses", "completions", "embeddings", "models", "count_
 count as ``chat``; Ollama generate counts as ``completions``; Anthropic count_tokens and Gemini
 countTokens as ``count_tokens``."""
 
-PROVIDERS = ("openai", "azure", "anthropic", "gemini", "ollama")
-"""Provider names a rule can match."""
+PROVIDER_NAMES = ("openai", "azure", "anthropic", "gemini", "ollama")
+"""Provider names a rule can match (``llmfake.providers.PROVIDERS`` holds the providers)."""
 
-ERROR_STATUS: Mapping[str, int] = {
-    "bad_request": 400,
-    "context_length": 400,
-    "auth": 401,
-    "permission": 403,
-    "not_found": 404,
-    "conflict": 409,
-    "timeout": 504,
-    "request_too_large": 413,
-    "rate_limit": 429,
-    "quota": 429,
-    "server_error": 500,
-    "bad_gateway": 502,
-    "unavailable": 503,
-    "overloaded": 529,
+_ERRORS = {
+    "bad_request": (400, "the request is invalid."),
+    "context_length": (400, "the prompt is over the model's context length."),
+    "auth": (401, "missing or wrong API key."),
+    "permission": (403, "the key may not use this resource."),
+    "not_found": (404, "no such model."),
+    "conflict": (409, "a conflicting request is in progress."),
+    "timeout": (504, "the provider timed out."),
+    "request_too_large": (413, "the request body is too large."),
+    "rate_limit": (429, "rate limit reached; retry after a while."),
+    "quota": (429, "quota or credit used up; retrying does not help."),
+    "server_error": (500, "internal server error."),
+    "bad_gateway": (502, "bad gateway between the provider's front end and the model."),
+    "unavailable": (503, "the service is unavailable."),
+    "overloaded": (529, "the provider is overloaded (OpenAI sends 503)."),
 }
-"""Error names and their provider-neutral status; each provider may render its own status."""
+
+ERROR_NAMES: Mapping[str, str] = {n: f"{status}: {text}" for n, (status, text) in _ERRORS.items()}
+"""Error names a step can answer with, and what each stands for."""
+
+ERROR_STATUS: Mapping[str, int] = {name: status for name, (status, _) in _ERRORS.items()}
+"""Each error name's provider-neutral status; each provider may render its own status."""
 
 STATUS_ERROR: Mapping[int, str] = {
-    400: "bad_request",
-    401: "auth",
-    403: "permission",
-    404: "not_found",
-    408: "timeout",
-    409: "conflict",
-    413: "request_too_large",
-    429: "rate_limit",
-    500: "server_error",
-    502: "bad_gateway",
-    503: "unavailable",
-    504: "timeout",
-    529: "overloaded",
-}
-"""The error name a bare status stands for; other statuses keep the closest class."""
+    408: "timeout", **{status: name for name, status in reversed(list(ERROR_STATUS.items()))}}
+"""The error name a bare status stands for (the first name with that status); other statuses keep
+the closest class."""
 
-FAULTS = (
-    "reset",
-    "hang",
-    "empty",
-    "disconnect",
-    "stall",
-    "error_event",
-    "malformed",
-    "truncate",
-    "slow_headers",
-)
-"""Transport-level faults."""
+FAULT_NAMES: Mapping[str, str] = {
+    "reset": "Drop the connection (TCP RST) at the first-token time, before any byte.",
+    "hang": "Say nothing; drop the connection after 'duration' (default: a day).",
+    "empty": "Close the connection cleanly without answering.",
+    "disconnect": "Drop the connection after 'after_chunks' chunks (default: half).",
+    "stall": "Stop after 'after_chunks' chunks; wait 'duration' (default: a day), then drop.",
+    "error_event": "Send the step's error as an event inside the stream, then end it.",
+    "malformed": "Send half a chunk (or half the body) as if complete: broken JSON.",
+    "truncate": "Send 'after_bytes' of the body (or half a chunk), then drop.",
+    "slow_headers": "Wait 'duration' (default 10s) before sending the response headers.",
+}
+"""Transport-level faults and what each does (``llmfake.strategies.FAULTS`` lists them from mild
+to severe instead)."""
 
 Then = Literal["last", "cycle", "default"]
 
@@ -75,22 +73,21 @@ JITTER_DISTRIBUTIONS = ("uniform", "normal", "lognormal")
 LIMIT_SCOPES = ("tenant", "api_key", "model", "global")
 """What rate limits are counted per: the tenant, each API key, each model, or the whole server."""
 
+FINISH_REASONS = ("stop", "length", "tool_calls", "content_filter")
+"""Finish reasons a reply can force."""
+
 
 @dataclass(frozen=True)
 class Latency:
-    """When the bytes of a response leave the server."""
+    """When the bytes of a response leave the server (times in seconds)."""
 
     ttft: float = 0.0
-    """Seconds from the request's arrival to the first token (the response headers go first)."""
     per_token: float = 0.0
-    """Seconds between two streamed tokens; a non-streamed body waits for all of them."""
     jitter: float = 0.0
-    """Relative spread of every delay, 0.1 for +-10%, drawn from the scenario's seed."""
     distribution: str = "uniform"
     """How jitter is drawn: ``uniform`` (within +-jitter), ``normal`` (jitter is the standard
     deviation) or ``lognormal`` (jitter is sigma: a long tail of slow tokens)."""
     tokens_per_chunk: int = 1
-    """Tokens a stream sends per chunk."""
 
 
 @dataclass(frozen=True)
@@ -98,19 +95,12 @@ class Limits:
     """Provider-side limits; counted per tenant."""
 
     requests_per_minute: int | None = None
-    """Requests a minute before 429 (None: unlimited)."""
     tokens_per_minute: int | None = None
-    """Prompt plus completion tokens a minute before 429 (None: unlimited)."""
     max_concurrent: int | None = None
-    """Requests in flight at once before 429 (None: unlimited)."""
     max_request_bytes: int = 32 * 1024 * 1024
-    """A request body over this many bytes gets 413."""
     by: str = "tenant"
-    """What the limits are counted per (``LIMIT_SCOPES``)."""
     quota_requests: int | None = None
-    """Requests allowed in all before ``quota`` (429 insufficient_quota) for good."""
     quota_tokens: int | None = None
-    """Tokens allowed in all before ``quota`` for good."""
 
     @property
     def active(self) -> bool:
@@ -125,12 +115,8 @@ class ToolCallSpec:
     """A tool call the fake model makes."""
 
     name: str
-    """The function's name."""
     arguments: Mapping[str, Any] | str | None = None
-    """The arguments: an object, a JSON string sent as is, or None to generate them from the
-    tool's parameter schema in the request."""
     id: str | None = None
-    """The call id; None draws a deterministic one."""
 
 
 @dataclass(frozen=True)
@@ -138,9 +124,7 @@ class Generate:
     """Seeded generated text."""
 
     sentences: int | None = None
-    """How many sentences (default: 1 to 3, drawn from the seed)."""
     words: int | None = None
-    """Exactly this many words instead of sentences."""
 
 
 @dataclass(frozen=True)
@@ -148,22 +132,14 @@ class Reply:
     """What the model answers. With nothing set, seeded generated text."""
 
     text: str | None = None
-    """Fixed text."""
     echo: bool = False
-    """Answer with the last user message."""
     generate: Generate | None = None
-    """Seeded generated text."""
     tool_calls: tuple[ToolCallSpec, ...] = ()
-    """Tool calls to make instead of (or after) text."""
     json: Any = None
-    """A JSON value to answer with, serialised as the message content."""
     json_schema: Mapping[str, Any] | None = None
-    """Generate JSON that validates against this schema (the request's own schema is used
-    automatically when it asks for structured output)."""
     embedding_dimensions: int | None = None
     """Length of the vectors an embeddings request gets (default: the model's usual size)."""
     finish_reason: str | None = None
-    """Override the finish reason: stop, length, tool_calls or content_filter."""
 
 
 @dataclass(frozen=True)
@@ -187,11 +163,8 @@ class ErrorSpec:
     status: int | None = None
     """The HTTP status; None lets the provider pick its own for ``name``."""
     message: str | None = None
-    """The error message; None uses the provider's usual text."""
     retry_after: float | None = None
-    """Seconds sent as ``retry-after`` (and ``retry-after-ms``)."""
     should_retry: bool | None = None
-    """Sent as ``x-should-retry: true|false``, which the official SDKs obey over the status."""
     limit_hit: LimitHit | None = None
     """For errors the rate limiter makes: which limit, so providers can phrase it their way."""
 
@@ -201,13 +174,10 @@ class FaultSpec:
     """A transport-level fault."""
 
     name: str
-    """One of ``FAULTS``."""
+    """One of ``FAULT_NAMES``."""
     after_chunks: int | None = None
-    """For stream faults: how many chunks go out before the fault strikes."""
     after_bytes: int | None = None
-    """For ``truncate``: how many body bytes go out."""
     duration: float | None = None
-    """For ``hang``, ``stall`` and ``slow_headers``: how long (None: until the client gives up)."""
     error: ErrorSpec | None = None
     """For ``error_event``: the error sent inside the stream."""
 
@@ -217,15 +187,10 @@ class Step:
     """One outcome: a reply, an error or a fault, with optional extras."""
 
     reply: Reply | None = None
-    """The reply (also the content a stream fault cuts short)."""
     error: ErrorSpec | None = None
-    """An HTTP error instead of a reply."""
     fault: FaultSpec | None = None
-    """A transport fault, struck while sending ``reply``."""
     latency: Latency | None = None
-    """Latency for this outcome alone."""
     headers: Mapping[str, str] = field(default_factory=dict)
-    """Extra response headers (``x-should-retry: "false"``...)."""
 
     @property
     def empty(self) -> bool:
@@ -238,7 +203,6 @@ class Chaos:
     """A random outcome drawn from the seed for each request the rule matches."""
 
     probability: float
-    """Chance in [0, 1]."""
     step: Step
     """What happens when it strikes."""
 
@@ -248,26 +212,14 @@ class Match:
     """Which requests a rule applies to; every given field must match."""
 
     endpoint: tuple[str, ...] = ()
-    """Endpoint names (``ENDPOINTS``); empty matches any."""
     provider: tuple[str, ...] = ()
-    """Provider names (``PROVIDERS``); empty matches any."""
     model: str | None = None
-    """A glob on the model name (``gpt-4o*``)."""
     contains: str | None = None
-    """A case-insensitive substring of the last user message."""
     header: Mapping[str, str] = field(default_factory=dict)
-    """Header name to a glob its value must match."""
     stream: bool | None = None
-    """Match only streamed (True) or only non-streamed (False) requests."""
     tool_result: bool | None = None
-    """Match only requests that answer a tool call (True: a tool result comes after the last
-    assistant message) or only those that do not (False)."""
     after: float | None = None
-    """Match only from this many seconds after the scenario was put in force for the tenant
-    (times the scenario's ``time_scale``)."""
     before: float | None = None
-    """Match only until this many seconds after the scenario was put in force (exclusive,
-    times ``time_scale``); later than ``after`` when both are given."""
 
     @property
     def timed(self) -> bool:
@@ -280,19 +232,13 @@ class Rule:
     """A match, and what the requests it matches get."""
 
     match: Match
-    """Which requests."""
     step: Step
     """The outcome for every request (when there is no script, or after it with then: last)."""
     script: tuple[Step, ...] = ()
-    """The Nth request this rule matches gets the Nth step."""
     then: Then = "last"
-    """After the script: repeat the last step, cycle, or fall through to the defaults."""
     chaos: tuple[Chaos, ...] = ()
-    """Random outcomes that pre-empt the rule's own."""
     latency: Latency | None = None
-    """Latency for the requests this rule matches."""
     name: str | None = None
-    """A label shown in the journal and the log."""
 
 
 @dataclass(frozen=True)
@@ -300,9 +246,7 @@ class Auth:
     """API-key checks."""
 
     required: bool = False
-    """Answer 401 when a request carries no API key."""
     keys: tuple[str, ...] = ()
-    """When not empty, answer 401 to any key not in this list."""
 
 
 @dataclass(frozen=True)
@@ -311,14 +255,9 @@ class CassetteSpec:
     response, at the recorded pace."""
 
     path: str
-    """The cassette file (resolved against the scenario file's folder when relative)."""
     replay_speed: float = 1.0
-    """1 replays at the recorded pace, 2 twice as fast, 0 with no delays at all."""
     strict: bool = True
-    """An unmatched request gets a 500 (``x-should-retry: false``) naming the nearest recorded
-    request and the body diff; False lets the scenario's own reply answer it instead."""
     ignore: tuple[str, ...] = ("metadata", "seed", "stream_options", "user")
-    """Top-level request-body fields left out when matching requests to recordings."""
     cassette: Any = field(default=None, compare=False, repr=False)
     """The loaded ``llmfake.record.Cassette`` (read once, when the scenario is loaded)."""
 
@@ -328,35 +267,19 @@ class Scenario:
     """Everything the fake does: the defaults, the rules, the limits."""
 
     name: str = "default"
-    """A label."""
     description: str = ""
-    """What the scenario is for."""
     seed: int = 0
-    """Every random draw (jitter, chaos, generated text, ids) follows from it."""
     freeze_time: float | None = None
-    """When set, ``created`` timestamps are this epoch second, so bodies are byte-identical."""
     time_scale: float = 1.0
-    """Multiplies every configured delay, Retry-After and rate-limit window (0.01 for fast CI
-    runs of a slow scenario)."""
     latency: Latency = field(default_factory=Latency)
-    """Default latency."""
     limits: Limits = field(default_factory=Limits)
-    """Rate and concurrency limits."""
     reply: Reply = field(default_factory=Reply)
-    """The reply for requests no rule decides."""
     rules: tuple[Rule, ...] = ()
-    """First match wins."""
     chaos: tuple[Chaos, ...] = ()
-    """Random outcomes for every request, drawn before the rules."""
     auth: Auth = field(default_factory=Auth)
-    """API-key checks."""
     models: tuple[str, ...] = ()
-    """Model ids ``/v1/models`` lists; when set, other ids get 404 there."""
     strict: bool = False
-    """Every request must be decided by a rule: the pytest plugin fails a test whose client sent
-    one that only the defaults answered."""
     cassette: CassetteSpec | None = None
-    """A recorded session replayed for the requests no rule answers otherwise."""
 
     @functools.cached_property
     def paced(self) -> bool:

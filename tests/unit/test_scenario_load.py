@@ -497,3 +497,49 @@ def test_unquoted_yaml_date_is_a_freeze_time() -> None:
 def test_a_name_too_long_for_a_path_is_an_unknown_builtin() -> None:
     with pytest.raises(ScenarioError, match="no built-in scenario"):
         load_scenario("x" * 5000)
+
+
+# --- every mistake at once -----------------------------------------------------------------------
+
+THREE_TYPOS = """\
+latency: {ttft: 2 seconds}
+rules:
+  - match: {endpoint: chats}
+    script:
+      - {eror: rate_limit}
+"""
+
+
+def test_three_mistakes_are_three_errors_in_one_run(tmp_path: Path) -> None:
+    path = tmp_path / "typos.yaml"
+    path.write_text(THREE_TYPOS, encoding="utf-8")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    err = info.value
+    assert [p for p, _ in err.problems] == [
+        "latency.ttft", "rules[0].match.endpoint", "rules[0].script[0].eror"]
+    assert (err.path, err.problem) == err.problems[0]
+    lines = str(err).splitlines()
+    assert lines == [f"{path}: {p}: {m}" for p, m in err.problems]
+    assert lines[1].endswith("(did you mean 'chat'?); use one of chat, responses, completions, "
+                             "embeddings, models, count_tokens")
+    assert "unknown key 'eror' (did you mean 'error'?)" in lines[2]
+
+
+def test_mistakes_between_keys_are_reported_with_the_others() -> None:
+    doc = {"seed": "7", "rules": [{"retry_after": "2s", "after_chunks": 1},
+                                  {"error": 500, "reply": "x"}],
+           "chaos": [{"probability": 0.1}, {"error": 500}]}
+    with pytest.raises(ScenarioError) as info:
+        scenario_from_dict(doc, "s.yaml")
+    assert [p for p, _ in info.value.problems] == [
+        "seed", "rules[0].retry_after", "rules[0].after_chunks", "rules[1].reply", "chaos[0]",
+        "chaos[1]"]
+    assert "'retry_after' goes with 'error'" in str(info.value)
+    assert "needs a 'probability'" in info.value.problems[-1][1]
+
+
+def test_a_step_built_in_python_reports_every_mistake() -> None:
+    with pytest.raises(ScenarioError) as info:
+        llmfake.error("rate-limit", retry_after="soon", status=200)
+    assert [p for p, _ in info.value.problems] == ["error", "retry_after", "status"]

@@ -1,9 +1,11 @@
-"""The published JSON Schema and the hand-written loader accept the same scenarios.
+"""The published JSON Schema and the loader accept the same scenarios.
 
-Documents generated to satisfy the schema always load; a valid document with one mutation is
-rejected by both, and the loader's error names the mutated field. The built-in scenarios, a set
-of hand-written documents covering every key and every YAML example of docs/scenarios.md are
-valid for both.
+Both come from one declaration (``llmfake.scenario._format``), but each kind of value has a check
+and a schema of its own, and the rules between keys are said twice (in Python and in JSON
+Schema): documents generated to satisfy the schema always load; a valid document with one
+mutation is rejected by both, and the loader's error names the mutated field. The built-in
+scenarios, a set of hand-written documents covering every key and every YAML example of
+docs/scenarios.md are valid for both.
 """
 
 from __future__ import annotations
@@ -26,29 +28,22 @@ from hypothesis import strategies as st
 import llmfake
 from llmfake._duration import parse_duration
 from llmfake.errors import ScenarioError
-from llmfake.scenario._load import (
-    FINISH_REASONS,
-    MATCH_KEYS,
-    REPLY_KEYS,
-    RULE_KEYS,
-    SCENARIO_KEYS,
-    STEP_KEYS,
-    builtin_names,
-    parse_step,
-    scenario_from_dict,
-    scenario_from_text,
-)
-from llmfake.scenario._model import ENDPOINTS, ERROR_STATUS, FAULTS, PROVIDERS
-from llmfake.scenario._schema import (
-    DURATION_PATTERN,
+from llmfake.scenario._load import builtin_names, parse_step, scenario_from_dict, scenario_from_text
+from llmfake.scenario._model import (
+    ENDPOINTS,
     ERROR_NAMES,
+    ERROR_STATUS,
     FAULT_NAMES,
+    FINISH_REASONS,
+    PROVIDER_NAMES,
+)
+from llmfake.scenario._schema import SCHEMA_ID, schema
+from llmfake.scenario._values import (
+    DURATION_PATTERN,
     ISO_PATTERN,
     PERCENT_PATTERN,
-    SCHEMA_ID,
     SIZE_PATTERN,
     SPREAD_PERCENT_PATTERN,
-    schema,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,7 +70,7 @@ def test_schema_is_a_valid_draft_2020_12_schema() -> None:
 
 def test_schema_returns_a_fresh_copy() -> None:
     first = schema()
-    first["$defs"]["step"]["properties"]["headers"]["additionalProperties"]["type"] = "null"
+    first["$defs"]["Step"]["properties"]["headers"]["additionalProperties"]["type"] = "null"
     first["properties"].clear()
     assert schema() == SCHEMA
 
@@ -87,16 +82,33 @@ def test_cli_prints_the_schema(capsys: pytest.CaptureFixture[str]) -> None:
     assert json.loads(capsys.readouterr().out) == SCHEMA
 
 
-def test_schema_keys_are_the_loaders_keys() -> None:
-    assert set(SCHEMA["properties"]) == set(SCENARIO_KEYS)
-    assert set(DEFS["rule"]["properties"]) == set(RULE_KEYS)
-    assert set(DEFS["step"]["properties"]) == set(STEP_KEYS)
-    assert set(DEFS["chaos"]["properties"]) == {"probability", *STEP_KEYS}
-    assert set(DEFS["reply"]["properties"]) == set(REPLY_KEYS)
-    assert set(DEFS["match"]["properties"]) == set(MATCH_KEYS)
-    assert set(ERROR_NAMES) == set(ERROR_STATUS)
-    assert set(FAULT_NAMES) == set(FAULTS)
-    assert {"step", "reply", "latency", "match", "rule"} <= set(DEFS)
+STEP_KEYS = {"reply", "error", "fault", "retry_after", "should_retry", "message", "status",
+             "after_chunks", "after_bytes", "duration", "latency", "headers"}
+
+
+def test_schema_keys_are_the_formats_keys() -> None:
+    assert set(SCHEMA["properties"]) == {
+        "name", "description", "seed", "freeze_time", "time_scale", "latency", "limits", "reply",
+        "rules", "chaos", "auth", "models", "strict", "cassette"}
+    assert set(DEFS["Rule"]["properties"]) == {"name", "match", "script", "then", "chaos",
+                                               *STEP_KEYS}
+    assert set(DEFS["Step"]["properties"]) == STEP_KEYS
+    assert set(DEFS["Chaos"]["properties"]) == {"probability", *STEP_KEYS}
+    assert set(DEFS["Reply"]["properties"]) == {
+        "text", "echo", "generate", "tool_calls", "json", "json_schema", "embedding",
+        "finish_reason"}
+    assert set(DEFS["Match"]["properties"]) == {
+        "endpoint", "provider", "model", "contains", "header", "stream", "tool_result", "after",
+        "before"}
+    assert list(ERROR_NAMES) == list(ERROR_STATUS)
+    assert {"duration", "Step", "Reply", "Latency", "Match", "Rule"} <= set(DEFS)
+
+
+def test_names_are_described_in_the_schema() -> None:
+    faults = DEFS["Step"]["properties"]["fault"]["anyOf"]
+    assert [(f["const"], f["description"]) for f in faults] == list(FAULT_NAMES.items())
+    errors = [e for e in DEFS["Step"]["properties"]["error"]["anyOf"] if "const" in e]
+    assert [(e["const"], e["description"]) for e in errors] == list(ERROR_NAMES.items())
 
 
 def _objects(node: Json, where: str = "#") -> Iterator[tuple[str, dict[str, Any]]]:
@@ -381,7 +393,7 @@ def steps(draw: st.DrawFn, *, latency: bool = True, needs_outcome: bool = False
         d |= draw(_opt(status=st.integers(400, 599), message=texts, retry_after=durations))
     if has_fault:
         # An error goes with a fault only as the event an error_event fault sends.
-        d["fault"] = "error_event" if has_error else draw(st.sampled_from(FAULTS))
+        d["fault"] = "error_event" if has_error else draw(st.sampled_from(list(FAULT_NAMES)))
         d |= draw(_opt(after_chunks=st.integers(0, 10**6), after_bytes=st.integers(0, 10**9),
                        duration=durations))
     if (not has_error or d.get("fault") == "error_event") and draw(st.booleans()):
@@ -399,7 +411,7 @@ def _one_or_many(names: tuple[str, ...]) -> st.SearchStrategy[Any]:
 def matches(draw: st.DrawFn) -> dict[str, Any]:
     """A match the loader accepts: a time window's ``before`` later than its ``after``, which
     JSON Schema cannot say."""
-    match = draw(_opt(endpoint=_one_or_many(ENDPOINTS), provider=_one_or_many(PROVIDERS),
+    match = draw(_opt(endpoint=_one_or_many(ENDPOINTS), provider=_one_or_many(PROVIDER_NAMES),
                       model=texts, contains=texts, header=header_maps, stream=st.booleans(),
                       tool_result=st.booleans(), after=durations, before=durations))
     if "after" in match and "before" in match:

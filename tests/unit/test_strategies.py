@@ -22,7 +22,7 @@ import llmfake
 from llmfake._duration import parse_duration
 from llmfake.scenario import scenario_from_dict
 from llmfake.scenario._model import ERROR_STATUS
-from llmfake.scenario._model import FAULTS as MODEL_FAULTS
+from llmfake.scenario._model import FAULT_NAMES as MODEL_FAULTS
 from llmfake.strategies import (
     ERRORS,
     FAULTS,
