@@ -19,9 +19,6 @@ ROOT = Path(__file__).resolve().parents[2]
 BLOCK = re.compile(r"^```py\n(.*?)^```", re.MULTILINE | re.DOTALL)
 TEST = re.compile(r"^(?:async )?def (test_\w+)", re.MULTILINE)
 HELPER = re.compile(r"\A# file: (\w+)\.py\n")
-INSTALL = "pip install -e '.[frameworks]'"
-"""The reason a drill gives when its framework is not installed."""
-
 INNER_INI = """\
 [pytest]
 asyncio_mode = auto
