@@ -21,9 +21,13 @@ ROOT = Path(__file__).resolve().parents[2]
 BLOCK = re.compile(r"^```py\n(.*?)^```", re.MULTILINE | re.DOTALL)
 TEST = re.compile(r"^(?:async )?def (test_\w+)", re.MULTILINE)
 HELPER = re.compile(r"\A# file: (\w+)\.py\n")
-OWN_TESTS = {"docs/vcr.md": "tests/record/test_vcr.py"}
-"""Pages whose ```py blocks need a set-up of their own (a conftest, recorded cassettes): the
-test file named runs them instead."""
+OWN_TESTS = {"docs/vcr.md": "tests/record/test_vcr.py",
+             "docs/cookbook-litellm.md": "tests/frameworks/test_litellm.py",
+             "docs/cookbook-langchain.md": "tests/frameworks/test_langchain.py",
+             "docs/cookbook-pydantic-ai.md": "tests/frameworks/test_pydantic_ai.py",
+             "docs/cookbook-openai-agents.md": "tests/frameworks/test_openai_agents.py"}
+"""Pages whose ```py blocks need a set-up of their own (a conftest, recorded cassettes, the
+frameworks extra): the test file named runs them instead."""
 PAGES = sorted(str(page.relative_to(ROOT)) for page in [ROOT / "README.md",
                                                          *(ROOT / "docs").rglob("*.md")]
                if BLOCK.search(page.read_text(encoding="utf-8"))
