@@ -21,7 +21,15 @@ from llmfake.engine._engine import Engine
 from llmfake.engine._plan import Plan
 from llmfake.errors import ScenarioError
 from llmfake.journal import Exchange, body_key, safe_headers
-from llmfake.providers import PROVIDERS, Incoming, InvalidRequest, ProviderSpec, Rendered, Route
+from llmfake.providers import (
+    REGISTRY,
+    Incoming,
+    InvalidRequest,
+    ProviderSpec,
+    Rendered,
+    Route,
+    owner_of,
+)
 from llmfake.providers._openai_common import render_invalid
 from llmfake.scenario._load import scenario_from_dict, scenario_from_text
 from llmfake.scenario._model import ErrorSpec
@@ -71,7 +79,7 @@ def create_app(engine: Engine, *, log: LogHook | None = None) -> web.Application
     """The fake server's application for ``engine``; ``log`` is called after each exchange."""
     app = web.Application(client_max_size=1 << 40, handler_args={"max_field_size": 65536})
     app[ENGINE_KEY] = engine
-    router = Router(PROVIDERS)
+    router = Router(REGISTRY)
     intake = Intake()
     started = time.monotonic()
 
@@ -140,7 +148,7 @@ async def _serve(request: web.Request, router: Router, engine: Engine, tenant: s
 
     if found is None:
         exc = InvalidRequest(f"Invalid URL ({request.method} {path})", status=404)
-        owner = _owner(path, headers)
+        owner = owner_of(path, headers)
         return reject(lambda rid: owner.invalid(exc, rid), "not found")
     route, provider, params = found
     exchange.provider, exchange.endpoint = route.provider, route.endpoint
@@ -208,25 +216,6 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
             except ValueError:
                 return None
     return None
-
-
-_BY_NAME = {p.name: p for p in PROVIDERS}
-
-
-def _owner(path: str, headers: Mapping[str, str]) -> ProviderSpec:
-    """The provider whose error shape an unknown path gets: the one its client would expect."""
-    if path.startswith("/api/"):
-        name = "ollama"
-    elif path.startswith("/openai/"):
-        name = "azure"
-    elif path.startswith("/v1beta/") or ":" in path.rsplit("/", 1)[-1] or (
-            "x-goog-api-key" in headers):
-        name = "gemini"
-    elif path.startswith("/v1/messages") or "anthropic-version" in headers:
-        name = "anthropic"
-    else:
-        name = "openai"
-    return _BY_NAME.get(name) or _BY_NAME["openai"]
 
 
 def _with_headers(rendered: Rendered, extra: Mapping[str, str]) -> Rendered:
