@@ -8,7 +8,8 @@ ones and every request must have been answered from the recording.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -109,3 +110,79 @@ def test_a_recorded_session_replays_identically(provider: str, tmp_path: Path) -
         (e.path, e.outcome, e.status) for e in journal]
     assert {e.provider for e in journal} == {provider}
     assert replayed == recorded
+
+
+# --- a fault strikes a replayed stream after N content chunks, whatever the provider's framing
+
+
+def _openai_pieces(target: Any) -> list[str]:
+    client = openai.OpenAI(base_url=target.openai_base_url, api_key=KEY, max_retries=0)
+    return _collect(c.choices[0].delta.content or "" if c.choices else ""
+                    for c in client.chat.completions.create(
+                        model="gpt-4o", messages=HI, stream=True))  # type: ignore[arg-type]
+
+
+def _azure_pieces(target: Any) -> list[str]:
+    client = openai.AzureOpenAI(azure_endpoint=target.azure_endpoint, api_key=KEY,
+                                api_version="2024-10-21", max_retries=0)
+    return _collect(c.choices[0].delta.content or "" if c.choices else ""
+                    for c in client.chat.completions.create(
+                        model="my-deploy", messages=HI, stream=True))  # type: ignore[arg-type]
+
+
+def _anthropic_pieces(target: Any) -> list[str]:
+    client = anthropic.Anthropic(base_url=target.anthropic_base_url, api_key=KEY,
+                                 max_retries=0)
+
+    def texts() -> Iterator[str]:
+        with client.messages.stream(model="claude-sonnet-4-6", max_tokens=50,
+                                    messages=HI) as stream:  # type: ignore[arg-type]
+            yield from stream.text_stream
+
+    return _collect(texts())
+
+
+def _gemini_pieces(target: Any) -> list[str]:
+    http = types.HttpOptions(base_url=target.gemini_base_url,
+                             retry_options=types.HttpRetryOptions(attempts=1))
+    with genai.Client(api_key=KEY, http_options=http) as client:
+        return _collect(c.text or "" for c in client.models.generate_content_stream(
+            model="gemini-2.5-flash", contents="hi"))
+
+
+def _ollama_pieces(target: Any) -> list[str]:
+    with ollama.Client(host=target.ollama_host) as client:
+        return _collect(c.message.content or ""
+                        for c in client.chat(model="llama3.2", messages=HI, stream=True))
+
+
+def _collect(pieces: Iterable[str]) -> list[str]:
+    """The non-empty pieces a stream gave before it broke off."""
+    out: list[str] = []
+    with contextlib.suppress(Exception):  # each SDK has its own error for a dropped stream
+        for piece in pieces:
+            if piece:
+                out.append(piece)
+    return out
+
+
+STREAMS: dict[str, Callable[[Any], list[str]]] = {
+    "openai": _openai_pieces, "azure": _azure_pieces, "anthropic": _anthropic_pieces,
+    "gemini": _gemini_pieces, "ollama": _ollama_pieces}
+
+
+@pytest.mark.parametrize("provider", list(STREAMS))
+def test_a_fault_strikes_a_replayed_stream_after_content_chunks(provider: str,
+                                                                tmp_path: Path) -> None:
+    stream = STREAMS[provider]
+    cassette = tmp_path / f"{provider}.yaml"
+    with llmfake.serve(UPSTREAM) as upstream, record(upstream.url, cassette) as proxy:
+        assert "".join(stream(proxy)) == TEXT
+    scenario = {"cassette": str(cassette), "rules": [{"fault": "disconnect", "after_chunks": 2}]}
+    with llmfake.serve(scenario) as server:
+        pieces = stream(server)
+        journal = server.journal()
+    # Two chunks that carried text, then the drop: framing (role deltas, message_start, pings,
+    # Ollama's closing line) never counts.
+    assert "".join(pieces) == "one two", pieces
+    assert [e.outcome for e in journal] == ["fault disconnect"]
