@@ -133,3 +133,22 @@ def test_provider_private_data_stays_out_of_rule_matching(server):
         json={"messages": [{"role": "user", "content": "hi"}]})
     assert json.loads(response.content)["choices"][0]["message"]["content"] == "default"
     assert not any(k.startswith("x-llmfake") for k in server.journal(tenant)[0].headers)
+
+
+def test_the_contributor_guide_documents_every_provider_member():
+    from dataclasses import fields
+    from pathlib import Path
+
+    from llmfake.providers import ProviderSpec
+
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "contributing.md").read_text()
+    missing = [f.name for f in fields(ProviderSpec) if f"| `{f.name}` |" not in guide]
+    assert not missing, f"docs/contributing.md lacks a row for {missing}"
+
+
+def test_the_scenario_format_knows_every_registered_provider():
+    """Until the scenario declaration derives its provider names from the registry, a new
+    provider must be named there too (``match: {provider: ...}`` is validated against it)."""
+    from llmfake.scenario._model import PROVIDERS as SCENARIO_NAMES
+
+    assert set(SCENARIO_NAMES) == {spec.name for spec in REGISTRY}
