@@ -65,16 +65,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from llmfake.errors import NetworkBlockedError
+from llmfake.providers import REGISTRY
 
 __all__ = ["DEFAULT_HOSTS", "Interception", "NetworkBlockedError", "intercept"]
 
-DEFAULT_HOSTS: tuple[str, ...] = (
-    "api.openai.com",
-    "api.anthropic.com",
-    "generativelanguage.googleapis.com",
-    "*.openai.azure.com",
-)
-"""The hosts routed into the fake by default; ``*.`` matches any subdomain."""
+DEFAULT_HOSTS: tuple[str, ...] = tuple(host for spec in REGISTRY for host in spec.hosts)
+"""The hosts routed into the fake by default (each provider's ``hosts``); ``*.`` matches any
+subdomain."""
 
 _TENANT = re.compile(r"[A-Za-z0-9_.~-]{1,128}\Z")
 _PROXY_POOLS = frozenset({"HTTPProxy", "AsyncHTTPProxy", "SOCKSProxy", "AsyncSOCKSProxy"})

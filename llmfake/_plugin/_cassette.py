@@ -31,20 +31,6 @@ if TYPE_CHECKING:
 RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")
 """The values of ``--llmfake-record``."""
 
-DEFAULT_UPSTREAMS: Mapping[str, str] = {
-    "openai": "https://api.openai.com",
-    "anthropic": "https://api.anthropic.com",
-    "gemini": "https://generativelanguage.googleapis.com",
-    "ollama": "http://127.0.0.1:11434",
-}
-"""Where each provider's requests go while recording (``--llmfake-upstream NAME=URL`` changes
-one; Azure's is the ``AZURE_OPENAI_ENDPOINT`` the session started with)."""
-
-KEY_VARIABLES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY",
-                 "AZURE_OPENAI_API_KEY", "OPENAI_API_VERSION")
-"""Variables a recording test keeps from the real environment (real keys reach the real API;
-the cassette gets them redacted)."""
-
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-\[\]]+")
 
 
@@ -127,13 +113,12 @@ def replay_spec(tape: Tape, where: str) -> CassetteSpec:
 
 
 def upstreams(settings_upstreams: Mapping[str, str]) -> dict[str, str]:
-    """Where recording sends each provider's requests."""
-    out = dict(DEFAULT_UPSTREAMS)
-    azure = os.environ.get("AZURE_OPENAI_ENDPOINT")
-    if azure:
-        out["azure"] = azure
-    out.update(settings_upstreams)
-    return out
+    """Where recording sends each provider's requests: each provider's real API (Azure's is the
+    ``AZURE_OPENAI_ENDPOINT`` the session started with), unless ``--llmfake-upstream NAME=URL``
+    says otherwise."""
+    from llmfake.providers import default_upstreams  # not at plugin load: it imports the engine
+
+    return {**default_upstreams(os.environ), **settings_upstreams}
 
 
 def recorder(tape: Tape, settings_upstreams: Mapping[str, str]) -> Recorder:
@@ -149,9 +134,12 @@ def recorder(tape: Tape, settings_upstreams: Mapping[str, str]) -> Recorder:
 
 def recording_env(env: Mapping[str, str], tenant_url: str, proxy_url: str) -> dict[str, str]:
     """``env`` (the tenant's client variables) pointed at the recording proxy, keeping the
-    real API keys the session has."""
+    real API keys the session has (real keys reach the real API; the cassette gets them
+    redacted)."""
+    from llmfake.providers import key_variables
+
     out = {k: v.replace(tenant_url, proxy_url) for k, v in env.items()}
-    for name in KEY_VARIABLES:
+    for name in key_variables():
         if os.environ.get(name):
             out.pop(name, None)
     return out
@@ -159,9 +147,11 @@ def recording_env(env: Mapping[str, str], tenant_url: str, proxy_url: str) -> di
 
 def parse_upstream(value: str, what: str) -> tuple[str, str]:
     """``NAME=URL`` -> (name, url); a bad one is a ``UsageError`` naming ``what``."""
+    from llmfake.providers import REGISTRY
+
     name, sep, url = value.partition("=")
     name = name.strip().lower()
-    names = (*DEFAULT_UPSTREAMS, "azure", "default")
+    names = (*(spec.name for spec in REGISTRY), "default")
     if not sep or name not in names or not url.strip().startswith(("http://", "https://")):
         raise pytest.UsageError(f"{what}: expected NAME=URL with NAME one of "
                                 f"{', '.join(names)} and an http(s) URL, got {value!r}")

@@ -66,7 +66,10 @@ class Call:
     tenant: str = "default"
     """The tenant whose state and journal the request belongs to."""
     body: Mapping[str, Any] = field(default_factory=dict)
-    """The parsed request body, for the provider's own rendering needs."""
+    """The parsed request body, as the client sent it (replay matches recordings by it)."""
+    wire: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    """Provider-private data its rendering needs and no other field holds (Gemini's API version
+    and query, Azure's api-version); rule matching, replay and the journal never read it."""
 
     @property
     def last_user_text(self) -> str:

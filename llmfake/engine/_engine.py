@@ -50,12 +50,6 @@ _EMPTY_REPLY = Reply()
 _NO_LATENCY = Latency()
 _DEFAULT_DIMENSIONS = {"text-embedding-3-large": 3072}
 DEFAULT_EMBEDDING_DIMENSIONS = 1536
-DEFAULT_MODELS = (
-    "gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-5", "gpt-5-mini", "o3-mini",
-    "gpt-3.5-turbo-instruct", "text-embedding-3-small", "text-embedding-3-large",
-)
-"""What OpenAI's ``/v1/models`` lists when the scenario names no models (any model id is
-served); each provider has its own default list."""
 
 
 @dataclass

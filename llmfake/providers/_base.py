@@ -1,4 +1,5 @@
-"""What providers share: the request they parse, the response they render, their errors."""
+"""What providers share: the request they parse, the response they render, their errors, and
+``ProviderSpec``, everything the rest of llmfake knows about one provider."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from llmfake.engine._plan import Plan
 from llmfake.scenario._model import ErrorSpec
 
 _orjson: Any
-try:  # the optional extra llmfake[fast]: a C encoder with indentation (pretty() is otherwise
-    import orjson  # the stdlib's pure-Python encoder, ~60 us per chat body)
+try:  # a C encoder with indentation (pretty() is otherwise the stdlib's pure-Python encoder,
+    import orjson  # ~60 us per chat body); a dependency, but the stdlib path stays correct
 
     _orjson = orjson
 except ImportError:  # pragma: no cover - exercised where orjson is absent
@@ -105,12 +106,22 @@ class Route:
     the request's headers wins; routes with ``accepts`` are tried before those without."""
 
 
+def _no_claim(path: str, headers: Mapping[str, str]) -> int:
+    return 0
+
+
+def _all_content(payload: Mapping[str, Any]) -> bool:
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderSpec:
-    """A provider: its routes and how it renders errors."""
+    """A provider: everything the rest of llmfake knows about it. Each provider module builds
+    one (``PROVIDER``) and ``llmfake.providers.REGISTRY`` lists them; the server, the
+    recording proxy, the pytest plugin and ``intercept`` derive what they need from it."""
 
     name: str
-    """The provider's name."""
+    """The provider's name (``Call.provider``, the scenario's ``match: {provider: ...}``)."""
     routes: tuple[Route, ...]
     """Its endpoints."""
     error: Callable[[ErrorSpec, str, Call | None], Rendered]
@@ -121,6 +132,34 @@ class ProviderSpec:
     """The bytes of an error event inside a stream."""
     headers: Callable[[Plan], dict[str, str]] = field(default=lambda plan: {})
     """Headers every response of a decided plan carries, errors included (rate limits)."""
+    claim: Callable[[str, Mapping[str, str]], int] = _no_claim
+    """How surely a path no route serves (and the request's lower-cased headers) belongs to
+    this provider's clients, so its 404, and the recording proxy's choice of upstream, follow
+    that provider: 0 not at all; the highest claim wins, ties going to the provider listed
+    first. The ranks in use: 4 a path prefix only it serves (Ollama ``/api/``, Azure
+    ``/openai/``), 3 Gemini (``/v1beta/``, a ``:method`` path, ``x-goog-api-key``), 2 Anthropic
+    (``/v1/messages``, ``anthropic-version``), 1 OpenAI (any path: the shape most clients
+    speak)."""
+    is_content: Callable[[Mapping[str, Any]], bool] = _all_content
+    """Whether a recorded stream event's JSON object carries content (text, a tool-call
+    fragment) rather than framing (a role delta, a ping, usage): replay counts only content
+    events for a fault's ``after_chunks``."""
+    base_path: str = ""
+    """What the official SDK's base URL adds to the server's root (OpenAI's ``/v1``)."""
+    env: Mapping[str, str] = field(default_factory=dict)
+    """Environment variables that point the official SDK at a fake, with dummy keys; ``{url}``
+    in a value stands for the SDK's base URL (root plus ``base_path``)."""
+    key_variables: tuple[str, ...] = ()
+    """Variables a recording test keeps from the real environment (real keys reach the real
+    API; the cassette gets them redacted), rather than the fake's dummies."""
+    upstream: str | None = None
+    """The real API's root URL, where recording sends this provider's requests."""
+    upstream_variable: str | None = None
+    """An environment variable naming the upstream instead, when it is set (Azure's endpoint is
+    per resource: ``AZURE_OPENAI_ENDPOINT``)."""
+    hosts: tuple[str, ...] = ()
+    """The real API's hosts, which ``llmfake.intercept`` routes to the fake (``*.`` matches any
+    subdomain)."""
 
 
 class LazyEvents(Sequence[Event]):
@@ -237,7 +276,7 @@ def dumps(value: object) -> str:
 def pretty(value: object, *, no_floats: bool = False) -> bytes:
     """Indented JSON, as OpenAI's non-streamed bodies are.
 
-    With orjson installed (``llmfake[fast]``) and a value it writes exactly as the stdlib does
+    With orjson importable (a dependency) and a value it writes exactly as the stdlib does
     (see ``_orjson_safe``), orjson writes it: ~1 us instead of ~60 us for a chat completion,
     the same bytes. Anything else (floats, odd keys, lone surrogates) takes the stdlib.
     ``no_floats``: the caller vouches that ``value`` holds no float, which skips the walk that

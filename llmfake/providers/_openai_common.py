@@ -16,7 +16,11 @@ from llmfake.scenario._model import ErrorSpec
 JSON_TYPE = "application/json"
 SSE_TYPE = "text/event-stream; charset=utf-8"
 
-# (status, type, code, message) by error name; PROTOCOLS.md section 1.5.
+# (status, type, code, message) by error name. The body is always {"error": {"message", "type",
+# "param", "code"}} (all four keys, param and code may be null); the SDK picks its exception by
+# status alone, so both 429s (rate limit, quota) are retried, and a 429's type names the limit's
+# dimension (requests or tokens), not a class. Messages are the API's, from its spec, its
+# error-codes guide and recorded responses.
 _ERRORS: Mapping[str, tuple[int, str, str | None, str]] = {
     "bad_request": (400, "invalid_request_error", None,
                     "Invalid request: the fake was told to reject this request."),
@@ -306,3 +310,25 @@ def make_call(inc: Incoming, provider: str, endpoint: str, model: str,
     return Call(provider=provider, endpoint=endpoint, model=model, api_key=api_key(inc),
                 headers=inc.headers, tenant=inc.tenant,
                 body=inc.body if isinstance(inc.body, Mapping) else {}, **fields)
+
+
+def is_content(payload: Mapping[str, Any]) -> bool:
+    """Whether a recorded stream event carries content: a chat or legacy completion chunk with
+    text, a tool-call fragment or a refusal, or a responses API ``*.delta`` event (its other
+    events, like a chat chunk with only a role or usage, are framing)."""
+    kind = payload.get("type")
+    if isinstance(kind, str):
+        return kind.endswith(".delta")
+    choices = payload.get("choices")
+    if not isinstance(choices, list):
+        return True  # not a shape this knows: count it, so faults can strike it
+    for choice in choices:
+        if not isinstance(choice, Mapping):
+            continue
+        delta = choice.get("delta")
+        if isinstance(delta, Mapping) and (delta.get("content") or delta.get("tool_calls")
+                                           or delta.get("refusal")):
+            return True
+        if choice.get("text"):
+            return True
+    return False

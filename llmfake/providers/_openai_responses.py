@@ -1,4 +1,8 @@
-"""OpenAI responses API: ``POST /v1/responses`` (PROTOCOLS.md 2.1).
+"""OpenAI responses API: ``POST /v1/responses``.
+
+The request's ``input`` is a string or a list of items (``{role, content}``, typed ``message``
+items with ``input_text`` parts, ``function_call_output``); function tools are flat
+(``{type: "function", name, parameters}``), unlike chat's nested ``function`` object.
 
 A request becomes a ``Call``; a ``Plan`` becomes a response object or its typed event stream
 (``event:`` lines, increasing ``sequence_number``, no ``[DONE]``). Everything is pure and every

@@ -1,4 +1,9 @@
-"""Anthropic: messages, count_tokens and models (PROTOCOLS.md section 4).
+"""Anthropic: messages, count_tokens and models.
+
+The anthropic SDK 2.x sends its key as ``Authorization: Bearer`` and ``anthropic-version:
+2026-10-21``; versions below 2.0 (and raw-HTTP users, as the docs say) send ``x-api-key`` and
+``anthropic-version: 2023-06-01``: both are accepted. Errors are ``{"type": "error", "error":
+{"type", "message"}, "request_id"}``, and the SDK keeps the whole body as ``e.body``.
 
 Pure, like every provider: a request becomes a ``Call``, a ``Plan`` becomes bytes. The SDK
 appends ``/v1/...`` to its base URL itself, so only ``/v1`` paths exist. ``GET /v1/models`` is
@@ -36,7 +41,10 @@ MODELS = ("claude-opus-5-5", "claude-sonnet-5-5", "claude-haiku-5-5", "claude-op
 """What ``GET /v1/models`` lists when the scenario names no models: ids the 2.14 SDK knows and
 does not warn about as deprecated."""
 
-# (status, error.type, message) by error name; PROTOCOLS.md 4.5. Anthropic has no quota error:
+# (status, error.type, message) by error name, from Anthropic's error docs (529 is
+# overloaded_error, 413 request_too_large from the
+# Cloudflare proxy in front of it, other 4xx invalid_request_error) and
+# the SDK's status-to-exception table. Anthropic has no quota error:
 # an empty credit balance is a 400 (seen in many public bug reports), which the SDK won't retry.
 _ERRORS: Mapping[str, tuple[int, str, str]] = {
     "bad_request": (400, "invalid_request_error", "Invalid request: llmfake was told so."),
@@ -196,8 +204,8 @@ def parse_count_tokens(inc: Incoming) -> Call:
 
 
 def parse_models(inc: Incoming) -> Call:
-    """``GET /v1/models`` and ``/v1/models/{model}``; the query (paging) travels as the body."""
-    return _call(inc, "models", inc.params.get("model", ""), body=dict(inc.query))
+    """``GET /v1/models`` and ``/v1/models/{model}``; the query (paging) travels as wire data."""
+    return _call(inc, "models", inc.params.get("model", ""), wire=dict(inc.query))
 
 
 # --- responses -------------------------------------------------------------------------------
@@ -352,9 +360,9 @@ def render_models(plan: Plan) -> Rendered:
         return Rendered(200, headers, dumps(_model_info(plan.call.model)).encode())
     # The engine's default list is OpenAI's; Anthropic clients get Claude ids instead.
     ids = list(plan.models or MODELS)
-    limit = str(plan.call.body.get("limit", "20"))
+    limit = str(plan.call.wire.get("limit", "20"))
     size = min(max(int(limit), 1), 1000) if limit.isdigit() else 20
-    after = plan.call.body.get("after_id")
+    after = plan.call.wire.get("after_id")
     pool = ids[ids.index(after) + 1:] if after in ids else ids
     page = pool[:size]
     body = {"data": [_model_info(m) for m in page], "has_more": len(pool) > size,
@@ -436,6 +444,17 @@ def rate_limit_headers(plan: Plan) -> dict[str, str]:
     return out
 
 
+def _claim(path: str, headers: Mapping[str, str]) -> int:
+    return 2 if path.startswith("/v1/messages") or "anthropic-version" in headers else 0
+
+
+def _is_content(payload: Mapping[str, Any]) -> bool:
+    # *_delta events count: content_block_delta (text, tool input) and message_delta (the stop
+    # reason); message_start, pings, content_block_start/_stop and message_stop are framing.
+    kind = payload.get("type")
+    return not isinstance(kind, str) or kind.endswith("_delta")
+
+
 PROVIDER = ProviderSpec(
     name="anthropic",
     routes=(
@@ -450,5 +469,11 @@ PROVIDER = ProviderSpec(
     invalid=render_invalid,
     stream_error=stream_error,
     headers=rate_limit_headers,
+    claim=_claim,
+    is_content=_is_content,
+    env={"ANTHROPIC_BASE_URL": "{url}", "ANTHROPIC_API_KEY": "sk-ant-llmfake"},
+    key_variables=("ANTHROPIC_API_KEY",),
+    upstream="https://api.anthropic.com",
+    hosts=("api.anthropic.com",),
 )
-"""Anthropic's routes and error rendering."""
+"""Anthropic: its routes, errors, headers and where its clients and its real API are."""

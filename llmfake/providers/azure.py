@@ -22,15 +22,12 @@ from llmfake.engine._plan import Plan
 from llmfake.providers import _openai_responses as responses
 from llmfake.providers import openai
 from llmfake.providers._base import Incoming, InvalidRequest, ProviderSpec, Rendered, Route, dumps
-from llmfake.providers._openai_common import JSON_TYPE, error_object, retry_headers
+from llmfake.providers._openai_common import JSON_TYPE, error_object, is_content, retry_headers
 from llmfake.scenario._model import ErrorSpec
 
 Parse = Callable[[Incoming], Call]
 Render = Callable[[Plan], Rendered]
 
-# ``Call`` carries no query string, and Azure's 429 text names the api-version: the parser
-# keeps it in the call's headers under a name no client sends.
-_VERSION = "x-llmfake-azure-api-version"
 _OPENAI_ONLY = frozenset({"openai-organization", "openai-project", "openai-version"})
 _OPERATIONS = {"chat": "ChatCompletions_Create", "completions": "Completions_Create",
                "embeddings": "Embeddings_Create", "responses": "Responses_Create",
@@ -58,11 +55,14 @@ def _parse(parse: Parse, *, versioned: bool) -> Parse:
         deployment = inc.params.get("deployment")
         body = inc.body
         if deployment is not None and isinstance(body, Mapping) and body.get("model") is None:
-            inc = dataclasses.replace(inc, body={**body, "model": deployment})
-        call = parse(inc)
-        headers = {**call.headers, _VERSION: version} if version else call.headers
+            # OpenAI's parsers require a model; the body stays as sent (replay matches by it).
+            call = dataclasses.replace(parse(dataclasses.replace(
+                inc, body={**body, "model": deployment})), body=body)
+        else:
+            call = parse(inc)
+        # Azure's 429 text names the api-version, which only the query holds.
         return dataclasses.replace(call, provider="azure", model=deployment or call.model,
-                                   headers=headers)
+                                   wire={"api_version": version} if version else {})
 
     return azure_parse
 
@@ -145,7 +145,7 @@ def error_body(spec: ErrorSpec, call: Call | None, request_id: str) -> tuple[int
     """The status and ``error`` object Azure sends for ``spec`` (OpenAI's where they agree)."""
     endpoint = call.endpoint if call is not None else "chat"
     operation = _OPERATIONS.get(endpoint, "ChatCompletions_Create")
-    version = call.headers.get(_VERSION, "v1") if call is not None else "v1"
+    version = call.wire.get("api_version", "v1") if call is not None else "v1"
     wait = math.ceil(spec.retry_after) if spec.retry_after is not None else 1
     seconds = f"{wait} second{'s' if wait != 1 else ''}"
     limited = (f"Requests to the {operation} Operation under Azure OpenAI API version {version} "
@@ -204,6 +204,10 @@ def stream_error(spec: ErrorSpec, plan: Plan) -> bytes:
     return f"data: {dumps({'error': obj})}\n\n".encode()
 
 
+def _claim(path: str, headers: Mapping[str, str]) -> int:
+    return 4 if path.startswith("/openai/") else 0
+
+
 PROVIDER = ProviderSpec(
     name="azure",
     routes=_routes(),
@@ -211,5 +215,13 @@ PROVIDER = ProviderSpec(
     invalid=render_invalid,
     stream_error=stream_error,
     headers=headers,
+    claim=_claim,
+    is_content=is_content,
+    env={"AZURE_OPENAI_ENDPOINT": "{url}", "AZURE_OPENAI_API_KEY": "llmfake",
+         "OPENAI_API_VERSION": "2024-10-21"},
+    key_variables=("AZURE_OPENAI_API_KEY", "OPENAI_API_VERSION"),
+    # No fixed upstream: each Azure resource has its own endpoint.
+    upstream_variable="AZURE_OPENAI_ENDPOINT",
+    hosts=("*.openai.azure.com",),
 )
-"""Azure OpenAI's routes, error rendering and headers."""
+"""Azure OpenAI: its routes, errors, headers and where its clients and its real API are."""

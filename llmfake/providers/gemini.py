@@ -1,5 +1,9 @@
 """Google Gemini (generativelanguage): generateContent and its stream, countTokens, embeddings and
-models, under both ``/v1`` and ``/v1beta`` (PROTOCOLS.md 5).
+models, under both ``/v1`` and ``/v1beta``.
+
+google-genai 3.x calls ``/v1``, 2.x and most hand-written clients ``/v1beta``; the SDK sends the
+key as ``x-goog-api-key`` (and ``x-goog-api-client``), hand-written clients often as ``?key=``.
+A stream is ``:streamGenerateContent?alt=sse`` (SSE), or a JSON array without ``alt=sse``.
 
 Pure like every provider: a request becomes a ``Call``, a ``Plan`` becomes bytes. Protobuf JSON
 takes lowerCamel and snake_case field names alike, so every field is read under both spellings.
@@ -31,9 +35,6 @@ from llmfake.scenario._model import ERROR_STATUS, ErrorSpec
 
 JSON_TYPE = "application/json; charset=UTF-8"
 SSE_TYPE = "text/event-stream"
-WIRE = "llmfake:gemini"
-"""``Call.body`` key holding what the path and query said (version, query), which rendering
-needs and a ``Call`` has no field for."""
 MODELS = ("gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.5-flash-lite", "gemini-2.0-flash",
           "gemini-embedding-001")
 """What ``GET models`` lists when the scenario names no models."""
@@ -47,7 +48,9 @@ _CANONICAL = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_
               404: "NOT_FOUND", 409: "ABORTED", 429: "RESOURCE_EXHAUSTED", 499: "CANCELLED",
               500: "INTERNAL", 501: "UNIMPLEMENTED", 503: "UNAVAILABLE",
               504: "DEADLINE_EXCEEDED"}
-# (status, google.rpc code, message) by error name; PROTOCOLS.md 5.4.
+# (status, google.rpc code, message) by error name, after Google's troubleshooting page. The body
+# is {"error": {"code", "message", "status", "details"?}}; the SDK raises ClientError for 4xx and
+# ServerError for 5xx, and inside a stream a {"error": ...} chunk raises by its code.
 _ERRORS: Mapping[str, tuple[int, str, str]] = {
     "bad_request": (400, "INVALID_ARGUMENT", "Request contains an invalid argument."),
     "context_length": (400, "INVALID_ARGUMENT", "The input token count (1048577) exceeds the "
@@ -214,7 +217,7 @@ def _call(inc: Incoming, endpoint: str, **fields: Any) -> Call:
             "query": {k: v for k, v in inc.query.items() if k != "key"}}
     return Call(provider="gemini", endpoint=endpoint, model=inc.params.get("model", ""),
                 api_key=key, headers=inc.headers, tenant=inc.tenant,
-                body={**body, WIRE: wire}, **fields)
+                body=body, wire=wire, **fields)
 
 
 def parse_generate(inc: Incoming) -> Call:
@@ -402,8 +405,7 @@ def render_models(plan: Plan) -> Rendered:
 
 
 def _wire(call: Call) -> Mapping[str, Any]:
-    wire = call.body.get(WIRE)
-    return wire if isinstance(wire, Mapping) else {"version": "v1beta", "method": "", "query": {}}
+    return call.wire or {"version": "v1beta", "method": "", "query": {}}
 
 
 # --- errors ----------------------------------------------------------------------------------
@@ -504,11 +506,24 @@ def _routes() -> tuple[Route, ...]:
                  for method, path, endpoint, parse, render in table)
 
 
+def _claim(path: str, headers: Mapping[str, str]) -> int:
+    if (path.startswith("/v1beta/") or ":" in path.rsplit("/", 1)[-1]
+            or "x-goog-api-key" in headers):
+        return 3
+    return 0
+
+
 PROVIDER = ProviderSpec(
     name="gemini",
     routes=_routes(),
     error=render_error,
     invalid=render_invalid,
     stream_error=stream_error,
+    claim=_claim,
+    # is_content: every chunk of a Gemini stream carries parts, so every one counts.
+    env={"GOOGLE_GEMINI_BASE_URL": "{url}", "GEMINI_API_KEY": "llmfake"},
+    key_variables=("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+    upstream="https://generativelanguage.googleapis.com",
+    hosts=("generativelanguage.googleapis.com",),
 )
-"""Gemini's routes and error rendering."""
+"""Gemini: its routes, errors and where its clients and its real API are."""

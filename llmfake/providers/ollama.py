@@ -1,4 +1,6 @@
-"""Ollama's native API: chat, generate, embed, tags, show, ps and version (PROTOCOLS.md 6).
+"""Ollama's native API: chat, generate, embed, tags, show, ps and version.
+
+The shapes follow ollama/ollama's API docs (``docs/api.md``) and ``server/routes.go``.
 
 Ollama streams unless asked not to, as NDJSON: one JSON object a line, the last one ``done``
 with the counts and the durations in nanoseconds. Errors are ``{"error": "<text>"}``, sent as a
@@ -379,6 +381,20 @@ def stream_error(spec: ErrorSpec, plan: Plan) -> bytes:
     return go_json({"error": _error_text(spec, plan.call)[1]}) + b"\n"
 
 
+def _claim(path: str, headers: Mapping[str, str]) -> int:
+    return 4 if path.startswith("/api/") else 0
+
+
+def _is_content(payload: Mapping[str, Any]) -> bool:
+    # A line with text or tool calls; the last ("done": true, the counts) is framing.
+    if "done" not in payload:
+        return True  # an error line, or a shape this does not know: faults may strike it
+    message = payload.get("message")
+    if isinstance(message, Mapping):
+        return bool(message.get("content") or message.get("tool_calls"))
+    return bool(payload.get("response"))
+
+
 PROVIDER = ProviderSpec(
     name="ollama",
     routes=tuple(Route(method, path, "ollama", endpoint, parse, render)
@@ -395,5 +411,9 @@ PROVIDER = ProviderSpec(
     error=render_error,
     invalid=render_invalid,
     stream_error=stream_error,
+    claim=_claim,
+    is_content=_is_content,
+    env={"OLLAMA_HOST": "{url}"},
+    upstream="http://127.0.0.1:11434",
 )
-"""Ollama's native routes and error rendering."""
+"""Ollama: its native routes, errors and where its clients and its local server are."""

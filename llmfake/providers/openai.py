@@ -1,4 +1,10 @@
-"""OpenAI: chat completions, legacy completions, embeddings and models (PROTOCOLS.md 1-2).
+"""OpenAI: chat completions, legacy completions, embeddings and models.
+
+The shapes follow OpenAI's OpenAPI spec (``openai/openai-openapi``) and what the openai SDK
+(3.x, and 2.x) sends and parses: a chat stream is SSE ``data: {chunk}`` lines ending with
+``data: [DONE]``; a legacy completion's stream carries the increment in ``choices[].text`` with
+``finish_reason`` null until the last chunk; ``GET /v1/models`` is
+``{"object": "list", "data": [{"id", "object": "model", "created", "owned_by"}]}``.
 
 The responses API lives in ``_openai_responses``. Everything here is pure: a request becomes a
 ``Call``, a ``Plan`` becomes bytes; the server does the sending and the timing.
@@ -15,7 +21,6 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from llmfake.engine._call import Call, Message
-from llmfake.engine._engine import DEFAULT_MODELS
 from llmfake.engine._plan import Choice, Plan
 from llmfake.engine._text import tokenize
 from llmfake.providers import _openai_responses as responses
@@ -37,6 +42,7 @@ from llmfake.providers._openai_common import (
     body_object,
     forced_tool,
     function_tools,
+    is_content,
     make_call,
     messages_of,
     opt_int,
@@ -53,6 +59,11 @@ FINGERPRINT = "fp_llmfake"
 _json_str: Callable[[str], str] = json.encoder.encode_basestring
 """A str as JSON with ``ensure_ascii=False``: what ``dumps`` writes for it, in C."""
 DONE = b"data: [DONE]\n\n"
+MODELS = (
+    "gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-5", "gpt-5-mini", "o3-mini",
+    "gpt-3.5-turbo-instruct", "text-embedding-3-small", "text-embedding-3-large",
+)
+"""What ``GET /v1/models`` lists when the scenario names no models (any model id is served)."""
 
 
 # --- chat completions ------------------------------------------------------------------------
@@ -415,7 +426,7 @@ def render_models(plan: Plan) -> Rendered:
     headers = {**base_headers(plan), "content-type": JSON_TYPE}
     if plan.call.model:
         return Rendered(200, headers, pretty(_model(plan.call.model)))
-    body = {"object": "list", "data": [_model(m) for m in plan.models or DEFAULT_MODELS]}
+    body = {"object": "list", "data": [_model(m) for m in plan.models or MODELS]}
     return Rendered(200, headers, pretty(body))
 
 
@@ -440,6 +451,10 @@ def _stream_error(spec: ErrorSpec, plan: Plan) -> bytes:
     return stream_error(spec, plan)
 
 
+def _claim(path: str, headers: Mapping[str, str]) -> int:
+    return 1  # the catch-all: most clients of unknown kind speak OpenAI's format
+
+
 PROVIDER = ProviderSpec(
     name="openai",
     routes=_routes(),
@@ -447,5 +462,12 @@ PROVIDER = ProviderSpec(
     invalid=render_invalid,
     stream_error=_stream_error,
     headers=rate_headers,
+    claim=_claim,
+    is_content=is_content,
+    base_path="/v1",
+    env={"OPENAI_BASE_URL": "{url}", "OPENAI_API_KEY": "sk-llmfake"},
+    key_variables=("OPENAI_API_KEY",),
+    upstream="https://api.openai.com",
+    hosts=("api.openai.com",),
 )
-"""OpenAI's routes and error rendering."""
+"""OpenAI: its routes, errors, headers and where its clients and its real API are."""

@@ -117,9 +117,9 @@ class _State:
         """The upstream root for a request: the one of the provider whose client sends it."""
         if len(self.upstreams) == 1:
             return next(iter(self.upstreams.values())).rstrip("/")
-        from llmfake.server._app import _owner
+        from llmfake.providers import owner_of
 
-        name = _owner(path, {k.lower(): v for k, v in headers.items()}).name
+        name = owner_of(path, {k.lower(): v for k, v in headers.items()}).name
         url = self.upstreams.get(name) or self.upstreams.get("default")
         if url is None:
             raise LookupError(f"no upstream for {name} requests ({path}); give one for "

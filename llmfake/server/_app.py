@@ -18,7 +18,15 @@ import orjson
 from llmfake.engine._engine import Engine
 from llmfake.engine._plan import Plan
 from llmfake.journal import Exchange, body_key, safe_headers
-from llmfake.providers import PROVIDERS, Incoming, InvalidRequest, ProviderSpec, Rendered, Route
+from llmfake.providers import (
+    REGISTRY,
+    Incoming,
+    InvalidRequest,
+    ProviderSpec,
+    Rendered,
+    Route,
+    owner_of,
+)
 from llmfake.providers._openai_common import render_invalid
 from llmfake.scenario._model import ErrorSpec
 from llmfake.server._control import control
@@ -68,7 +76,7 @@ class App:
     def __init__(self, engine: Engine, *, log: LogHook | None = None) -> None:
         self.engine = engine
         self.log = log
-        self.router = Router(PROVIDERS)
+        self.router = Router(REGISTRY)
         self.started = time.monotonic()
 
     def body_limit(self, req: Request) -> int:
@@ -150,7 +158,7 @@ def _serve(req: Request, conn: Connection, router: Router, engine: Engine, tenan
 
     if found is None:
         exc = InvalidRequest(f"Invalid URL ({method} {path})", status=404)
-        owner = _owner(path, headers)
+        owner = owner_of(path, headers)
         reject(lambda rid: owner.invalid(exc, rid), "not found")
         return None
     route, provider, params = found
@@ -220,25 +228,6 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
             except ValueError:
                 return None
     return None
-
-
-_BY_NAME = {p.name: p for p in PROVIDERS}
-
-
-def _owner(path: str, headers: Mapping[str, str]) -> ProviderSpec:
-    """The provider whose error shape an unknown path gets: the one its client would expect."""
-    if path.startswith("/api/"):
-        name = "ollama"
-    elif path.startswith("/openai/"):
-        name = "azure"
-    elif path.startswith("/v1beta/") or ":" in path.rsplit("/", 1)[-1] or (
-            "x-goog-api-key" in headers):
-        name = "gemini"
-    elif path.startswith("/v1/messages") or "anthropic-version" in headers:
-        name = "anthropic"
-    else:
-        name = "openai"
-    return _BY_NAME.get(name) or _BY_NAME["openai"]
 
 
 def _with_headers(rendered: Rendered, extra: Mapping[str, str]) -> Rendered:

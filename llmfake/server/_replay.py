@@ -2,8 +2,9 @@
 recorded schedule (offsets from the request's arrival, scaled by ``Plan.replay_factor``).
 
 Recorded chunks become ``Event``s, so the scenario's faults strike them exactly as they strike
-generated streams; each is flagged as content or framing, so ``after_chunks: 3`` means "after
-three chunks that carried content", whatever the provider's framing events.
+generated streams; each is flagged as content or framing (by the provider's ``is_content``), so
+``after_chunks: 3`` means "after three chunks that carried content", whatever the provider's
+framing events.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import json
 from collections.abc import Mapping
 
 from llmfake.engine._plan import Plan
-from llmfake.providers._base import Event, Rendered
+from llmfake.providers import spec_of
+from llmfake.providers._base import Event, ProviderSpec, Rendered
 
 __all__ = ["Replay", "is_content", "render"]
 
@@ -52,7 +54,8 @@ def render(plan: Plan, extra_headers: Mapping[str, str]) -> Replay:
         rendered = Rendered(response.status, headers, response.body.encode("utf-8"),
                             text=response.body)
         return Replay(rendered, (headers_at,), headers_at)
-    events = tuple(Event(c.data.encode("utf-8"), i, is_content(c.data))
+    provider = spec_of(plan.call.provider)
+    events = tuple(Event(c.data.encode("utf-8"), i, is_content(c.data, provider))
                    for i, c in enumerate(response.chunks))
     # Offsets are absolute, so a slow write never pushes later chunks back; a chunk recorded
     # before the headers (clock skew in a hand-edited file) goes out with them.
@@ -62,9 +65,10 @@ def render(plan: Plan, extra_headers: Mapping[str, str]) -> Replay:
     return Replay(rendered, deadlines, headers_at)
 
 
-def is_content(data: str) -> bool:
+def is_content(data: str, provider: ProviderSpec) -> bool:
     """Whether a recorded SSE event or NDJSON line carries content (text, a tool-call fragment)
-    rather than framing (a role delta, message_start, a ping, usage, ``[DONE]``)."""
+    rather than framing (a comment, ``[DONE]``, or what ``provider.is_content`` calls framing:
+    a role delta, message_start, a ping, usage)."""
     payload = _payload(data)
     if payload is None:
         return False
@@ -74,31 +78,7 @@ def is_content(data: str) -> bool:
         return True  # not JSON: count it, so faults can strike it
     if not isinstance(value, dict):
         return True
-    kind = value.get("type")
-    if isinstance(kind, str):
-        # Anthropic (content_block_delta) and the Responses API (response.output_text.delta,
-        # response.function_call_arguments.delta): deltas are content, the rest is framing.
-        return kind.endswith("_delta") or kind.endswith(".delta")
-    choices = value.get("choices")
-    if isinstance(choices, list):  # OpenAI chat and legacy completions
-        for choice in choices:
-            if not isinstance(choice, dict):
-                continue
-            delta = choice.get("delta")
-            if isinstance(delta, dict) and (delta.get("content") or delta.get("tool_calls")
-                                            or delta.get("refusal")):
-                return True
-            if choice.get("text"):
-                return True
-        return False
-    if "candidates" in value:  # Gemini: every chunk carries parts
-        return True
-    if "done" in value:  # Ollama
-        message = value.get("message")
-        text = message.get("content") if isinstance(message, dict) else value.get("response")
-        tool_calls = message.get("tool_calls") if isinstance(message, dict) else None
-        return bool(text or tool_calls)
-    return True
+    return provider.is_content(value)
 
 
 def _payload(data: str) -> str | None:

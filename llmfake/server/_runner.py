@@ -66,18 +66,9 @@ class Server(Listener):
         """Environment variables that point every provider's official SDK at this server
         (at ``tenant``, when given), with dummy API keys."""
         root = self.tenant_url(tenant) if tenant else self.url
-        return {
-            "OPENAI_BASE_URL": f"{root}/v1",
-            "OPENAI_API_KEY": "sk-llmfake",
-            "ANTHROPIC_BASE_URL": root,
-            "ANTHROPIC_API_KEY": "sk-ant-llmfake",
-            "GOOGLE_GEMINI_BASE_URL": root,
-            "GEMINI_API_KEY": "llmfake",
-            "AZURE_OPENAI_ENDPOINT": root,
-            "AZURE_OPENAI_API_KEY": "llmfake",
-            "OPENAI_API_VERSION": "2024-10-21",
-            "OLLAMA_HOST": root,
-        }
+        from llmfake.providers import client_env
+
+        return client_env(root)
 
     def tenant_url(self, tenant: str) -> str:
         """The root URL of ``tenant`` (``.../t/{tenant}``): its own scenario, state, journal."""

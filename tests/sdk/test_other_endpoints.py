@@ -70,7 +70,8 @@ def test_legacy_completions(fake, client):
     assert result.usage is not None
     assert result.usage.completion_tokens == 3
     # The SDK types finish_reason as non-null, yet the API streams null until the last chunk
-    # (PROTOCOLS.md 2.3), so strict validation would reject the real API too.
+    # (OpenAI's spec: finish_reason is null in every chunk but the last), so strict validation
+    # would reject the real API too.
     with fake.client(_strict_response_validation=False) as loose:
         chunks = list(loose.completions.create(
             model="gpt-3.5-turbo-instruct", prompt="Say it", stream=True,
