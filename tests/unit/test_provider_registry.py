@@ -149,6 +149,6 @@ def test_the_contributor_guide_documents_every_provider_member():
 def test_the_scenario_format_knows_every_registered_provider():
     """Until the scenario declaration derives its provider names from the registry, a new
     provider must be named there too (``match: {provider: ...}`` is validated against it)."""
-    from llmfake.scenario._model import PROVIDERS as SCENARIO_NAMES
+    from llmfake.scenario._model import PROVIDER_NAMES as SCENARIO_NAMES
 
     assert set(SCENARIO_NAMES) == {spec.name for spec in REGISTRY}
