@@ -17,7 +17,7 @@ from llmfake.scenario._load import load_scenario
 from llmfake.scenario._model import Scenario
 from llmfake.server._app import App, LogHook
 from llmfake.server._background import Listener
-from llmfake.server._http import HttpServer
+from llmfake.server._http import HttpServer, Limits
 
 
 class Server(Listener):
@@ -36,6 +36,7 @@ class Server(Listener):
         log: LogHook | None = None,
         sock: socket.socket | None = None,
         journal_size: int = JOURNAL_LIMIT,
+        limits: Limits | None = None,
     ) -> None:
         sc = load_scenario(scenario)
         if seed is not None:
@@ -48,12 +49,14 @@ class Server(Listener):
         """The engine: per-tenant state, journals and scenarios."""
         super().__init__(host, port, sock)
         self._log = log
+        self.limits = limits or Limits()
+        """The HTTP core's size ceilings and timeouts (the scenario's ``limits`` are apart)."""
 
     thread_name = "llmfake-server"
 
     async def _open(self, sock: socket.socket) -> HttpServer:
         app = App(self.engine, log=self._log)
-        http = HttpServer(app, app.body_limit)
+        http = HttpServer(app, app.body_limit, self.limits)
         await http.serve(sock)
         return http
 
@@ -133,6 +136,7 @@ def serve(
     log: LogHook | None = None,
     sock: socket.socket | None = None,
     journal_size: int = JOURNAL_LIMIT,
+    limits: Limits | None = None,
 ) -> Server:
     """A fake server for ``scenario`` (a ``Scenario``, dict, path or built-in name).
 
@@ -140,6 +144,9 @@ def serve(
     the running loop. Port 0 (the default) picks a free port; ``sock`` serves on a socket bound
     beforehand (its address is known before the server starts; stopping closes it).
     ``journal_size``: exchanges each tenant's journal keeps (a ring; the oldest go first).
+    ``limits``: the HTTP core's ceilings and timeouts (``llmfake.server.Limits``: target, header
+    block and body sizes, header/body/idle timeouts), e.g. short timeouts to test a client's
+    handling of a 408 or of an idle keep-alive connection being closed.
     """
     return Server(scenario, host=host, port=port, seed=seed, log=log, sock=sock,
-                  journal_size=journal_size)
+                  journal_size=journal_size, limits=limits)
