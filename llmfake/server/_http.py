@@ -89,6 +89,7 @@ class Request:
         self.too_large = False
         """The body exceeded the handler's limit; ``body`` holds only its start."""
         self.continue_ = False
+        """A ``100 Continue`` is owed: sent once the requests before it are answered."""
         self._size = 0
         self._parts: list[bytes] = []
         self._target = b""
@@ -159,6 +160,7 @@ class Connection(asyncio.Protocol):
         self._stop_parsing = False
         self._chunked = False
         self._close_after = False
+        self._refusal: tuple[int, str] | None = None
         self._write_paused = False
         self._drain_waiters: list[Callable[[], None]] = []
         self.task: asyncio.Task[None] | None = None
@@ -263,12 +265,20 @@ class Connection(asyncio.Protocol):
         self._state, self._since = _BODY, self.loop.time()
         length = req.headers.get("content-length")
         limit = min(self._server.body_limit(req), self._server.limits.max_body)
+        expects = req.headers.get("expect", "").lower() == "100-continue" and req.version == "1.1"
         if length is not None and length.isdigit() and int(length) > limit:
-            self._too_large(req)
-        elif req.headers.get("expect", "").lower() == "100-continue" and req.version == "1.1":
+            self._too_large(req, body_coming=not expects)
+        elif expects:
             req.continue_ = True
-            if self.current is None and not self._queue and self.transport is not None:
-                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self._continue()
+
+    def _continue(self) -> None:
+        """Send the ``100 Continue`` the request being read is owed, once it is its turn."""
+        req = self._req
+        if req is not None and req.continue_ and self.current is None and not self._queue \
+                and self.transport is not None:
+            req.continue_ = False
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def on_body(self, body: bytes) -> None:
         req = self._req
@@ -304,13 +314,17 @@ class Connection(asyncio.Protocol):
             if self.transport is not None:
                 self.transport.pause_reading()
 
-    def _too_large(self, req: Request) -> None:
-        """Hand ``req`` to the handler now (it answers 413) and discard the rest of its body."""
+    def _too_large(self, req: Request, *, body_coming: bool = True) -> None:
+        """Hand ``req`` to the handler now (it answers 413) and discard the rest of its body
+        (unless the client waits for a 100 Continue before sending it: then close)."""
         req.too_large = True
         req.keep_alive = False
         req.body = b"".join(req._parts)
         req._parts = []
-        self._discarding = True
+        if body_coming:
+            self._discarding = True
+        else:
+            self._stop_parsing = True
         self._queue.append(req)
 
     # --- dispatch ------------------------------------------------------------------------------
@@ -332,6 +346,11 @@ class Connection(asyncio.Protocol):
                     continue
                 if pending is not None:
                     self.task = self.loop.create_task(self._run(pending))
+            if self.current is None and not self._queue and not self.lost.done():
+                if self._refusal is not None:
+                    self._refuse(*self._refusal)
+                elif self._req is not None:
+                    self._continue()
             if self._reading_paused and len(self._queue) <= self._server.limits.max_pipeline // 2:
                 self._reading_paused = False
                 if self.transport is not None:
@@ -359,12 +378,13 @@ class Connection(asyncio.Protocol):
             self.abort()
 
     def _refuse(self, status: int, reason: str) -> None:
-        """Answer a request the parser refused, then close; nothing after it is read."""
+        """Answer a request the parser refused, then close; nothing after it is read. The
+        requests read before it are answered first."""
         self._stop_parsing = True
-        self._queue.clear()
-        if self.current is not None:  # answer what is in flight first
-            self._close_after = True
+        if self.current is not None or self._queue:
+            self._refusal = (status, reason)  # sent by _dispatch once they are answered
             return
+        self._refusal = None
         transport = self.transport
         if transport is None or transport.is_closing():
             return
@@ -384,10 +404,12 @@ class Connection(asyncio.Protocol):
         if self._close_after or req is None or not req.keep_alive:
             if not self._discarding:
                 transport.close()
+            else:  # the rest of a refused body: the sweep bounds how long it may take
+                self._state, self._since = _BODY, self.loop.time()
             return
         self._state = _HEAD if self._req is not None else _IDLE
         self._since = self.loop.time()
-        if not self._dispatching and self._queue:
+        if not self._dispatching and (self._queue or self._refusal or self._req is not None):
             self._dispatch()
 
     # --- answering ------------------------------------------------------------------------------
@@ -547,7 +569,8 @@ class Connection(asyncio.Protocol):
             self.close()
         elif state == _HEAD and now - since > limits.header_timeout:
             self._refuse(408, "Request Timeout")
-        elif state == _BODY and now - since > (5.0 if self._discarding else limits.body_timeout):
+        elif state == _BODY and now - since > (min(5.0, limits.body_timeout) if self._discarding
+                                              else limits.body_timeout):
             self._refuse(408, "Request Timeout") if not self._discarding else self.close()
 
     def _peer(self) -> str:

@@ -24,6 +24,8 @@ from llmfake.providers._base import Event, LazyEvents
 from llmfake.server._http import ClientGone, Connection
 
 _Step = Callable[[], None]
+_EVENTS_PER_WRITE = 256
+"""Events one write takes at most (tens of kB): the transport asks to pause past 64 kB."""
 
 
 class Pacer:
@@ -120,6 +122,8 @@ def pace(conn: Connection, events: Sequence[Event], deadlines: Sequence[float], 
             if due == index:
                 p.at(ats[index], step, order)
                 return
+            # A write at a time, so a slow reader pauses a stream that is all due at once.
+            due = min(due, index + _EVENTS_PER_WRITE)
             payload = b"".join(data_range(index, due))
             exchange.chunks += sum(flags[index:due])
             exchange.bytes_sent += len(payload)
