@@ -247,7 +247,12 @@ class Connection(asyncio.Protocol):
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
         old = req.headers.get(key)
-        req.headers[key] = text if old is None else f"{old}, {text}"
+        if old is None:
+            req.headers[key] = text
+        elif key == "host":  # which host is meant? (RFC 9112, 3.2: 400)
+            raise _Refused(400, "More than one Host header")
+        else:
+            req.headers[key] = f"{old}, {text}"
 
     def on_headers_complete(self) -> None:
         req = self._req

@@ -276,6 +276,14 @@ def test_requests_before_a_malformed_one_are_answered(site: Site) -> None:
     assert wire.closed_by_server()
 
 
+def test_two_host_headers_get_400(site: Site) -> None:
+    wire = site.connect()  # RFC 9112, 3.2: which host is meant is unknowable
+    wire.send(request("GET", f"/t/{site.tenant}/_llmfake/health", headers={"host": "other"}))
+    reply = wire.reply("GET")
+    assert reply.status == 400
+    assert wire.closed_by_server()
+
+
 def test_header_timeout_gets_408(site: Site) -> None:
     wire = site.connect()
     wire.send(f"POST {site.chat} HTTP/1.1\r\nhost: fake\r\n".encode())  # and nothing more
