@@ -16,7 +16,10 @@ Two modes:
 
 - ``chat``: non-streamed ``POST /v1/chat/completions``: req/s, latency p50/p99, server CPU/req;
 - ``stream``: the same, streamed, 50 tokens, zero latency: streams/s and chunks/s (SSE events
-  per stream times streams/s; llmfake and the reference send the same events).
+  per stream times streams/s; llmfake and the reference send the same events);
+- ``single``: one request at a time on one warm keep-alive connection: the wall time of a chat
+  completion and of a whole 50-token stream, raw client and the ``openai`` SDK's stream
+  iterator (each server's own overhead per request, not its throughput).
 
     python benchmarks/bench_load.py --json                   # both modes, 3 rounds of 10 s
     python benchmarks/bench_load.py --mode chat --quick      # 1 round of 2 s
@@ -203,6 +206,42 @@ def run_aiohttp(url: str, stream: bool, connections: int, seconds: float, cpu: i
             "p99_ms": ms(percentile(lat, 99)), "errors": sum(r["errors"] for r in results)}
 
 
+def run_single(url: str, runs: int) -> dict[str, Any]:
+    """``runs`` sequential requests of each kind on one keep-alive connection: ms p50/p95."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    out: dict[str, Any] = {"tool": "http.client, one connection", "runs": runs}
+    try:
+        for kind, stream in (("chat", False), ("stream", True)):
+            times = []
+            for _ in range(runs + 5):  # 5 warm-up requests
+                t0 = time.perf_counter()
+                conn.request("POST", CHAT_PATH, body=chat_request(stream), headers=HEADERS)
+                conn.getresponse().read()
+                times.append(time.perf_counter() - t0)
+            out[f"{kind}_p50_ms"] = ms(percentile(times[5:], 50))
+            out[f"{kind}_p95_ms"] = ms(percentile(times[5:], 95))
+    finally:
+        conn.close()
+    try:
+        import openai
+    except ImportError:
+        return out
+    client = openai.OpenAI(base_url=url + "/v1", api_key="sk-bench", max_retries=0)
+    times = []
+    with client:
+        for _ in range(runs + 5):
+            t0 = time.perf_counter()
+            for _chunk in client.chat.completions.create(
+                    model="gpt-4o-mini", stream=True,
+                    messages=[{"role": "user", "content": "Say hello"}]):
+                pass
+            times.append(time.perf_counter() - t0)
+    out["sdk_stream_p50_ms"] = ms(percentile(times[5:], 50))
+    out["sdk_stream_p95_ms"] = ms(percentile(times[5:], 95))
+    return out
+
+
 # --- one measurement ---------------------------------------------------------------------------
 
 def measure(server: ServerProcess, stream: bool, args: argparse.Namespace,
@@ -308,6 +347,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with servers(server_cpu, extra, args) as (found, info):
         doc["sizes"] = info
         for mode in args.modes:
+            if mode == "single":
+                doc["modes"]["single"] = {k: run_single(v.url, args.single_runs)
+                                          for k, v in found.items()}
+                continue
             stream = mode == "stream"
             for s in found.values():  # warm each up
                 if args.driver == "wrk":
@@ -334,8 +377,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--mode", dest="modes", action="append", choices=("chat", "stream"),
-                   help="chat (non-streamed) and/or stream (default: both)")
+    p.add_argument("--mode", dest="modes", action="append", choices=("chat", "stream", "single"),
+                   help="chat (non-streamed), stream and/or single (default: chat and stream)")
+    p.add_argument("--single-runs", type=int, default=200,
+                   help="requests of each kind in the single mode (default 200)")
     p.add_argument("--seconds", type=float, default=10.0, help="seconds per run (default 10)")
     p.add_argument("--rounds", type=int, default=3,
                    help="alternating llmfake/reference runs; medians reported (default 3)")
@@ -375,12 +420,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = p.parse_args(argv)
     fix_arguments(args)
     if args.quick:
-        args.rounds, args.seconds = 1, 2.0
+        args.rounds, args.seconds, args.single_runs = 1, 2.0, 20
     doc = run(args)
     if args.json:
         print_json(doc)
         return
     for mode, r in doc["modes"].items():
+        if mode == "single":
+            for k, m in r.items():
+                print(f"single {k:9} chat {m['chat_p50_ms']} ms  stream {m['stream_p50_ms']} ms"
+                      f"  sdk stream {m.get('sdk_stream_p50_ms')} ms (p50)")
+            continue
         for k in args.only:
             if k not in r:
                 continue
