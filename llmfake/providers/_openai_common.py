@@ -101,8 +101,9 @@ def error_object(spec: ErrorSpec, call: Call | None) -> tuple[int, dict[str, Any
     elif spec.name == "rate_limit" and call is not None:
         message = (f"Rate limit reached for {call.model or 'requests'} in organization "
                    "org-llmfake on requests per min (RPM): Limit 60, Used 60, Requested 1. "
-                   "Please try again in 1s. Visit https://platform.openai.com/account/"
-                   "rate-limits to learn more.")
+                   f"Please try again in {_wait(1 if spec.retry_after is None else spec.retry_after)}. "
+                   "Visit "
+                   "https://platform.openai.com/account/rate-limits to learn more.")
     if spec.message is not None:
         message = spec.message
     return spec.status or status, {"message": message, "type": etype, "param": None, "code": code}

@@ -171,7 +171,7 @@ class _Reader:
         rules = self.list_(d.get("rules", []), "rules", self.rule)
         models = self.list_(d.get("models", []), "models", self.str_)
         return Scenario(
-            name=self.str_(d.get("name", "default"), "name"),
+            name=self.str_(d.get("name", "unnamed"), "name"),
             description=self.str_(d.get("description", ""), "description"),
             seed=seed,
             freeze_time=self.freeze_time(d["freeze_time"]) if "freeze_time" in d else None,
