@@ -251,11 +251,10 @@ class Journal(JournalAssertions):
         """How ``requests`` tells retries apart, in words, for assertion messages."""
         by = self.attempts_by if attempts_by is None else attempts_by
         if by == "header":
-            return ("attempts grouped by the SDK's retry header (x-stainless-retry-count); "
-                    "attempts_by='identical' also counts an app's own retries")
-        return (f"attempts grouped as identical requests after a failure, within "
-                f"{RETRY_WINDOW:g}s (the app's own retries count too); attempts_by='header' "
-                "counts only the SDK's retries")
+            return ("attempts: the SDK's retry header says which request is a retry; "
+                    "attempts_by='identical' counts the app's own retries too")
+        return (f"attempts: an identical request within {RETRY_WINDOW:g}s of a failure is a "
+                "retry, the app's own too; attempts_by='header' counts the SDK's only")
 
     def attempts(self, **where: Any) -> list[int]:
         """How many attempts each logical request took: ``[3]`` for fail, fail, succeed."""

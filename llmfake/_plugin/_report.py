@@ -120,8 +120,11 @@ def failure_section(fake: LLMFake) -> str:
     """What the fake saw, for the report of a test that failed: the timeline, the requests no
     rule matched (with the nearest rule and what differed), cassette misses, and script steps
     never used. The teardown checks do not run on a failed test; this says it instead."""
-    parts = [f"tenant {fake.tenant}: {len(fake.journal)} request(s)\n"
-             + fake.journal.timeline() + f"\n({fake.journal.grouping()})"]
+    if not len(fake.journal):
+        parts = [f"tenant {fake.tenant}: no request reached the fake"]
+    else:
+        parts = [f"tenant {fake.tenant}: {len(fake.journal)} request(s)\n"
+                 + fake.journal.timeline() + f"\n({fake.journal.grouping()})"]
     if fake.journal.recording:
         parts.append(f"note: {fake.journal.recording}")
     if any(e.source == "default" for e in fake.journal) and fake.scenario.rules:
