@@ -105,10 +105,9 @@ def run_cli(args: argparse.Namespace) -> int:
     import sys
     import threading
 
-    from llmfake.record._proxy import record
-
     from llmfake.cli import _log_line
     from llmfake.record._journal import exchange_of
+    from llmfake.record._proxy import record
 
     redactor = Redactor.create(extra_headers=args.redact_header, body_patterns=args.redact_body)
     count = 0
