@@ -327,7 +327,7 @@ class CassetteSpec:
 class Scenario:
     """Everything the fake does: the defaults, the rules, the limits."""
 
-    name: str = "default"
+    name: str = "unnamed"
     """A label."""
     description: str = ""
     """What the scenario is for."""
