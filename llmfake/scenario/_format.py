@@ -498,7 +498,7 @@ class Cassette(_Doc):
 class Scenario(_Doc):
     """Everything the fake does: the defaults, the rules, the limits."""
 
-    name: Str = "default"
+    name: Str = "unnamed"
     """A label."""
     description: Str = ""
     """What the scenario is for."""

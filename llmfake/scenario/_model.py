@@ -266,7 +266,7 @@ class CassetteSpec:
 class Scenario:
     """Everything the fake does: the defaults, the rules, the limits."""
 
-    name: str = "default"
+    name: str = "unnamed"
     description: str = ""
     seed: int = 0
     freeze_time: float | None = None
