@@ -74,3 +74,7 @@ def __getattr__(name: str) -> _typing.Any:
 
         return importlib.import_module("llmfake.intercept")
     raise AttributeError(f"module 'llmfake' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
