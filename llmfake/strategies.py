@@ -79,11 +79,14 @@ _UNBOUNDED = ("hang_after_headers", "hang")
 _DRAWN_FAULTS = tuple(n for n in FAULTS if n not in _UNBOUNDED)
 
 RETRYABLE_FAULTS: tuple[str, ...] = (
-    "error_event", "disconnect", "truncate", "stall", "empty", "reset", "hang",
+    "error_event", "disconnect", "truncate", "half_close", "reset_after_headers", "length_long",
+    "stall", "empty", "reset", "bad_chunking", "garbage_status", "hang_after_headers", "hang",
 )  # fmt: skip
 """Faults the official SDKs retry on a request that does not stream (a connection error or,
 for ``error_event``, an HTTP error). A stream cut after its first chunk is never retried by
-them, and ``malformed`` (a complete but broken body) is not retried at all."""
+them, and ``malformed`` and ``length_short`` (a complete but broken body) are not retried at
+all; ``drip`` is a success. docs/what-your-client-sees.md shows the byte-level ones, cell by
+cell."""
 
 _STREAM_FAULTS = ("error_event", "disconnect", "truncate", "stall", "malformed", "half_close",
                   "bad_chunking")
