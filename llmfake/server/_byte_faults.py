@@ -33,7 +33,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 
-from llmfake.engine._plan import Plan
 from llmfake.journal import Exchange
 from llmfake.providers._base import Event, Rendered, strike_index
 from llmfake.scenario._model import BYTE_FAULTS, Drip, FaultSpec
@@ -68,7 +67,7 @@ async def _until(loop: asyncio.AbstractEventLoop, deadline: float) -> None:
 
 
 async def strike_bytes(
-    conn: Connection, plan: Plan | None, fault: FaultSpec, rendered: Rendered, start: float,
+    conn: Connection, fault: FaultSpec, rendered: Rendered, start: float,
     deadlines: tuple[float, ...], body_due: float, exchange: Exchange,
     finish: Callable[[], None],
 ) -> None:

@@ -48,8 +48,7 @@ def deliver(
         headers_at = 0.0
     exchange.status = rendered.status
     if fault is not None and fault.name in BYTE_FAULTS:
-        return strike_bytes(conn, plan, fault, rendered, start, deadlines, body_due, exchange,
-                            finish)
+        return strike_bytes(conn, fault, rendered, start, deadlines, body_due, exchange, finish)
     if fault is not None or (headers_at > 0 and rendered.events is not None):
         return _deliver_slowly(conn, plan, fault, rendered, start, deadlines, body_due,
                                headers_at, exchange, finish, stream_error)

@@ -12,6 +12,7 @@ import socket
 import time
 from typing import Any
 
+import httpx
 import pytest
 
 from llmfake.scenario._model import BYTE_FAULTS, FAULT_NAMES
@@ -257,10 +258,11 @@ def test_drip_sends_every_byte_slowly(fake, payload):
             reads.append(piece)
             got += piece
     elapsed = time.monotonic() - start
-    assert max(len(r) for r in reads) <= 64
-    expected = (len(got) + 63) // 64
-    assert len(reads) == expected
-    assert elapsed > (expected - 1) * 0.02 * 0.8
+    writes = (len(got) + 63) // 64
+    # The client may read two writes at once when it is slow to get to them, never faster
+    # than the server sends them.
+    assert len(reads) >= 2 and len(reads[0]) <= 64
+    assert elapsed > (writes - 1) * 0.02 * 0.9
     lines, rest = split(got)
     assert lines[0] == b"HTTP/1.1 200 OK"
     if payload is STREAM:
@@ -285,6 +287,15 @@ def test_drip_keeps_the_connection_alive(fake):
             assert piece
             got += piece
     assert len(fake.journal) == 2
+
+
+def test_drip_follows_the_time_scale(fake):
+    fake.use({**SCENARIO, "time_scale": 0.01,
+              "rules": [{"fault": "drip", "drip": {"bytes": 64, "every": "1s"}}]})
+    start = time.monotonic()
+    response = httpx.post(fake.base_url + "/chat/completions", json=CHAT, timeout=20)
+    assert response.json()["choices"][0]["message"]["content"] == TEXT
+    assert time.monotonic() - start < 3  # unscaled: some ten writes, a second apart
 
 
 def test_drip_goes_with_its_fault_only():
