@@ -41,7 +41,7 @@ def safe_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {k.lower(): (mask(v) if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()}
 
 
-@dataclass
+@dataclass(slots=True)
 class Exchange:
     """One request and what the fake did with it."""
 
