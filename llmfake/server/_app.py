@@ -27,7 +27,6 @@ from llmfake.providers import (
 )
 from llmfake.providers._openai_common import render_invalid
 from llmfake.providers._router import Router
-from llmfake.scenario._model import ErrorSpec
 from llmfake.server._control import control
 from llmfake.server._http import Connection, Request
 from llmfake.server._replay import render as render_replay
@@ -160,9 +159,6 @@ def _serve(req: Request, conn: Connection, router: Router, engine: Engine, tenan
     exchange.seq = plan.ordinal
     exchange.outcome, exchange.source = plan.outcome, plan.source
     error = plan.error
-    if error is None and plan.fault is not None and plan.fault.name == "error_event" \
-            and not call.stream:
-        error = plan.fault.error or ErrorSpec("server_error")
     extra = {**provider.headers(plan), **plan.headers}
     if error is not None:
         exchange.retry_after = error.retry_after
@@ -182,9 +178,9 @@ def _serve(req: Request, conn: Connection, router: Router, engine: Engine, tenan
     exchange.response_text = rendered.text
 
     def stream_error(p: Plan) -> bytes:
-        spec = p.fault.error if p.fault is not None and p.fault.error else ErrorSpec(
-            "server_error")
-        return provider.stream_error(spec, p)
+        assert p.fault is not None  # the engine gives an error_event fault its error
+        assert p.fault.error is not None
+        return provider.stream_error(p.fault.error, p)
 
     return deliver(conn, plan, rendered, start, exchange, finish, stream_error, replay)
 
