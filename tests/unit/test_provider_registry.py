@@ -59,6 +59,7 @@ UNKNOWN = [
     ("POST", "/api/x:nope", {"anthropic-version": "2023-06-01"}, "ollama"),
     ("POST", "/model/m/nope", {}, "bedrock"),
     ("POST", "/v1/nope", {"authorization": "AWS4-HMAC-SHA256 Credential=AKID/x"}, "bedrock"),
+    ("POST", "/v1/projects/p/locations/l/publishers/google/models/m:nope", {}, "vertex"),
 ]
 
 
@@ -73,7 +74,7 @@ def test_an_unknown_path_gets_its_owners_404(server, method, path, headers, owne
     assert owner_of(path, headers).name == owner
     response = httpx.request(method, server.url + path, headers=headers)
     assert response.status_code == 404
-    assert _shape(response.json()) == owner
+    assert _shape(response.json()) == {"vertex": "gemini"}.get(owner, owner)  # Google's shape
 
 
 def test_the_recording_proxy_sends_each_request_to_its_owners_upstream(tmp_path):
@@ -105,7 +106,8 @@ def test_base_urls_come_from_each_providers_base_path(server):
                       ("ollama", server.ollama_host)]:
         assert server.base_url(name) == url == server.url
     assert server.base_url("bedrock") == server.url
-    with pytest.raises(KeyError, match="known: openai, anthropic, gemini, azure, ollama, bedrock"):
+    with pytest.raises(KeyError, match="known: openai, anthropic, gemini, azure, ollama, bedrock, "
+                                       "vertex"):
         server.base_url("vertex-nope")
 
 
@@ -114,7 +116,8 @@ def test_upstreams_variables_and_hosts():
         "openai": "https://api.openai.com", "anthropic": "https://api.anthropic.com",
         "gemini": "https://generativelanguage.googleapis.com",
         "ollama": "http://127.0.0.1:11434",
-        "bedrock": "https://bedrock-runtime.us-east-1.amazonaws.com"}
+        "bedrock": "https://bedrock-runtime.us-east-1.amazonaws.com",
+        "vertex": "https://us-central1-aiplatform.googleapis.com"}
     azure = default_upstreams({"AZURE_OPENAI_ENDPOINT": "https://me.openai.azure.com"})
     assert azure["azure"] == "https://me.openai.azure.com"
     assert key_variables() == ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY",
@@ -125,7 +128,7 @@ def test_upstreams_variables_and_hosts():
                                  "generativelanguage.googleapis.com", "*.openai.azure.com")
     assert "bedrock-runtime.us-east-1.amazonaws.com" in DEFAULT_HOSTS
     assert [spec.name for spec in REGISTRY] == ["openai", "anthropic", "gemini", "azure",
-                                                "ollama", "bedrock"]
+                                                "ollama", "bedrock", "vertex"]
     assert spec_of("gemini") is REGISTRY[2]
 
 
