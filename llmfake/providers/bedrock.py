@@ -558,7 +558,7 @@ PROVIDER = ProviderSpec(
     is_content=_is_content,
     env={"AWS_ENDPOINT_URL_BEDROCK_RUNTIME": "{url}", "ANTHROPIC_BEDROCK_BASE_URL": "{url}",
          "AWS_ACCESS_KEY_ID": "AKIDLLMFAKE", "AWS_SECRET_ACCESS_KEY": "llmfake-secret",
-         "AWS_REGION": "us-east-1"},
+         "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"},
     key_variables=("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
                    "AWS_BEARER_TOKEN_BEDROCK"),
     upstream="https://bedrock-runtime.us-east-1.amazonaws.com",
