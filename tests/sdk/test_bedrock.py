@@ -255,11 +255,14 @@ def test_boto3_retry_recovers_after_throttling(fake):
     assert [e.status for e in fake.journal] == [429, 503, 200]
 
 
-def test_boto3_does_not_retry_model_timeout(fake):
-    fake.use({"rules": [{"error": "timeout"}]})
+@pytest.mark.parametrize(("name", "tries"), [("timeout", 1), ("bad_request", 1),
+                                             ("overloaded", 3), ("server_error", 3)])
+def test_which_errors_boto3_retries(fake, name, tries):
+    """ModelNotReadyException is modeled as retryable, 5xx are transient; 408 and 400 are not."""
+    fake.use({"rules": [{"error": name}]})
     with pytest.raises(botocore.exceptions.ClientError):
         _client(fake, attempts=3).converse(modelId=MODEL, messages=HI)
-    assert len(fake.journal) == 1
+    assert len(fake.journal) == tries
 
 
 def test_error_inside_converse_stream(fake, bedrock):
@@ -333,3 +336,26 @@ def test_base64_chunk_payloads_decode(fake):
     assert frame.headers[":event-type"] == "chunk"
     inner = json.loads(base64.b64decode(json.loads(frame.payload)["bytes"]))
     assert inner["generation"] == "Hi" and inner["stop_reason"] == "stop"
+
+
+def test_scenario_limits_throttle_with_throttling_exception(fake, bedrock):
+    fake.use({"limits": {"requests_per_minute": 2}, "reply": "ok"})
+    for _ in range(2):
+        assert bedrock.converse(modelId=MODEL, messages=HI)["stopReason"] == "end_turn"
+    with pytest.raises(bedrock.exceptions.ThrottlingException) as info:
+        bedrock.converse(modelId=MODEL, messages=HI)
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+    assert [e.status for e in fake.journal] == [200, 200, 429]
+
+
+def test_tenants_keep_bedrock_state_apart(fake, server):
+    fake.use({"reply": "tenant reply"})
+    other = boto3.client("bedrock-runtime", endpoint_url=server.tenant_url("bedrock-other"),
+                         region_name="us-east-1", aws_access_key_id="A",
+                         aws_secret_access_key="s")
+    server.use({"reply": "other tenant"}, "bedrock-other")
+    assert other.converse(modelId=MODEL, messages=HI)["output"]["message"]["content"] == [
+        {"text": "other tenant"}]
+    assert _client(fake).converse(modelId=MODEL, messages=HI)["output"]["message"][
+        "content"] == [{"text": "tenant reply"}]
+    assert len(fake.journal) == 1 and len(server.journal("bedrock-other")) == 1
