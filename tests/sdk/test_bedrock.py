@@ -359,3 +359,14 @@ def test_tenants_keep_bedrock_state_apart(fake, server):
     assert _client(fake).converse(modelId=MODEL, messages=HI)["output"]["message"][
         "content"] == [{"text": "tenant reply"}]
     assert len(fake.journal) == 1 and len(server.journal("bedrock-other")) == 1
+
+
+def test_stop_sequences_cut_the_text_and_are_reported(fake, bedrock):
+    fake.use({"reply": "one two three four"})
+    out = bedrock.converse(modelId=MODEL, messages=HI,
+                           inferenceConfig={"stopSequences": [" three"]})
+    assert out["output"]["message"]["content"] == [{"text": "one two"}]
+    assert out["stopReason"] == "stop_sequence"
+    body = json.loads(bedrock.invoke_model(modelId=MODEL, body=_anthropic_body(
+        stop_sequences=[" three"]))["body"].read())
+    assert (body["stop_reason"], body["stop_sequence"]) == ("stop_sequence", " three")
