@@ -10,8 +10,8 @@ parses and renders them; only the paths, the key and the errors differ.
 Claude on Vertex: ``POST /v1/projects/{project}/locations/{region}/publishers/anthropic/models/
 {model}:rawPredict`` and ``:streamRawPredict``, the body Anthropic's messages body with
 ``anthropic_version`` (``vertex-2023-10-16``) and without ``model`` (it is in the path);
-``stream: true`` stays in the body. Responses are Anthropic's own, rendered by the Anthropic
-provider.
+``stream: true`` stays in the body. Token counting is ``.../models/count-tokens:rawPredict``,
+the model in the body. Responses are Anthropic's own, rendered by the Anthropic provider.
 
 Auth: an OAuth access token as ``Authorization: Bearer`` (any token is accepted: clients get
 one offline from ``google.oauth2.credentials.Credentials("token")`` or ``access_token=``) or an
@@ -98,6 +98,15 @@ def parse_raw_predict(inc: Incoming) -> Call:
                                wire={"publisher": "anthropic", **_where(inc)})
 
 
+def parse_count_tokens(inc: Incoming) -> Call:
+    """Claude's ``count-tokens:rawPredict``: Anthropic's count_tokens body, model included."""
+    if not isinstance(inc.body, Mapping):
+        raise InvalidRequest("Invalid JSON payload received.")
+    call = anthropic.parse_count_tokens(inc)
+    return dataclasses.replace(call, provider="vertex", api_key=_key(inc),
+                               wire={"publisher": "anthropic", **_where(inc)})
+
+
 def _anthropic_call(call: Call | None) -> bool:
     return call is not None and call.wire.get("publisher") == "anthropic"
 
@@ -133,15 +142,18 @@ def _routes() -> tuple[Route, ...]:
     google = [(":generateContent", "chat", parse_generate, gemini.render_generate),
               (":streamGenerateContent", "chat", parse_generate, gemini.render_generate),
               (":countTokens", "count_tokens", parse_count, gemini.render_count)]
-    claude = [(":rawPredict", "chat", parse_raw_predict, anthropic.render_messages),
-              (":streamRawPredict", "chat", parse_raw_predict, anthropic.render_messages)]
+    # count-tokens first: the {model} pattern would take it too.
+    claude = [("count-tokens:rawPredict", "count_tokens", parse_count_tokens,
+               anthropic.render_count_tokens),
+              ("{model}:rawPredict", "chat", parse_raw_predict, anthropic.render_messages),
+              ("{model}:streamRawPredict", "chat", parse_raw_predict, anthropic.render_messages)]
     located = "/projects/{project}/locations/{location}/publishers"
     out: list[Route] = []
     for version in ("/v1", "/v1beta1"):
         for prefix in (version + located, version + "/publishers"):
             out += [Route("POST", f"{prefix}/google/models/{{model}}{method}", "vertex",
                           endpoint, parse, render) for method, endpoint, parse, render in google]
-        out += [Route("POST", f"{version}{located}/anthropic/models/{{model}}{method}", "vertex",
+        out += [Route("POST", f"{version}{located}/anthropic/models/{method}", "vertex",
                       endpoint, parse, render) for method, endpoint, parse, render in claude]
     return tuple(out)
 

@@ -113,3 +113,13 @@ def test_anthropic_vertex_error_event_mid_stream(fake, claude):
             claude.messages.stream(model=CLAUDE, max_tokens=10,
                                    messages=[{"role": "user", "content": "x"}]) as s:
         "".join(s.text_stream)
+
+
+def test_anthropic_vertex_count_tokens(fake, claude):
+    fake.use({"reply": "x"})
+    counted = claude.messages.count_tokens(model=CLAUDE,
+                                           messages=[{"role": "user", "content": "Hello there"}])
+    assert counted.input_tokens > 0
+    [exchange] = fake.journal
+    assert exchange.path.endswith("/publishers/anthropic/models/count-tokens:rawPredict")
+    assert (exchange.endpoint, exchange.model) == ("count_tokens", CLAUDE)
