@@ -20,7 +20,8 @@ ENDPOINTS = ("chat", "responses", "completions", "embeddings", "models", "count_
 count as ``chat``; Ollama generate counts as ``completions``; Anthropic count_tokens and Gemini
 countTokens as ``count_tokens``."""
 
-PROVIDER_NAMES = ("openai", "azure", "anthropic", "gemini", "ollama")
+PROVIDER_NAMES = ("openai", "azure", "anthropic", "gemini", "ollama", "bedrock",
+                  "vertex")
 """Provider names a rule can match (``llmfake.providers.PROVIDERS`` holds the providers)."""
 
 _ERRORS = {

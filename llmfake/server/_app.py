@@ -36,6 +36,7 @@ _TENANT = re.compile(r"/t/([A-Za-z0-9_.~-]{1,128})(/.*)?\Z")
 _SECRET_QUERY = re.compile(r"((?:^|[?&])(?:key|api-key|api_key)=)[^&]*", re.IGNORECASE)
 _INVALID_JSON = object()
 _LOG = logging.getLogger("llmfake.server")
+_AWS_ATTEMPT = re.compile(r"attempt=(\d+)")
 LogHook = Callable[[Exchange], None]
 
 
@@ -71,6 +72,9 @@ class App:
         )
         retry = req.headers.get("x-stainless-retry-count")
         exchange.retry_count = int(retry) if retry and retry.isdigit() else None
+        aws = _AWS_ATTEMPT.search(req.headers.get("amz-sdk-request", ""))  # AWS SDKs: attempt=N
+        if exchange.retry_count is None and aws:
+            exchange.retry_count = int(aws.group(1)) - 1
         # Journaled on arrival, filled in as it goes: the journal is in arrival order and shows
         # what is still in flight.
         state.journal.add(exchange)
