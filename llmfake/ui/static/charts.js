@@ -2,7 +2,9 @@
 // distributions of time to first byte and of duration.
 /* global uPlot */
 const charts = {};
-let last = 0;
+let last = -Infinity;
+let latest = null;
+let timer = null;
 
 function put(id, opts, data) {
   const host = document.getElementById(id);
@@ -15,10 +17,19 @@ function put(id, opts, data) {
   }
 }
 
+// Drawn once a second at most: the newest data waits for the next draw, never dropped.
 export function drawCharts(exchanges) {
-  const now = performance.now();
-  if (now - last < 1000 || typeof uPlot === "undefined") return;  // once a second at most
-  last = now;
+  latest = exchanges;
+  const wait = last + 1000 - performance.now();
+  if (wait > 0) {
+    timer ??= setTimeout(() => { timer = null; drawCharts(latest); }, wait);
+    return;
+  }
+  last = performance.now();
+  if (typeof uPlot !== "undefined") draw(exchanges);
+}
+
+function draw(exchanges) {
   const perSecond = new Map();
   for (const e of exchanges) {
     const t = Math.floor(e.started);
