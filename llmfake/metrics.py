@@ -18,7 +18,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -55,7 +55,8 @@ class Metrics:
             "llmfake_requests", "Requests answered (or cut), by what the fake did.",
             ["tenant", "provider", "endpoint", "status", "outcome"], registry=reg)
         self.faults = Counter(
-            "llmfake_faults_injected", "Errors and transport faults the scenario injected.",
+            "llmfake_faults_injected",
+            "Errors and transport faults sent instead of a reply (scripted, chaos, limits).",
             ["tenant", "provider", "kind", "name"], registry=reg)
         self.ttfb = Histogram(
             "llmfake_time_to_first_byte_seconds",
@@ -104,6 +105,26 @@ class Metrics:
                          b"/metrics answers GET\n")
             return
         conn.respond(200, {"content-type": CONTENT_TYPE_LATEST}, self.exposition())
+
+
+def reference() -> list[tuple[str, str, tuple[str, ...], str]]:
+    """(name, type, labels, help) of every metric ``/metrics`` exposes, in order: the docs'
+    metrics reference is generated from it."""
+    from llmfake.engine._engine import Engine
+    from llmfake.scenario._load import load_scenario
+
+    m = Metrics(Engine(load_scenario(None)))
+    metrics: list[Any] = [m.requests, m.faults, m.ttfb, m.duration,
+                          *_StateCollector(m.engine).describe()]
+    out = []
+    for metric in metrics:
+        if isinstance(metric, Metric):
+            name, kind, doc = metric.name, metric.type, metric.documentation
+        else:  # a metric object keeps these privately: prometheus_client has no public view
+            name, kind, doc = metric._name, metric._type, metric._documentation
+        name += "_total" if kind == "counter" else ""
+        out.append((name, kind, tuple(metric._labelnames), doc))
+    return out
 
 
 def share_between_workers() -> Callable[[], None]:

@@ -149,3 +149,21 @@ def test_with_workers_any_workers_metrics_count_every_workers_requests(tmp_path)
         _, err = proc.communicate(timeout=15)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
+
+
+def test_the_docs_metrics_reference_lists_every_metric_served(server):
+    import importlib.util
+    from pathlib import Path
+
+    hooks_path = Path(__file__).parents[2] / "docs" / "_hooks.py"
+    spec = importlib.util.spec_from_file_location("llmfake_docs_hooks", hooks_path)
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    page = hooks.expand("<!-- llmfake:generated metrics -->")
+    openai.OpenAI(base_url=server.url + "/v1", api_key=KEY, max_retries=0).chat.completions \
+        .create(model="gpt-4o", messages=USER)
+    served = {f.name for f in text_string_to_metric_families(httpx.get(
+        server.url + "/metrics").text) if not f.name.endswith("_created")}
+    assert len(served) == 6
+    for name in served:
+        assert re.search(rf"\| `{name}(_total)?` \|", page), name
