@@ -5,6 +5,8 @@ import { drawCharts } from "./charts.js";
 import { setupScenario } from "./scenario.js";
 
 const ROWS = 300;          // rows in the table: the newest that pass the filters
+const RENDER = 250;        // ms between redraws of the table
+let lastRender = -Infinity;
 const FIELDS = ["tenant", "provider", "endpoint", "status", "outcome"];
 const all = [];            // every exchange pushed, oldest first
 const chains = new Map();  // exchange -> its chain (an array of exchanges, first try first)
@@ -100,14 +102,19 @@ function render() {
   document.getElementById("count").textContent = `${all.length} exchanges`;
   document.getElementById("more").textContent = (all.length > ROWS ? `the newest ${ROWS} matching are shown. ` : "")
     + (dropped ? `${dropped} older exchanges left the journal.` : "");
-  drawCharts(all.filter(passes));
+  drawCharts(() => all.filter(passes));
+  lastRender = performance.now();
 }
 
+// Redrawn at most every RENDER ms: under 100 requests a second the page stays responsive.
 function later() {
-  if (!pending) { pending = true; requestAnimationFrame(render); }
+  if (pending) return;
+  pending = true;
+  const wait = Math.max(0, lastRender + RENDER - performance.now());
+  setTimeout(() => requestAnimationFrame(render), wait);
 }
 
-filters.addEventListener("change", later);
+filters.addEventListener("change", () => { lastRender = -Infinity; later(); });
 
 const scopeMatch = location.pathname.match(/^\/t\/([^/]+)\//);
 const scope = scopeMatch ? decodeURIComponent(scopeMatch[1]) : null;
