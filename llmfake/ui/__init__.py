@@ -9,7 +9,9 @@ the dashboard's own path so they take the tenant prefix like the rest of the con
 - ``api/exchange?tenant=T&seq=N``: one exchange in full (request, response, stream writes);
 - ``api/scenario``: the scenario in force as YAML, the built-in names; ``PUT`` a new one (its
   mistakes come back with the line of each field), ``POST api/builtin`` switches to a built-in,
-  ``POST api/inject`` gives the next N requests an error or a fault (``_api``).
+  ``POST api/inject`` gives the next N requests an error or a fault (``_api``);
+- ``api/export?tenant=T&seqs=0,1``: those exchanges as a pytest test replaying them
+  (``_export``).
 """
 
 from __future__ import annotations

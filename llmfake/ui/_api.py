@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -16,6 +17,7 @@ from llmfake.scenario._load import (
     scenario_from_text,
 )
 from llmfake.server._http import Connection, Request
+from llmfake.ui._export import pytest_module
 from llmfake.ui._live import summary
 
 if TYPE_CHECKING:
@@ -39,6 +41,19 @@ def api(req: Request, conn: Connection, app: App, tenant: str, what: str) -> Non
             if e.seq == seq:
                 return _json(conn, {**summary(e), **e.to_json(), "ttfb": summary(e)["ttfb"]})
         return _json(conn, {"error": f"no exchange {seq} in tenant {state.name}'s journal"}, 404)
+    if what == "export" and method == "GET":
+        query = dict(parse_qsl(req.query))
+        state = engine.tenant(query.get("tenant", tenant))
+        wanted = {int(s) for s in query.get("seqs", "").split(",") if s.strip().isdigit()}
+        try:
+            source = pytest_module([e for e in state.journal if e.seq in wanted])
+        except ValueError as exc:
+            return _json(conn, {"error": str(exc)}, 400)
+        name = re.sub(r"[^A-Za-z0-9_]", "_", state.name)
+        return conn.respond(200, {
+            "content-type": "text/x-python; charset=utf-8",
+            "content-disposition": f'attachment; filename="test_exported_{name}.py"'},
+            source.encode())
     if what == "scenario" and method == "GET":
         sc = state.scenario
         return _json(conn, {"tenant": tenant, "name": sc.name, "source": sc.source,

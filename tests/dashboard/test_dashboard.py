@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import httpx
@@ -31,6 +33,17 @@ def page(chromium, server):
     WebDriverWait(chromium, 10).until(
         lambda d: d.find_element("id", "status").text == "live")
     return chromium
+
+
+def run_exported(tmp_path, source):
+    """Run an exported test module in a child pytest with the plugin; its result."""
+    (tmp_path / "test_exported.py").write_text(source)
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "llmfake", "-q",
+                             "-p", "no:cacheprovider", "test_exported.py"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert "1 passed" in result.stdout, result.stdout + result.stderr
+    return result
 
 
 def wait(driver, condition, timeout=5.0):
@@ -105,7 +118,7 @@ def test_an_invalid_scenario_edit_shows_the_error_at_its_field_and_changes_nothi
 
 
 def test_next_request_gets_rate_limit_and_the_chain_shows_both_attempts(
-        page, server, screenshot):
+        page, server, screenshot, tmp_path):
     server.use(SCENARIO, tenant="chain")
     form = page.find_element("id", "inject-form")
     tenant = form.find_element("name", "tenant")
@@ -127,6 +140,16 @@ def test_next_request_gets_rate_limit_and_the_chain_shows_both_attempts(
     assert "retry 1 after" in retry and "retry-after 200 ms" in retry
     assert "chain-member" in kind
     screenshot("dashboard-retry-chain")
+
+    # The chain exports as a pytest test that replays both attempts against the same outcomes.
+    page.find_element("css selector", '#journal tr[data-tenant="chain"][data-seq="1"]').click()
+    link = wait(page, lambda d: d.find_elements("id", "export-test"))[0]
+    assert link.text == "export the chain as a pytest test"
+    exported = httpx.get(link.get_attribute("href"))
+    assert exported.headers["content-disposition"] == (
+        'attachment; filename="test_exported_chain.py"')
+    assert "{'error': 'rate_limit', 'retry_after': 0.2}" in exported.text
+    assert run_exported(tmp_path, exported.text).returncode == 0
     # The injection is spent: the scenario's own rules (none here) answer again.
     assert not server.tenant("chain").scenario.rules
     assert httpx.get(server.tenant_url("chain") + "/_llmfake/ui/api/scenario").json()[

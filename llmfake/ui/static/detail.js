@@ -44,7 +44,11 @@ export async function showDetail(summary, chain) {
     ["client", e.client_disconnected ? "went away" : "stayed"]];
   const table = el("table", { class: "facts" });
   for (const [k, v] of rows) table.append(el("tr", {}, el("th", {}, k), el("td", {}, String(v ?? "-"))));
-  const parts = [el("h2", {}, `Exchange ${e.tenant} #${e.seq}`), table];
+  const seqs = chain.map((x) => x.seq).join(",");
+  const exportLink = el("a", { id: "export-test", download: "",
+    href: `api/export?tenant=${encodeURIComponent(e.tenant)}&seqs=${seqs}` },
+  `export ${chain.length > 1 ? "the chain" : "it"} as a pytest test`);
+  const parts = [el("h2", {}, `Exchange ${e.tenant} #${e.seq}`), table, el("p", {}, exportLink)];
   if (e.sent && e.sent.length) {
     const writes = el("table", { id: "chunks" }, el("tr", {}, el("th", {}, "sent"), el("th", {}, "planned"), el("th", {}, "chunks")));
     for (const [at, planned, chunks] of e.sent) {
