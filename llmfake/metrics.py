@@ -14,16 +14,24 @@ answering worker's own (each worker has its own tenants, journals and limits).
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.utils import floatToGoString
 
 from llmfake.journal import Exchange
 
@@ -39,58 +47,56 @@ TIME_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 3
 """Histogram buckets (seconds): from a fast local reply to a stream that takes a minute."""
 
 
+_Spec = tuple[str, str, tuple[str, ...]]  # name, help, labels
+_REQUESTS: _Spec = ("llmfake_requests", "Requests answered (or cut), by what the fake did.",
+             ("tenant", "provider", "endpoint", "status", "outcome"))
+_FAULTS: _Spec = ("llmfake_faults_injected",
+           "Errors and transport faults sent instead of a reply (scripted, chaos, limits).",
+           ("tenant", "provider", "kind", "name"))
+_TTFB: _Spec = ("llmfake_time_to_first_byte_seconds",
+         "From a request's arrival to the first byte of its response body.",
+         ("tenant", "provider", "endpoint"))
+_DURATION: _Spec = ("llmfake_request_duration_seconds",
+             "From a request's arrival to the end (or the cut) of its response.",
+             ("tenant", "provider", "endpoint"))
+_OPEN: _Spec = ("llmfake_open_streams", "Streams being sent now.", ("tenant",))
+_REMAINING: _Spec = ("llmfake_limit_remaining",
+              "What a rate-limit bucket has left, per tenant, key and unit.",
+              ("tenant", "key", "unit"))
+
+Key = tuple[str, ...]
+
+
 class Metrics:
-    """The metrics of one server: ``observe`` each ended exchange, ``serve`` a scrape."""
+    """The metrics of one server: ``observe`` each ended exchange, ``serve`` a scrape.
+
+    In one process the counts are kept in plain dicts and handed to ``prometheus_client`` as
+    metric families when scraped: about a microsecond per exchange, where its metric objects
+    (a lock per update, a bucket scan per observation) cost several on every request. Under
+    ``--workers`` its metric objects write to the shared files instead.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        if os.environ.get(MULTIPROC_ENV) and values.ValueClass is values.MutexValue:
-            # prometheus_client picks its value class on import, which in a worker happened
-            # before the CLI set the directory (the parent imports llmfake before forking).
-            values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry(auto_describe=True)
         """Holds every metric; ``collect()`` it, or parse ``/metrics``."""
-        reg = self.registry
-        self.requests = Counter(
-            "llmfake_requests", "Requests answered (or cut), by what the fake did.",
-            ["tenant", "provider", "endpoint", "status", "outcome"], registry=reg)
-        self.faults = Counter(
-            "llmfake_faults_injected",
-            "Errors and transport faults sent instead of a reply (scripted, chaos, limits).",
-            ["tenant", "provider", "kind", "name"], registry=reg)
-        self.ttfb = Histogram(
-            "llmfake_time_to_first_byte_seconds",
-            "From a request's arrival to the first byte of its response body.",
-            ["tenant", "provider", "endpoint"], buckets=TIME_BUCKETS, registry=reg)
-        self.duration = Histogram(
-            "llmfake_request_duration_seconds",
-            "From a request's arrival to the end (or the cut) of its response.",
-            ["tenant", "provider", "endpoint"], buckets=TIME_BUCKETS, registry=reg)
-        reg.register(_StateCollector(engine))
-        self._children: dict[tuple[str, ...], tuple[Counter, Histogram, Histogram]] = {}
+        self._shared = _Shared() if os.environ.get(MULTIPROC_ENV) else None
+        self._tally = _Tally()
+        if self._shared is None:
+            self.registry.register(self._tally)
+        self.registry.register(_StateCollector(engine))
 
     def observe(self, e: Exchange) -> None:
         """Count an exchange that has ended."""
-        provider, endpoint = e.provider or "", e.endpoint or ""
-        key = (e.tenant, provider, endpoint, str(e.status), e.outcome)
-        children = self._children.get(key)
-        if children is None:  # labels() costs a lookup and a lock: once per label set
-            children = self._children[key] = (
-                self.requests.labels(*key), self.ttfb.labels(e.tenant, provider, endpoint),
-                self.duration.labels(e.tenant, provider, endpoint))
-        requests, ttfb, duration = children
-        requests.inc()
-        duration.observe(e.duration)
-        first = first_byte(e)
-        if first is not None:
-            ttfb.observe(first)
+        where = (e.tenant, e.provider or "", e.endpoint or "")
         kind, _, name = e.outcome.partition(" ")
-        if kind in ("error", "fault") and name:
-            self.faults.labels(e.tenant, provider, kind, name).inc()
+        fault = (where[0], where[1], kind, name) if kind in ("error", "fault") and name else None
+        key = (*where, str(e.status), e.outcome)
+        (self._shared or self._tally).add(key, fault, where, first_byte(e), e.duration)
 
     def exposition(self) -> bytes:
         """The metrics in Prometheus' text format."""
-        if os.environ.get(MULTIPROC_ENV):
+        if self._shared is not None:
             # Counters and histograms from every worker's files, gauges from this one.
             registry = CollectorRegistry()
             MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
@@ -107,24 +113,87 @@ class Metrics:
         conn.respond(200, {"content-type": CONTENT_TYPE_LATEST}, self.exposition())
 
 
+class _Tally:
+    """Counts in dicts, exposed as metric families: the single-process path."""
+
+    def __init__(self) -> None:
+        self.requests: dict[Key, int] = {}
+        self.faults: dict[Key, int] = {}
+        # Per label set: the count of each bucket (not cumulative), then the sum.
+        self.ttfb: dict[Key, list[float]] = {}
+        self.duration: dict[Key, list[float]] = {}
+
+    def add(self, key: Key, fault: Key | None, where: Key, first: float | None,
+            duration: float) -> None:
+        self.requests[key] = self.requests.get(key, 0) + 1
+        if fault is not None:
+            self.faults[fault] = self.faults.get(fault, 0) + 1
+        _into(self.duration, where, duration)
+        if first is not None:
+            _into(self.ttfb, where, first)
+
+    def describe(self) -> list[Metric]:
+        return []  # names checked at scrape time only; the registry need not know them
+
+    def collect(self) -> Iterator[Metric]:
+        for (name, doc, labels), counts in ((_REQUESTS, self.requests),
+                                            (_FAULTS, self.faults)):
+            counter = CounterMetricFamily(name, doc, labels=labels)
+            for key, n in list(counts.items()):
+                counter.add_metric(key, n)
+            yield counter
+        for (name, doc, labels), table in ((_TTFB, self.ttfb), (_DURATION, self.duration)):
+            hist = HistogramMetricFamily(name, doc, labels=labels)
+            for key, row in list(table.items()):
+                cumulative = itertools.accumulate(row[:-1])
+                hist.add_metric(key, [(_le(b), c) for b, c in
+                                      zip(TIME_BUCKETS, cumulative, strict=True)], row[-1])
+            yield hist
+
+
+def _le(bound: float) -> str:
+    return floatToGoString(bound)  # type: ignore[no-untyped-call,no-any-return]
+
+
+def _into(table: dict[Key, list[float]], key: Key, value: float) -> None:
+    row = table.get(key)
+    if row is None:
+        row = table[key] = [0.0] * (len(TIME_BUCKETS) + 1)
+    row[bisect.bisect_left(TIME_BUCKETS, value)] += 1  # a bucket holds values <= its bound
+    row[-1] += value
+
+
+class _Shared:
+    """prometheus_client's metric objects, which multiprocess mode keeps in shared files."""
+
+    def __init__(self) -> None:
+        if values.ValueClass is values.MutexValue:
+            # prometheus_client picks its value class on import, which in a worker happened
+            # before the CLI set the directory (the parent imports llmfake before forking).
+            values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
+        registry = CollectorRegistry()  # the files are what counts, not this registry
+        self.requests = Counter(*_REQUESTS, registry=registry)
+        self.faults = Counter(*_FAULTS, registry=registry)
+        self.ttfb = Histogram(*_TTFB, buckets=TIME_BUCKETS, registry=registry)
+        self.duration = Histogram(*_DURATION, buckets=TIME_BUCKETS, registry=registry)
+
+    def add(self, key: Key, fault: Key | None, where: Key, first: float | None,
+            duration: float) -> None:
+        self.requests.labels(*key).inc()
+        if fault is not None:
+            self.faults.labels(*fault).inc()
+        self.duration.labels(*where).observe(duration)
+        if first is not None:
+            self.ttfb.labels(*where).observe(first)
+
+
 def reference() -> list[tuple[str, str, tuple[str, ...], str]]:
     """(name, type, labels, help) of every metric ``/metrics`` exposes, in order: the docs'
     metrics reference is generated from it."""
-    from llmfake.engine._engine import Engine
-    from llmfake.scenario._load import load_scenario
-
-    m = Metrics(Engine(load_scenario(None)))
-    metrics: list[Any] = [m.requests, m.faults, m.ttfb, m.duration,
-                          *_StateCollector(m.engine).describe()]
-    out = []
-    for metric in metrics:
-        if isinstance(metric, Metric):
-            name, kind, doc = metric.name, metric.type, metric.documentation
-        else:  # a metric object keeps these privately: prometheus_client has no public view
-            name, kind, doc = metric._name, metric._type, metric._documentation
-        name += "_total" if kind == "counter" else ""
-        out.append((name, kind, tuple(metric._labelnames), doc))
-    return out
+    kinds = [(_REQUESTS, "counter"), (_FAULTS, "counter"), (_TTFB, "histogram"),
+             (_DURATION, "histogram"), (_OPEN, "gauge"), (_REMAINING, "gauge")]
+    return [(name + ("_total" if kind == "counter" else ""), kind, labels, doc)
+            for (name, doc, labels), kind in kinds]
 
 
 def share_between_workers() -> Callable[[], None]:
@@ -157,25 +226,14 @@ class _StateCollector:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        if os.environ.get(MULTIPROC_ENV) and values.ValueClass is values.MutexValue:
-            # prometheus_client picks its value class on import, which in a worker happened
-            # before the CLI set the directory (the parent imports llmfake before forking).
-            values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
 
     def describe(self) -> list[Metric]:
-        return [GaugeMetricFamily("llmfake_open_streams", "Streams being sent now.",
-                                  labels=["tenant"]),
-                GaugeMetricFamily("llmfake_limit_remaining",
-                                  "What a rate-limit bucket has left, per tenant, key and unit.",
-                                  labels=["tenant", "key", "unit"])]
+        return [GaugeMetricFamily(name, doc, labels=labels)
+                for name, doc, labels in (_OPEN, _REMAINING)]
 
     def collect(self) -> Iterator[Metric]:
-        streams = GaugeMetricFamily("llmfake_open_streams", "Streams being sent now.",
-                                    labels=["tenant"])
-        remaining = GaugeMetricFamily(
-            "llmfake_limit_remaining",
-            "What a rate-limit bucket has left, per tenant, key and unit.",
-            labels=["tenant", "key", "unit"])
+        streams = GaugeMetricFamily(*_OPEN[:2], labels=_OPEN[2])
+        remaining = GaugeMetricFamily(*_REMAINING[:2], labels=_REMAINING[2])
         for name, state in list(self.engine.tenants.items()):
             open_ = sum(1 for e in state.journal if e.stream and e.ended is None and e.status)
             streams.add_metric([name], open_)
