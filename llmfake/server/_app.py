@@ -112,6 +112,7 @@ class App:
         # Journaled on arrival, filled in as it goes: the journal is in arrival order and shows
         # what is still in flight.
         state.journal.add(exchange)
+        self.live.arrived(exchange)
         done: list[Plan] = []
         finished = False
 

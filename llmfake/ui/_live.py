@@ -2,10 +2,11 @@
 
 A page subscribes with ``GET /_llmfake/ui/events`` (every tenant) or
 ``/t/<tenant>/_llmfake/ui/events`` (one). It first gets a ``snapshot`` event with the newest
-exchanges already journaled, then an ``exchanges`` event holding a batch of those that ended
-since: ended exchanges are queued and flushed at most every ``FLUSH`` seconds, one write per
-page, so 100 requests a second cost each page ten small writes, not a hundred. A comment line
-every ``KEEPALIVE`` seconds lets the server notice a page that went away.
+exchanges already journaled, then ``exchanges`` events, each a batch of those that arrived or
+ended since (an exchange comes again when it ends; pages match the two by tenant, ``seq`` and
+``started``). They are queued and flushed at most every ``FLUSH`` seconds, one write per page,
+so 100 requests a second cost each page ten small writes, not two hundred. A comment line every
+``KEEPALIVE`` seconds lets the server notice a page that went away.
 """
 
 from __future__ import annotations
@@ -63,6 +64,14 @@ class Live:
             uninject(self.app, exchange.tenant)
         if not self._pages:
             return
+        self._queue(exchange)
+
+    def arrived(self, exchange: Exchange) -> None:
+        """Queue a request that just arrived, so pages show it while it is in flight."""
+        if self._pages:
+            self._queue(exchange)
+
+    def _queue(self, exchange: Exchange) -> None:
         self._queued.append(exchange)
         if self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(FLUSH, self._flush)
@@ -73,7 +82,7 @@ class Live:
         engine = self.app.engine
         states = ([engine.tenant(tenant)] if tenant is not None
                   else list(engine.tenants.values()))
-        items = sorted((e for s in states for e in s.journal if e.ended is not None),
+        items = sorted((e for s in states for e in s.journal),
                        key=lambda e: e.started)[-SNAPSHOT:]
         dropped = sum(s.journal.dropped for s in states)
         conn.send(_event("snapshot", {"exchanges": [summary(e) for e in items],
@@ -84,7 +93,9 @@ class Live:
 
     def _flush(self) -> None:
         self._timer = None
-        queued, self._queued = self._queued, []
+        # An exchange that arrived and ended within one batch goes once, as it is now.
+        queued = list({id(e): e for e in self._queued}.values())
+        self._queued = []
         everything: bytes | None = None
         for conn, tenant in list(self._pages.items()):
             if tenant is None:

@@ -75,10 +75,12 @@ def test_a_request_appears_within_a_second_and_its_detail_shows_the_chunks(
         model="gpt-4o", messages=USER, stream=True) if c.choices)
     assert text == SCENARIO["reply"]
     sent = time.monotonic()
-    tr = wait(page, lambda d: row(d, "live", 0), timeout=1.0)
+    text, _ = wait(page, lambda d: (row_text(d, "live", 0) or ("",))[0].count("reply") == 1
+                   and row_text(d, "live", 0), timeout=1.0)
     assert time.monotonic() - sent < 1.0
-    assert "/v1/chat/completions (stream)" in tr.text
-    assert "200" in tr.text
+    assert "/v1/chat/completions (stream)" in text
+    assert "200" in text
+    tr = row(page, "live", 0)
     screenshot("dashboard-journal")
 
     exchange = server.journal("live")[0]
@@ -92,6 +94,25 @@ def test_a_request_appears_within_a_second_and_its_detail_shows_the_chunks(
     assert len(bars) == len(exchange.sent)
     assert "Exchange live #0" in page.find_element("id", "detail").text
     screenshot("dashboard-detail")
+
+
+def test_a_long_stream_shows_while_in_flight_then_as_it_ended(page, server):
+    server.use({"latency": {"ttft": "0ms", "per_token": "250ms"}, "reply": "a b c d e f"},
+               tenant="slow")
+    client = openai.OpenAI(base_url=server.tenant_url("slow") + "/v1", api_key=KEY,
+                           max_retries=0)
+    stream = client.chat.completions.create(model="gpt-4o", messages=USER, stream=True)
+    with stream:
+        next(iter(stream))
+        text, _ = wait(page, lambda d: row_text(d, "slow", 0), timeout=1.0)
+        assert "in flight" in text
+        for _ in stream:
+            pass
+    text, _ = wait(page, lambda d: (row_text(d, "slow", 0) or ("in flight",))[0]
+                   .count("in flight") == 0 and row_text(d, "slow", 0))
+    assert "200" in text and "reply" in text
+    assert len(page.execute_script(
+        "return window.llmfake.all.filter(e => e.tenant === 'slow')")) == 1
 
 
 def test_an_invalid_scenario_edit_shows_the_error_at_its_field_and_changes_nothing(

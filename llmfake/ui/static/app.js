@@ -18,13 +18,29 @@ let dropped = 0;
 let pending = false;
 let selected = null;
 
+const byId = new Map();     // tenant, seq and arrival -> the exchange (in flight, then ended)
+
 function add(e) {
+  const uid = `${e.tenant}\u0000${e.seq}\u0000${e.started}`;
+  const known = byId.get(uid);
+  if (known) {  // it ended: same row, same chain
+    Object.assign(known, e);
+    note(known);
+    return;
+  }
+  byId.set(uid, e);
   all.push(e);
   const id = e.tenant + "\u0000" + e.key;
   let chain = e.attempt > 0 ? openChain.get(id) : undefined;
   if (!chain) { chain = []; openChain.set(id, chain); }
   chain.push(e);
   chains.set(e, chain);
+  note(e);
+}
+
+// Offer each value seen in the filters' menus.
+function note(e) {
+  if (e.ended == null) return;  // in flight: its outcome is not known yet
   for (const f of FIELDS) {
     const v = String(e[f] ?? "");
     if (!seen[f].has(v)) {
@@ -61,7 +77,8 @@ function row(e, chain, member) {
     attempts = `retry ${i} after ${secs(gap)}${ra}`;
   }
   const cells = [e.seq, e.tenant, e.started.toFixed(3), `${e.method} ${e.path}${e.stream ? " (stream)" : ""}`,
-    e.status || "cut", e.outcome, secs(e.ttfb), secs(e.duration), attempts];
+    e.ended == null ? "…" : e.status || "cut", e.ended == null ? "in flight" : e.outcome,
+    secs(e.ttfb), e.ended == null ? "" : secs(e.duration), attempts];
   for (const c of cells) {
     const td = document.createElement("td");
     td.textContent = c;
@@ -127,7 +144,7 @@ source.addEventListener("open", () => { status.textContent = "live"; status.clas
 source.addEventListener("error", () => { status.textContent = "reconnecting"; status.className = "status down"; });
 source.addEventListener("snapshot", (ev) => {
   const snap = JSON.parse(ev.data);
-  all.length = 0; chains.clear(); openChain.clear();
+  all.length = 0; chains.clear(); openChain.clear(); byId.clear();
   dropped = snap.dropped;
   for (const e of snap.exchanges) add(e);
   later();

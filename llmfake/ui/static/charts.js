@@ -27,7 +27,7 @@ export function drawCharts(exchanges) {
     return;
   }
   last = performance.now();
-  if (typeof uPlot !== "undefined") draw(exchanges());
+  if (typeof uPlot !== "undefined") draw(exchanges().filter((e) => e.ended != null));
 }
 
 function draw(exchanges) {
