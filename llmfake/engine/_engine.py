@@ -480,4 +480,5 @@ def _scaled_fault(fault: FaultSpec | None, scale: float) -> FaultSpec | None:
         return fault
     return dataclasses.replace(
         fault, duration=None if fault.duration is None else fault.duration * scale,
-        error=None if fault.error is None else _scaled_error(fault.error, scale))
+        error=None if fault.error is None else _scaled_error(fault.error, scale),
+        drip=fault.drip and dataclasses.replace(fault.drip, every=fault.drip.every * scale))

@@ -23,12 +23,11 @@ from llmfake.providers import (
     REGISTRY,
     Incoming,
     InvalidRequest,
-    ProviderSpec,
     Rendered,
-    Route,
     owner_of,
 )
 from llmfake.providers._openai_common import render_invalid
+from llmfake.providers._router import Router
 from llmfake.scenario._model import ErrorSpec
 from llmfake.server._control import control
 from llmfake.server._http import Connection, Request
@@ -41,35 +40,6 @@ _SECRET_QUERY = re.compile(r"((?:^|[?&])(?:key|api-key|api_key)=)[^&]*", re.IGNO
 _INVALID_JSON = object()
 _LOG = logging.getLogger("llmfake.server")
 LogHook = Callable[[Exchange], None]
-
-
-class Router:
-    """Finds the route for a method and a path."""
-
-    def __init__(self, providers: tuple[ProviderSpec, ...]) -> None:
-        self.exact: dict[tuple[str, str], list[tuple[Route, ProviderSpec]]] = {}
-        self.patterns: list[tuple[str, re.Pattern[str], Route, ProviderSpec]] = []
-        routes = [(r, p) for p in providers for r in p.routes]
-        routes.sort(key=lambda rp: rp[0].accepts is None)  # conditional routes first
-        for route, provider in routes:
-            if "{" in route.pattern:
-                regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(route.pattern))
-                self.patterns.append((route.method, re.compile(regex + r"\Z"), route, provider))
-            else:
-                self.exact.setdefault((route.method, route.pattern), []).append((route, provider))
-
-    def find(self, method: str, path: str, headers: Mapping[str, str]
-             ) -> tuple[Route, ProviderSpec, dict[str, str]] | None:
-        """The route, its provider and the path parameters, or None."""
-        for route, provider in self.exact.get((method, path), ()):
-            if route.accepts is None or route.accepts(headers):
-                return route, provider, {}
-        for m, regex, route, provider in self.patterns:
-            if m == method and (route.accepts is None or route.accepts(headers)):
-                match = regex.match(path)
-                if match:
-                    return route, provider, match.groupdict()
-        return None
 
 
 class App:
