@@ -268,11 +268,23 @@ def builtin_scenarios() -> str:
     return "\n".join(out) + "\n"
 
 
+def metrics_reference() -> str:
+    """A table of every Prometheus metric, from the registry ``/metrics`` is served from."""
+    from llmfake.metrics import reference
+
+    out = ["| metric | type | labels | meaning |", "|---|---|---|---|"]
+    for name, kind, labels, help_ in reference():
+        shown = ", ".join(f"`{label}`" for label in labels)
+        out.append(f"| `{name}` | {kind} | {shown} | {_cell(help_)} |")
+    return "\n".join(out) + "\n"
+
+
 GENERATORS: dict[str, Callable[[], str]] = {
     "cli": cli_reference,
     "scenario-schema": schema_reference,
     "errors": errors_reference,
     "builtin-scenarios": builtin_scenarios,
+    "metrics": metrics_reference,
 }
 
 

@@ -371,6 +371,9 @@ def _serve_workers(args: argparse.Namespace) -> int:
                            "port is taken, pick another --port (0 picks a free one); if the "
                            "address is wrong, fix --host") from None
     sys.stdout.flush()
+    from llmfake.metrics import share_between_workers
+
+    unshare_metrics = share_between_workers()  # every worker's /metrics sums them all
     parent = os.getpid()
     children: list[int] = []
     for index, sock in enumerate(socks):
@@ -410,6 +413,7 @@ def _serve_workers(args: argparse.Namespace) -> int:
                 continue
         if os.waitstatus_to_exitcode(code) not in (0, -signal.SIGTERM) and not stopping:
             status = 1
+    unshare_metrics()
     return status
 
 

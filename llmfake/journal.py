@@ -94,6 +94,10 @@ class Exchange:
     """Body bytes written to the client."""
     ended: float | None = None
     """Seconds since the server started when the response ended or was cut (None: in flight)."""
+    sent: list[tuple[float, float, int]] = field(default_factory=list, repr=False)
+    """Each write of a paced stream: (seconds after arrival it went out, seconds after arrival
+    the scenario's schedule asked for, chunks in it). The dashboard's timeline and the time to
+    first byte come from it; streams cut by a fault are not listed."""
     body_key: str = field(default="", repr=False)
     """A digest of method, path and body: identical requests share it (retries)."""
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from llmfake.server import Server
 
 __all__ = ["LLMFake"]
+pytest_plugins = ["llmfake._plugin._watch"]  # --llmfake-report=html:PATH, --llmfake-ui
 
 _SETTINGS: pytest.StashKey[SessionSettings] = pytest.StashKey()
 _SLOT: pytest.StashKey[SessionServer] = pytest.StashKey()
@@ -47,9 +48,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "built-in name); default: the built-in 'default'")
     group.addoption("--llmfake-seed", dest="llmfake_seed", metavar="N",
                     help="the seed of every random draw, overriding the scenario's")
-    group.addoption("--llmfake-report", dest="llmfake_report", action="store_true",
+    group.addoption("--llmfake-report", dest="llmfake_report", nargs="?", const="terminal",
+                    metavar="html:PATH",
                     help="print per test: requests, faults injected, retries, Retry-After "
-                         "violations (also shown with -v)")
+                         "violations (also shown with -v); =html:PATH also writes them with "
+                         "each test's timeline to one self-contained HTML file")
     group.addoption("--llmfake-record", dest="llmfake_record", metavar="MODE",
                     help="what tests with @pytest.mark.llmfake(cassette=...) do: none (replay "
                          "only; the default), once (record missing cassettes), new_episodes "

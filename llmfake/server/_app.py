@@ -18,6 +18,7 @@ import orjson
 from llmfake.engine._engine import Engine
 from llmfake.engine._plan import Plan
 from llmfake.journal import Exchange, body_key, safe_headers
+from llmfake.metrics import Metrics
 from llmfake.providers import (
     REGISTRY,
     Incoming,
@@ -31,6 +32,7 @@ from llmfake.server._control import control
 from llmfake.server._http import Connection, Request
 from llmfake.server._replay import render as render_replay
 from llmfake.server._wire import Finish, deliver
+from llmfake.ui import Live, ui
 
 _TENANT = re.compile(r"/t/([A-Za-z0-9_.~-]{1,128})(/.*)?\Z")
 _SECRET_QUERY = re.compile(r"((?:^|[?&])(?:key|api-key|api_key)=)[^&]*", re.IGNORECASE)
@@ -48,6 +50,8 @@ class App:
         self.log = log
         self.router = Router(REGISTRY)
         self.started = time.monotonic()
+        self.metrics = Metrics(engine)
+        self.live = Live(self)
 
     def body_limit(self, req: Request) -> int:
         """The largest body the tenant a request goes to accepts."""
@@ -58,6 +62,9 @@ class App:
         """Answer ``req``: at once, or through the coroutine returned."""
         start = req.arrived  # every deadline counts from here
         tenant, path = _split(req.path)
+        if path == "/metrics" or path.startswith("/_llmfake/ui"):
+            self.metrics.serve(req, conn) if path == "/metrics" else ui(req, conn, self)
+            return None
         if path.startswith("/_llmfake/") or path == "/_llmfake":
             control(req, conn, self.engine, tenant, path[len("/_llmfake"):].strip("/"))
             return None
@@ -78,6 +85,7 @@ class App:
         # Journaled on arrival, filled in as it goes: the journal is in arrival order and shows
         # what is still in flight.
         state.journal.add(exchange)
+        self.live.arrived(exchange)
         done: list[Plan] = []
         finished = False
 
@@ -90,6 +98,8 @@ class App:
                 engine.finish(plan)
             exchange.duration = conn.loop.time() - start
             exchange.ended = time.monotonic() - self.started
+            self.metrics.observe(exchange)
+            self.live.publish(exchange)
             if self.log is not None:
                 self.log(exchange)
 
