@@ -28,6 +28,7 @@ from llmfake.engine._text import (
     generated_text,
     prompt_tokens,
 )
+from llmfake.engine._turns import fits, fitted_calls
 from llmfake.journal import JOURNAL_LIMIT, Journal
 from llmfake.scenario._model import (
     CassetteSpec,
@@ -347,8 +348,9 @@ def _draws(reply: Reply, call: Call) -> bool:
     """Whether ``_choice`` may draw from the content rng for ``reply``: everything but a fixed
     text (or JSON) with no tool calls, no schema, and a single choice."""
     return not ((reply.text is not None or reply.json is not None) and not reply.tool_calls
-                and call.forced_tool is None and reply.json_schema is None
-                and call.response_schema is None and not call.response_json and call.n <= 1)
+                and reply.call_tool is None and call.forced_tool is None
+                and reply.json_schema is None and call.response_schema is None
+                and not call.response_json and call.n <= 1)
 
 
 def _check_auth(sc: Scenario, call: Call) -> ErrorSpec | None:
@@ -377,6 +379,8 @@ def _matches(match: Match, call: Call, elapsed: float = 0.0, scale: float = 1.0)
     if match.contains is not None and match.contains.lower() not in call.last_user_text.lower():
         return False
     if match.tool_result is not None and match.tool_result != _answers_tool_call(call):
+        return False
+    if match.turns is not None and not fits(match.turns, call):
         return False
     for name, pattern in match.header.items():
         value = call.headers.get(name)
@@ -407,6 +411,8 @@ def _tool_schema(call: Call, name: str) -> Mapping[str, Any] | None:
 def _tool_calls(reply: Reply, call: Call, rng: random.Random) -> tuple[ToolCall, ...]:
     specs: list[tuple[str, Any, str | None]] = [
         (t.name, t.arguments, t.id) for t in reply.tool_calls]
+    if not specs and reply.call_tool is not None:
+        specs = [(name, None, None) for name in fitted_calls(reply.call_tool, call, rng)]
     if not specs and call.forced_tool is not None and call.tools:
         name = call.tools[0].name if call.forced_tool == "*" else call.forced_tool
         specs = [(name, None, None)]

@@ -11,6 +11,7 @@ validating again. Field meanings are documented once, on the document's keys in 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -138,6 +139,19 @@ class ToolCallSpec:
 
 
 @dataclass(frozen=True)
+class CallTool:
+    """A tool call that fits the request: one of the tools it offers, arguments generated from
+    that tool's parameter schema."""
+
+    tool: str = "first"
+    """``first``, ``next``, ``seeded`` or a tool's name."""
+    count: int = 1
+    """Calls in the turn (parallel tool calls)."""
+    loop: bool = False
+    """Call tools after a tool result too (by default the loop ends: the reply is text)."""
+
+
+@dataclass(frozen=True)
 class Generate:
     """Seeded generated text."""
 
@@ -158,6 +172,7 @@ class Reply:
     embedding_dimensions: int | None = None
     """Length of the vectors an embeddings request gets (default: the model's usual size)."""
     finish_reason: str | None = None
+    call_tool: CallTool | None = None
 
 
 @dataclass(frozen=True)
@@ -236,6 +251,32 @@ class Chaos:
 
 
 @dataclass(frozen=True)
+class ResultMatch:
+    """What the last tool result a request sends back must be like (every given field)."""
+
+    name: str | None = None
+    """A glob on the tool's name."""
+    contains: str | None = None
+    """A case-insensitive substring of its content."""
+    regex: re.Pattern[str] | None = None
+    """A pattern searched in its content."""
+    id: str | None = None
+    """A glob on the id of the call it answers."""
+
+
+@dataclass(frozen=True)
+class TurnMatch:
+    """The conversation keys of a match: where in an agent loop the request stands."""
+
+    turn: int | None = None
+    """Assistant turns the request already holds."""
+    result: ResultMatch | None = None
+    """The last tool result it sends back."""
+    offered: tuple[str, ...] = ()
+    """Globs that each name an offered tool."""
+
+
+@dataclass(frozen=True)
 class Match:
     """Which requests a rule applies to; every given field must match."""
 
@@ -248,6 +289,8 @@ class Match:
     tool_result: bool | None = None
     after: float | None = None
     before: float | None = None
+    turns: TurnMatch | None = None
+    """The turn, tool-result and offered-tool keys (``llmfake.engine._turns`` checks them)."""
 
     @property
     def timed(self) -> bool:

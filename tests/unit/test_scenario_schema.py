@@ -96,10 +96,10 @@ def test_schema_keys_are_the_formats_keys() -> None:
     assert set(DEFS["Chaos"]["properties"]) == {"probability", *STEP_KEYS}
     assert set(DEFS["Reply"]["properties"]) == {
         "text", "echo", "generate", "tool_calls", "json", "json_schema", "embedding",
-        "finish_reason"}
+        "finish_reason", "call_tool"}
     assert set(DEFS["Match"]["properties"]) == {
         "endpoint", "provider", "model", "contains", "header", "stream", "tool_result", "after",
-        "before"}
+        "before", "turn", "tool_offered"}
     assert list(ERROR_NAMES) == list(ERROR_STATUS)
     assert {"duration", "Step", "Reply", "Latency", "Match", "Rule"} <= set(DEFS)
 
@@ -230,6 +230,12 @@ VALID_DOCS: list[Json] = [
     {"rules": [{"reply": {"tool_calls": [{"name": "f", "arguments": '{"a": 1}'},
                                          {"name": "g", "arguments": None}]}}]},
     {"rules": [{"script": [{}], "then": "last"}]},
+    {"reply": {"call_tool": "first"}, "rules": [
+        {"match": {"turn": 1, "tool_offered": ["search", "fetch_*"],
+                   "tool_result": {"name": "search", "contains": "hit", "regex": "[0-9]+",
+                                   "id": "call_*"}},
+         "reply": {"call_tool": {"tool": "next", "count": 2, "loop": True}}},
+        {"match": {"tool_offered": "*"}, "reply": {"call_tool": {"tool": "seeded"}}}]},
     {"rules": [{"error": "0404"}, {"error": 418}, {"fault": "error_event", "error": "timeout"}]},
     {"latency": {"ttft": "1 2", "per_token": "3 µs", "jitter": 1}},
     {"rules": [{"match": {"after": "1m", "before": "1m0.001s", "tool_result": True}}]},

@@ -46,7 +46,8 @@ def test_the_keys_compile_for_the_engine() -> None:
     assert turns is not None and (turns.turn, turns.offered) == (2, ("search",))
     assert turns.result is not None and turns.result.name == "s*"
     assert sc.rules[0].match.tool_result is True
-    fit = sc.rules[0].step.reply.call_tool if sc.rules[0].step.reply else None
+    reply = sc.rules[0].step.reply
+    fit = reply.call_tool if reply is not None else None
     assert fit is not None and (fit.tool, fit.count, fit.loop) == ("next", 3, True)
-    # A plain boolean needs no turn check at all: the engine's fast path is unchanged.
+    # A plain boolean needs no turn check: the engine's path for it is unchanged.
     assert sc.rules[1].match.turns is None and sc.rules[1].match.tool_result is False
