@@ -32,7 +32,7 @@ FILES = sorted(LIBRARY.glob("*.yaml"))
 PROMISED = {
     "default", "realistic-openai", "realistic-anthropic", "slow-stream", "flaky-5xx",
     "rate-limited", "overloaded", "quota-exhausted", "timeouts", "mid-stream-failures",
-    "brownout", "outage-then-recovery", "tool-calling", "structured-output",
+    "brownout", "outage-then-recovery", "tool-calling", "structured-output", "agent-loop",
 }
 CLI = [sys.executable, "-m", "llmfake"]
 USER = [{"role": "user", "content": "Hello there"}]
@@ -147,8 +147,10 @@ import pytest
 def test_marker_by_name(llmfake):
     assert llmfake.scenario.name == "tool-calling"
     client = openai.OpenAI(max_retries=0)
+    tools = [{"type": "function", "function": {"name": "get_weather"}}]
     reply = client.chat.completions.create(
-        model="gpt-4o", messages=[{"role": "user", "content": "weather in Paris?"}])
+        model="gpt-4o", messages=[{"role": "user", "content": "weather in Paris?"}],
+        tools=tools)
     assert reply.choices[0].message.tool_calls[0].function.name == "get_weather"
 
 
@@ -466,8 +468,61 @@ def test_tool_calling_runs_two_turns(fake: Any) -> None:
         second = client.chat.completions.create(model="gpt-4o", messages=messages, tools=tools)
         assert second.choices[0].finish_reason == "stop"
         assert second.choices[0].message.content == "It is 18 °C and sunny in Paris."
+        # Any other question that offers tools gets a call to the first one, its arguments
+        # generated under the tool's schema; without tools, text.
         other = client.chat.completions.create(model="gpt-4o", messages=USER, tools=tools)
-        assert other.choices[0].message.tool_calls is None
+        fitted = other.choices[0].message.tool_calls
+        assert fitted is not None and fitted[0].function.name == "get_weather"
+        assert isinstance(json.loads(fitted[0].function.arguments)["city"], str)
+        plain = client.chat.completions.create(model="gpt-4o", messages=USER)
+        assert plain.choices[0].message.tool_calls is None and plain.choices[0].message.content
+
+
+def test_tool_calling_calls_the_offered_tool_not_get_weather(fake: Any) -> None:
+    fake.use("tool-calling")
+    tools: list[Any] = [{"type": "function", "function": {
+        "name": "lookup_order", "parameters": {
+            "type": "object", "properties": {"order_id": {"type": "integer", "minimum": 1}},
+            "required": ["order_id"], "additionalProperties": False}}}]
+    messages: list[Any] = [{"role": "user", "content": "What is the weather in Paris?"}]
+    with openai_client(fake) as client:
+        first = client.chat.completions.create(model="gpt-4o", messages=messages, tools=tools)
+        call = (first.choices[0].message.tool_calls or [])[0]
+        assert call.function.name == "lookup_order"
+        args = json.loads(call.function.arguments)
+        jsonschema.validate(args, tools[0]["function"]["parameters"])
+        messages += [first.choices[0].message.model_dump(exclude_none=True),
+                     {"role": "tool", "tool_call_id": call.id, "content": "shipped"}]
+        second = client.chat.completions.create(model="gpt-4o", messages=messages, tools=tools)
+        # The loop ends: after the tool result, text.
+        assert second.choices[0].finish_reason == "stop"
+        assert second.choices[0].message.tool_calls is None
+        assert second.choices[0].message.content
+
+
+def test_agent_loop_walks_three_steps_through_one_failure(fake: Any) -> None:
+    fake.use("agent-loop")
+    schema = {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}
+    tools: list[Any] = [{"type": "function", "function": {"name": n, "parameters": schema}}
+                        for n in ("search", "fetch")]
+    messages: list[Any] = [{"role": "user", "content": "Find the answer."}]
+    called = []
+    with openai_client(fake, max_retries=2) as client:
+        for _ in range(5):
+            reply = client.chat.completions.create(model="gpt-4o", messages=messages,
+                                                   tools=tools)
+            message = reply.choices[0].message
+            if not message.tool_calls:
+                break
+            messages.append(message.model_dump(exclude_none=True))
+            for call in message.tool_calls:
+                called.append(call.function.name)
+                messages.append({"role": "tool", "tool_call_id": call.id, "content": "ok"})
+    assert called == ["search", "fetch"]
+    assert message.content == "Done: both tools ran and the task is complete."
+    assert [e.status for e in fake.journal] == [200, 500, 200, 200]
+    assert [e.source for e in fake.journal] == [
+        "rule 0", "rule 1 step 0", "rule 1 step 1", "rule 2"]
 
 
 def test_tool_calling_runs_two_turns_with_anthropic(fake: Any,

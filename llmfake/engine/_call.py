@@ -15,6 +15,24 @@ class Message:
     """``system``, ``developer``, ``user``, ``assistant`` or ``tool``."""
     text: str
     """Text parts joined; non-text parts (images, audio) are left out."""
+    calls: tuple[tuple[str | None, str], ...] = ()
+    """An assistant message's tool calls: (call id, or None where the provider has none; the
+    function's name)."""
+    results: tuple[ToolResult, ...] = ()
+    """A tool message's results (one, or several where the provider sends them together)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """What a tool returned, as the client sends it back to the model."""
+
+    content: str
+    """The result as text (JSON for structured results)."""
+    call_id: str | None = None
+    """The id of the call it answers, where the provider has ids."""
+    name: str | None = None
+    """The tool's name where the request says it; else ``llmfake.engine._turns`` finds it from
+    the call it answers."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from llmfake.engine._text import (
     generated_text,
     prompt_tokens,
 )
+from llmfake.engine._turns import fits, fitted_calls
 from llmfake.journal import JOURNAL_LIMIT, Journal
 from llmfake.scenario._model import (
     CassetteSpec,
@@ -227,6 +228,11 @@ class Engine:
         latency = step.latency or (rule.latency if rule else None) or sc.latency
         timing = Timing(_scaled_latency(latency, scale), timing_seed)
         fault = _scaled_fault(step.fault, scale)
+        if fault is not None and fault.name == "error_event":
+            fault = dataclasses.replace(fault, error=fault.error or ErrorSpec("server_error"))
+            if not call.stream:  # no stream to carry the error event: the error is the answer
+                return Plan(**base, error=fault.error, fault=fault, timing=instant,
+                            headers=headers, source=source, **limits)
         reply = step.reply
         if reply is None and rule is not None and rule.step.reply is not None:
             reply = rule.step.reply
@@ -342,8 +348,9 @@ def _draws(reply: Reply, call: Call) -> bool:
     """Whether ``_choice`` may draw from the content rng for ``reply``: everything but a fixed
     text (or JSON) with no tool calls, no schema, and a single choice."""
     return not ((reply.text is not None or reply.json is not None) and not reply.tool_calls
-                and call.forced_tool is None and reply.json_schema is None
-                and call.response_schema is None and not call.response_json and call.n <= 1)
+                and reply.call_tool is None and call.forced_tool is None
+                and reply.json_schema is None and call.response_schema is None
+                and not call.response_json and call.n <= 1)
 
 
 def _check_auth(sc: Scenario, call: Call) -> ErrorSpec | None:
@@ -372,6 +379,8 @@ def _matches(match: Match, call: Call, elapsed: float = 0.0, scale: float = 1.0)
     if match.contains is not None and match.contains.lower() not in call.last_user_text.lower():
         return False
     if match.tool_result is not None and match.tool_result != _answers_tool_call(call):
+        return False
+    if match.turns is not None and not fits(match.turns, call):
         return False
     for name, pattern in match.header.items():
         value = call.headers.get(name)
@@ -402,6 +411,8 @@ def _tool_schema(call: Call, name: str) -> Mapping[str, Any] | None:
 def _tool_calls(reply: Reply, call: Call, rng: random.Random) -> tuple[ToolCall, ...]:
     specs: list[tuple[str, Any, str | None]] = [
         (t.name, t.arguments, t.id) for t in reply.tool_calls]
+    if not specs and reply.call_tool is not None:
+        specs = [(name, None, None) for name in fitted_calls(reply.call_tool, call, rng)]
     if not specs and call.forced_tool is not None and call.tools:
         name = call.tools[0].name if call.forced_tool == "*" else call.forced_tool
         specs = [(name, None, None)]
@@ -480,4 +491,5 @@ def _scaled_fault(fault: FaultSpec | None, scale: float) -> FaultSpec | None:
         return fault
     return dataclasses.replace(
         fault, duration=None if fault.duration is None else fault.duration * scale,
-        error=None if fault.error is None else _scaled_error(fault.error, scale))
+        error=None if fault.error is None else _scaled_error(fault.error, scale),
+        drip=fault.drip and dataclasses.replace(fault.drip, every=fault.drip.every * scale))

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from llmfake._duration import go_duration
-from llmfake.engine._call import Call, Message, ToolSpec
+from llmfake.engine._call import Call, Message, ToolResult, ToolSpec
 from llmfake.engine._plan import Plan
 from llmfake.journal import mask
 from llmfake.providers._base import Incoming, InvalidRequest, Rendered, dumps, pretty
@@ -103,10 +103,11 @@ def error_object(spec: ErrorSpec, call: Call | None) -> tuple[int, dict[str, Any
         message = (f"Too many concurrent requests: the limit is {hit.limit} at once. Please "
                    "try again once a request has finished.")
     elif spec.name == "rate_limit" and call is not None:
+        wait = 1.0 if spec.retry_after is None else spec.retry_after  # the wait it was given
         message = (f"Rate limit reached for {call.model or 'requests'} in organization "
                    "org-llmfake on requests per min (RPM): Limit 60, Used 60, Requested 1. "
-                   "Please try again in 1s. Visit https://platform.openai.com/account/"
-                   "rate-limits to learn more.")
+                   f"Please try again in {_wait(wait)}. Visit "
+                   "https://platform.openai.com/account/rate-limits to learn more.")
     if spec.message is not None:
         message = spec.message
     return spec.status or status, {"message": message, "type": etype, "param": None, "code": code}
@@ -281,13 +282,23 @@ def messages_of(raw: Any) -> tuple[Message, ...]:
                                  param="messages", code="invalid_type")
         text = content_text(m.get("content"))
         calls = m.get("tool_calls")
+        made: list[tuple[str | None, str]] = []
         if isinstance(calls, list):
             for c in calls:
                 fn = c.get("function") if isinstance(c, Mapping) else None
                 if isinstance(fn, Mapping):
                     text += f"{fn.get('name', '')}{fn.get('arguments', '')}"
-        out.append(Message(str(m.get("role", "user")), text))
+                    made.append((_str(c.get("id")), str(fn.get("name", ""))))
+        role = str(m.get("role", "user"))
+        # Legacy role "function" results carry the name, and no id.
+        results = (ToolResult(text, _str(m.get("tool_call_id")), _str(m.get("name")))
+                   if role in ("tool", "function") else None)
+        out.append(Message(role, text, tuple(made), (results,) if results else ()))
     return tuple(out)
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _json_type(value: object) -> str:

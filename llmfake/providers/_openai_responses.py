@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from llmfake.engine._call import Call, Message
+from llmfake.engine._call import Call, Message, ToolResult
 from llmfake.engine._plan import Choice, Plan
 from llmfake.engine._text import tokenize
 from llmfake.providers._base import (
@@ -47,6 +47,11 @@ _INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"
 
 # --- request ---------------------------------------------------------------------------------
 
+PROMPT_MODEL = "gpt-4o"
+"""The model a response names when the request names none (a stored prompt's model is not
+known to the fake); rules see it as the call's model."""
+
+
 def parse(inc: Incoming) -> Call:
     """``POST /v1/responses`` to a ``Call``.
 
@@ -54,7 +59,8 @@ def parse(inc: Incoming) -> Call:
     ``include``, ``background``...) are accepted and only echoed back.
     """
     body = body_object(inc)
-    model = require_model(body)
+    # `model` is optional here (a stored `prompt` carries one): its absence gets a default.
+    model = PROMPT_MODEL if body.get("model") is None else require_model(body)
     messages: list[Message] = []
     instructions = body.get("instructions")
     if isinstance(instructions, str):
@@ -98,9 +104,15 @@ def _input_messages(raw: Any) -> Iterator[Message]:
         if kind == "message":
             yield Message(str(item.get("role", "user")), content_text(item.get("content")))
         elif kind == "function_call_output":
-            yield Message("tool", content_text(item.get("output")))
+            text = content_text(item.get("output"))
+            call_id = item.get("call_id")
+            yield Message("tool", text, results=(
+                ToolResult(text, call_id if isinstance(call_id, str) else None),))
         elif kind == "function_call":
-            yield Message("assistant", f"{item.get('name', '')}{item.get('arguments', '')}")
+            name, call_id = str(item.get("name", "")), item.get("call_id")
+            # Each call is an item of its own: consecutive ones are one turn (engine._turns).
+            yield Message("assistant", f"{name}{item.get('arguments', '')}",
+                          calls=((call_id if isinstance(call_id, str) else None, name),))
         # Reasoning items, item references, built-in tool calls...: nothing to read.
 
 

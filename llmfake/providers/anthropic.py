@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from llmfake.engine._call import Call, Message, ToolSpec
+from llmfake.engine._call import Call, Message, ToolResult, ToolSpec
 from llmfake.engine._plan import Choice, Plan, ToolCall
 from llmfake.engine._text import tokenize
 from llmfake.providers._base import (
@@ -125,13 +125,24 @@ def _messages(body: Mapping[str, Any]) -> tuple[Message, ...]:
         if role == "user" and isinstance(content, list) and any(map(_is_result, content)):
             # Tool results become "tool" messages, as in OpenAI's format, so a rule's
             # `contains` keeps matching the user's question and not the tool's output.
-            out += [Message("tool", _text(b.get("content", ""))) for b in content
-                    if _is_result(b)]
+            out += [_result(b) for b in content if _is_result(b)]
             rest = _text([b for b in content if not _is_result(b)])
             out += [Message("user", rest)] if rest else []
         else:
-            out.append(Message(role, _text(content)))
+            calls = tuple((_id(b.get("id")), str(b.get("name", ""))) for b in content
+                          if isinstance(b, Mapping) and b.get("type") == "tool_use"
+                          ) if isinstance(content, list) else ()
+            out.append(Message(role, _text(content), calls))
     return tuple(out)
+
+
+def _id(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _result(block: Mapping[str, Any]) -> Message:
+    text = _text(block.get("content", ""))
+    return Message("tool", text, results=(ToolResult(text, _id(block.get("tool_use_id"))),))
 
 
 def _tools(body: Mapping[str, Any]) -> tuple[ToolSpec, ...]:

@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from llmfake.engine._call import Call, Message, ToolSpec
+from llmfake.engine._call import Call, Message, ToolResult, ToolSpec
 from llmfake.engine._plan import Choice, Plan
 from llmfake.providers._base import (
     Event,
@@ -141,6 +141,26 @@ def _text_of(content: Any) -> str:
     return "\n".join(out)
 
 
+def _function_parts(content: Mapping[str, Any]
+                    ) -> tuple[tuple[tuple[str | None, str], ...], tuple[ToolResult, ...]]:
+    """The function calls and the function responses among a Content's parts."""
+    calls, results = [], []
+    for part in _list(_get(content, "parts")):
+        call, response = _get(part, "functionCall"), _get(part, "functionResponse")
+        if isinstance(call, Mapping):
+            calls.append((_opt_str(_get(call, "id")), str(_get(call, "name") or "")))
+        if isinstance(response, Mapping):
+            body = _get(response, "response")
+            results.append(ToolResult(body if isinstance(body, str) else dumps(body),
+                                      _opt_str(_get(response, "id")),
+                                      _opt_str(_get(response, "name"))))
+    return tuple(calls), tuple(results)
+
+
+def _opt_str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def _messages(body: Mapping[str, Any], request: str) -> tuple[Message, ...]:
     contents = _get(body, "contents")
     if not isinstance(contents, list) or not contents:
@@ -158,7 +178,7 @@ def _messages(body: Mapping[str, Any], request: str) -> tuple[Message, ...]:
         if any(isinstance(p, Mapping) and _get(p, "functionResponse") is not None
                for p in _list(_get(content, "parts"))):
             name = "tool"  # google-genai sends function results as role "user"
-        out.append(Message(name, _text_of(content)))
+        out.append(Message(name, _text_of(content), *_function_parts(content)))
     return tuple(out)
 
 

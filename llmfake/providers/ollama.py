@@ -19,7 +19,7 @@ import zlib
 from collections.abc import Mapping
 from typing import Any
 
-from llmfake.engine._call import Call, Message
+from llmfake.engine._call import Call, Message, ToolResult
 from llmfake.engine._plan import Choice, Plan
 from llmfake.engine._text import tokenize
 from llmfake.providers._base import Event, Incoming, InvalidRequest, ProviderSpec, Rendered, Route
@@ -133,12 +133,22 @@ def _messages(raw: Any) -> tuple[Message, ...]:
             raise InvalidRequest("json: cannot unmarshal string into Go struct field "
                                  "ChatRequest.messages of type api.Message")
         text = _get(m, "content", str, "Message", "string") or ""
+        calls: list[tuple[str | None, str]] = []
         for call in m.get("tool_calls") or ():
             fn = call.get("function") if isinstance(call, Mapping) else None
             if isinstance(fn, Mapping):  # counted as prompt tokens, as the template renders them
                 text += f"{fn.get('name', '')}{json.dumps(fn.get('arguments', {}))}"
-        out.append(Message(str(m.get("role", "user")), text))
+                calls.append((_opt_str(call.get("id")), str(fn.get("name", ""))))
+        role = str(m.get("role", "user"))
+        # A result names its tool (tool_name) in recent clients; it has no call id.
+        results = ((ToolResult(text, _opt_str(m.get("tool_call_id")),
+                               _opt_str(m.get("tool_name"))),) if role == "tool" else ())
+        out.append(Message(role, text, tuple(calls), results))
     return tuple(out)
+
+
+def _opt_str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _call(inc: Incoming, endpoint: str, model: str, **fields: Any) -> Call:

@@ -13,6 +13,7 @@ runs the model's rules between keys (``_rules``) when its fields are valid.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -169,6 +170,18 @@ class Latency(_Doc):
         return rt.Latency(self.ttft, self.per_token, spread, law, self.tokens_per_chunk)
 
 
+class Drip(_Doc):
+    """How fault drip trickles the response out."""
+
+    size: Annotated[int, v.whole(1, 1 << 20)] = Field(rt.Drip.bytes, alias="bytes")
+    """Bytes sent at a time (default 16)."""
+    every: Duration = rt.Drip.every
+    """Time between two sends (default 50ms)."""
+
+    def build(self) -> rt.Drip:
+        return rt.Drip(self.size, self.every)
+
+
 class Limits(_Doc):
     """Provider-side limits, counted per tenant."""
 
@@ -224,6 +237,25 @@ class ToolCall(_Doc):
     """The call id (default: a deterministic one)."""
 
 
+class CallTool(_Doc):
+    """A tool call that fits the request: a tool it offers, called with arguments generated
+    valid under that tool's parameter schema. A string is short for {tool: ...}."""
+
+    tool: Str = "first"
+    """Which offered tool: first, next (the one after the tool whose result came back last,
+    so successive turns walk the offered tools in order), seeded (drawn from the seed) or a
+    tool's name. A request that offers no such tool gets the reply's text instead."""
+    count: Annotated[int, v.whole(1, 128)] = 1
+    """Calls in the one turn (parallel tool calls): first and next take the offered tools in
+    order from there, wrapping around; seeded draws each; a name calls that tool each time."""
+    loop: Annotated[bool, v.BOOL] = False
+    """Call tools in a request that sends tool results back too. By default the agent loop
+    ends: after a tool result the reply is text (the reply's text, else generated text)."""
+
+    def build(self) -> rt.CallTool:
+        return rt.CallTool(self.tool, self.count, self.loop)
+
+
 class Reply(_Doc):
     """What the model answers: an object, or a string for fixed text. With nothing set, seeded
     generated text."""
@@ -246,6 +278,16 @@ class Reply(_Doc):
     finish_reason: Annotated[str | None, v.choice(FINISH_REASONS, "finish reason",
                                                   null=True)] = None
     """Override the finish reason."""
+    call_tool: Annotated[CallTool | None, _object(
+        CallTool, lambda name: {"tool": name}, also=Str)] = None
+    """Call a tool the request offers, with arguments generated from its parameter schema: a
+    tool (first, next, seeded or a name) or {tool, count, loop}."""
+
+    def _rules(self, context: Mapping[str, Any]) -> list[Problem]:
+        if self.call_tool is not None and self.tool_calls:
+            return [(("call_tool",), "a reply has either 'tool_calls' (written out) or "
+                                     "'call_tool' (fitted to the request), not both", None)]
+        return []
 
     def build(self) -> rt.Reply:
         g = self.generate
@@ -255,14 +297,15 @@ class Reply(_Doc):
             tool_calls=tuple(rt.ToolCallSpec(t.name, t.arguments, t.id) for t in self.tool_calls),
             json=self.json_value, json_schema=self.json_schema,
             embedding_dimensions=self.embedding.dimensions if self.embedding else None,
-            finish_reason=self.finish_reason)
+            finish_reason=self.finish_reason,
+            call_tool=self.call_tool.build() if self.call_tool else None)
 
 
 _REPLY = _object(Reply, lambda x: {"text": x} if isinstance(x, str) else x, also=Str)
 
 GOES_WITH = {"retry_after": "error", "should_retry": "error", "message": "error",
              "status": "error", "after_chunks": "fault", "after_bytes": "fault",
-             "duration": "fault"}
+             "duration": "fault", "drip": "fault"}
 """Keys that only mean something beside another."""
 
 
@@ -290,6 +333,8 @@ class _Outcome(_Doc):
     duration: OptDuration = None
     """With 'fault' hang, stall or slow_headers: how long (default: until the client gives
     up)."""
+    drip: Annotated[Drip | None, _object(Drip)] = None
+    """With 'fault: drip': {bytes: 16, every: 50ms}, how the response trickles out."""
     latency: Annotated[Latency | None, _object(Latency)] = None
     """Latency for this outcome alone."""
     headers: Annotated[dict[str, str] | None, v.HEADERS] = None
@@ -308,6 +353,8 @@ class _Outcome(_Doc):
                 such = "an error such as 'error: rate_limit'" if partner == "error" else (
                     "a fault such as 'fault: disconnect'")
                 out.append(((key,), f"{key!r} goes with {partner!r}; add {such}", None))
+        if self.drip is not None and self.fault not in (None, "drip"):
+            out.append((("drip",), f"'drip' goes with 'fault: drip', not '{self.fault}'", None))
         if self.error is not None and self.reply is not None and not event:
             out.append((("reply",), "a step has either an 'error' or a 'reply', not both", None))
         return out
@@ -333,7 +380,8 @@ class _Outcome(_Doc):
         if self.fault is not None:
             event = self.fault == "error_event"
             fault = rt.FaultSpec(self.fault, self.after_chunks, self.after_bytes, self.duration,
-                                 (error or rt.ErrorSpec("server_error")) if event else None)
+                                 (error or rt.ErrorSpec("server_error")) if event else None,
+                                 self.drip.build() if self.drip else None)
             error = None if event else error
         return rt.Step(reply=self.reply.build() if self.reply else None, error=error,
                        fault=fault,
@@ -371,6 +419,33 @@ class Chaos(_Outcome, _ChaosKeys):
         return rt.Chaos(self.probability, self.step())
 
 
+class ToolResult(_Doc):
+    """What a tool result the request sends back must be like; every given key must hold for
+    the same result."""
+
+    name: OptStr = None
+    """A glob on the tool's name (get_weather, search_*)."""
+    contains: OptStr = None
+    """A case-insensitive substring of the result's content."""
+    regex: Annotated[str | None, v.REGEX] = None
+    """A regular expression searched in the result's content."""
+    id: OptStr = None
+    """A glob on the id of the tool call the result answers."""
+
+    def build(self) -> rt.ResultMatch:
+        return rt.ResultMatch(self.name, self.contains,
+                              None if self.regex is None else re.compile(self.regex), self.id)
+
+
+def _tool_result(value: Any) -> bool | ToolResult:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, Mapping | ToolResult):
+        return ToolResult.model_validate(value)
+    raise v.problem("expected true or false, or a mapping with keys "
+                    f"{', '.join(ToolResult.allowed())}, got {v.kind(value)}")
+
+
 class Match(_Doc):
     """Which requests a rule applies to; every given field must match."""
 
@@ -387,9 +462,16 @@ class Match(_Doc):
     """Header name to a glob its value must match."""
     stream: OptBool = None
     """Match only streamed (true) or only non-streamed (false) requests."""
-    tool_result: OptBool = None
+    tool_result: Annotated[bool | ToolResult | None, PlainValidator(
+        _tool_result, json_schema_input_type=bool | ToolResult)] = None
     """Match only requests answering a tool call (true: a tool result comes after the last
-    assistant message) or only others (false)."""
+    assistant message) or only others (false); or a mapping: one of those results has this
+    tool name, content or call id."""
+    turn: Annotated[int | None, v.whole(0, 10_000)] = None
+    """Match only requests whose conversation already holds this many assistant turns (0:
+    the first request of an agent loop; 2: after two model turns)."""
+    tool_offered: Annotated[tuple[str, ...], v.NAMES] = ()
+    """Match only requests that offer a tool by each of these names (globs; "*": any tool)."""
     after: OptDuration = None
     """Match only from this long after the scenario was put in force for the tenant (times
     time_scale)."""
@@ -406,8 +488,14 @@ class Match(_Doc):
         return []
 
     def build(self) -> rt.Match:
+        result = self.tool_result
+        turns = None
+        if self.turn is not None or self.tool_offered or isinstance(result, ToolResult):
+            turns = rt.TurnMatch(self.turn, result.build() if isinstance(result, ToolResult)
+                                 else None, self.tool_offered)
         return rt.Match(self.endpoint, self.provider, self.model, self.contains, self.header,
-                        self.stream, self.tool_result, self.after, self.before)
+                        self.stream, None if result is None else bool(result), self.after,
+                        self.before, turns)
 
 
 class _RuleKeys(_Doc):
@@ -432,6 +520,21 @@ class Rule(_Outcome, _RuleKeys):
 
     latency: Annotated[Latency | None, _object(Latency)] = None
     """Latency for the requests this rule matches."""
+
+    def _rules(self, context: Mapping[str, Any]) -> list[Problem]:
+        out = super()._rules(context)
+        if not self.match.tool_result:
+            return out
+        # The rule only sees requests that send tool results back, where a call_tool reply
+        # without loop ends the loop: it would never call, which is surely not what was meant.
+        steps = [((), self), *((("script", i), s) for i, s in enumerate(self.script))]
+        for where, step in steps:
+            fit = step.reply.call_tool if step.reply is not None else None
+            if fit is not None and not fit.loop:
+                out.append(((*where, "reply", "call_tool"), "this rule matches tool results, "
+                            "after which call_tool answers with text (the loop ends); add "
+                            "'loop: true' to call a tool again", None))
+        return out
 
     def build(self) -> rt.Rule:
         return rt.Rule(match=self.match.build(), step=self.step(latency=False),
@@ -498,7 +601,7 @@ class Cassette(_Doc):
 class Scenario(_Doc):
     """Everything the fake does: the defaults, the rules, the limits."""
 
-    name: Str = "default"
+    name: Str = "unnamed"
     """A label."""
     description: Str = ""
     """What the scenario is for."""

@@ -11,6 +11,7 @@ validating again. Field meanings are documented once, on the document's keys in 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -20,7 +21,8 @@ ENDPOINTS = ("chat", "responses", "completions", "embeddings", "models", "count_
 count as ``chat``; Ollama generate counts as ``completions``; Anthropic count_tokens and Gemini
 countTokens as ``count_tokens``."""
 
-PROVIDER_NAMES = ("openai", "azure", "anthropic", "gemini", "ollama")
+PROVIDER_NAMES = ("openai", "azure", "anthropic", "gemini", "ollama", "bedrock",
+                  "vertex")
 """Provider names a rule can match (``llmfake.providers.PROVIDERS`` holds the providers)."""
 
 _ERRORS = {
@@ -61,9 +63,26 @@ FAULT_NAMES: Mapping[str, str] = {
     "malformed": "Send half a chunk (or half the body) as if complete: broken JSON.",
     "truncate": "Send 'after_bytes' of the body (or half a chunk), then drop.",
     "slow_headers": "Wait 'duration' (default 10s) before sending the response headers.",
+    "length_short": "Announce a Content-Length of 'after_bytes' (default: half the body), send "
+                    "the whole body, then close.",
+    "length_long": "Announce a Content-Length twice the body's, send the body, wait 'duration' "
+                   "(default: none), then close.",
+    "bad_chunking": "Send 'after_chunks' chunks (default: half; a body: none), then one whose "
+                    "size line is not hexadecimal, then close.",
+    "hang_after_headers": "Send the headers, then nothing; drop the connection after "
+                          "'duration' (default: until the client leaves).",
+    "drip": "Send the whole response 'drip.bytes' at a time, 'drip.every' apart (default: 16 "
+            "bytes every 50ms).",
+    "half_close": "Send 'after_bytes' of the body or 'after_chunks' chunks (default: half), then "
+                  "end the sending side (FIN) while still reading.",
+    "garbage_status": "Send a status line that is not HTTP, then the headers and body; close.",
+    "reset_after_headers": "Send the headers, then drop the connection (TCP RST).",
 }
 """Transport-level faults and what each does (``llmfake.strategies.FAULTS`` lists them from mild
-to severe instead)."""
+to severe instead). The faults from ``length_short`` on break HTTP itself (``BYTE_FAULTS``)."""
+
+BYTE_FAULTS = frozenset(list(FAULT_NAMES)[list(FAULT_NAMES).index("length_short"):])
+"""The faults that write the response's bytes themselves (``llmfake.server._byte_faults``)."""
 
 Then = Literal["last", "cycle", "default"]
 
@@ -120,6 +139,19 @@ class ToolCallSpec:
 
 
 @dataclass(frozen=True)
+class CallTool:
+    """A tool call that fits the request: one of the tools it offers, arguments generated from
+    that tool's parameter schema."""
+
+    tool: str = "first"
+    """``first``, ``next``, ``seeded`` or a tool's name."""
+    count: int = 1
+    """Calls in the turn (parallel tool calls)."""
+    loop: bool = False
+    """Call tools after a tool result too (by default the loop ends: the reply is text)."""
+
+
+@dataclass(frozen=True)
 class Generate:
     """Seeded generated text."""
 
@@ -140,6 +172,7 @@ class Reply:
     embedding_dimensions: int | None = None
     """Length of the vectors an embeddings request gets (default: the model's usual size)."""
     finish_reason: str | None = None
+    call_tool: CallTool | None = None
 
 
 @dataclass(frozen=True)
@@ -180,6 +213,16 @@ class FaultSpec:
     duration: float | None = None
     error: ErrorSpec | None = None
     """For ``error_event``: the error sent inside the stream."""
+    drip: Drip | None = None
+    """For ``drip``: how many bytes go out at a time, how far apart."""
+
+
+@dataclass(frozen=True)
+class Drip:
+    """A response trickled out: ``bytes`` at a time, ``every`` seconds apart."""
+
+    bytes: int = 16
+    every: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -208,6 +251,32 @@ class Chaos:
 
 
 @dataclass(frozen=True)
+class ResultMatch:
+    """What the last tool result a request sends back must be like (every given field)."""
+
+    name: str | None = None
+    """A glob on the tool's name."""
+    contains: str | None = None
+    """A case-insensitive substring of its content."""
+    regex: re.Pattern[str] | None = None
+    """A pattern searched in its content."""
+    id: str | None = None
+    """A glob on the id of the call it answers."""
+
+
+@dataclass(frozen=True)
+class TurnMatch:
+    """The conversation keys of a match: where in an agent loop the request stands."""
+
+    turn: int | None = None
+    """Assistant turns the request already holds."""
+    result: ResultMatch | None = None
+    """The last tool result it sends back."""
+    offered: tuple[str, ...] = ()
+    """Globs that each name an offered tool."""
+
+
+@dataclass(frozen=True)
 class Match:
     """Which requests a rule applies to; every given field must match."""
 
@@ -220,6 +289,8 @@ class Match:
     tool_result: bool | None = None
     after: float | None = None
     before: float | None = None
+    turns: TurnMatch | None = None
+    """The turn, tool-result and offered-tool keys (``llmfake.engine._turns`` checks them)."""
 
     @property
     def timed(self) -> bool:
@@ -266,7 +337,7 @@ class CassetteSpec:
 class Scenario:
     """Everything the fake does: the defaults, the rules, the limits."""
 
-    name: str = "default"
+    name: str = "unnamed"
     description: str = ""
     seed: int = 0
     freeze_time: float | None = None

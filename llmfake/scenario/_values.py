@@ -16,6 +16,7 @@ import datetime as _dt
 import difflib
 import json
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -347,3 +348,34 @@ def _of(types: tuple[type, ...], what: str) -> Callable[[object], Any]:
 ARGUMENTS = Value(_of((Mapping, str), "an object or a JSON string"),
                   {"type": ["object", "string", "null"]})
 SCHEMA_OBJECT = Value(_of((Mapping,), "a JSON Schema object"), {"type": ["object", "null"]})
+
+
+def _regex(value: object) -> str:
+    text = _str(value)
+    try:
+        re.compile(text)
+    except re.error as exc:
+        raise problem(f"not a valid regular expression ({exc}): {short(text)}") from None
+    return text
+
+
+REGEX = Value(_regex, {"type": "string", "format": "regex"})
+"""A Python regular expression, searched (not matched from the start)."""
+
+
+def _names(value: object) -> tuple[str, ...]:
+    if isinstance(value, str) and value:
+        return (value,)
+    if isinstance(value, list | tuple) and value and all(
+            isinstance(v, str) and v for v in value):
+        return tuple(value)
+    if isinstance(value, list | tuple):
+        raise problem("expected a name or a list of names; the list must hold at least one "
+                      "name, and only non-empty strings")
+    raise problem(f"expected a name or a list of names, got {kind(value)}")
+
+
+NAMES = Value(_names, {"anyOf": [
+    {"type": "string", "minLength": 1},
+    {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1}]})
+"""A non-empty name (or glob) or a non-empty list of them, read as a tuple."""

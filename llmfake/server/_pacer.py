@@ -125,7 +125,9 @@ def pace(conn: Connection, events: Sequence[Event], deadlines: Sequence[float], 
             # A write at a time, so a slow reader pauses a stream that is all due at once.
             due = min(due, index + _EVENTS_PER_WRITE)
             payload = b"".join(data_range(index, due))
-            exchange.chunks += sum(flags[index:due])
+            chunks = sum(flags[index:due])
+            exchange.chunks += chunks
+            exchange.sent.append((loop.time() - start, ats[due - 1] - start, chunks))
             exchange.bytes_sent += len(payload)
             index = due
             conn.send(payload)

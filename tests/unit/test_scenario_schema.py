@@ -83,7 +83,7 @@ def test_cli_prints_the_schema(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 STEP_KEYS = {"reply", "error", "fault", "retry_after", "should_retry", "message", "status",
-             "after_chunks", "after_bytes", "duration", "latency", "headers"}
+             "after_chunks", "after_bytes", "duration", "drip", "latency", "headers"}
 
 
 def test_schema_keys_are_the_formats_keys() -> None:
@@ -96,10 +96,10 @@ def test_schema_keys_are_the_formats_keys() -> None:
     assert set(DEFS["Chaos"]["properties"]) == {"probability", *STEP_KEYS}
     assert set(DEFS["Reply"]["properties"]) == {
         "text", "echo", "generate", "tool_calls", "json", "json_schema", "embedding",
-        "finish_reason"}
+        "finish_reason", "call_tool"}
     assert set(DEFS["Match"]["properties"]) == {
         "endpoint", "provider", "model", "contains", "header", "stream", "tool_result", "after",
-        "before"}
+        "before", "turn", "tool_offered"}
     assert list(ERROR_NAMES) == list(ERROR_STATUS)
     assert {"duration", "Step", "Reply", "Latency", "Match", "Rule"} <= set(DEFS)
 
@@ -230,10 +230,17 @@ VALID_DOCS: list[Json] = [
     {"rules": [{"reply": {"tool_calls": [{"name": "f", "arguments": '{"a": 1}'},
                                          {"name": "g", "arguments": None}]}}]},
     {"rules": [{"script": [{}], "then": "last"}]},
+    {"reply": {"call_tool": "first"}, "rules": [
+        {"match": {"turn": 1, "tool_offered": ["search", "fetch_*"],
+                   "tool_result": {"name": "search", "contains": "hit", "regex": "[0-9]+",
+                                   "id": "call_*"}},
+         "reply": {"call_tool": {"tool": "next", "count": 2, "loop": True}}},
+        {"match": {"tool_offered": "*"}, "reply": {"call_tool": {"tool": "seeded"}}}]},
     {"rules": [{"error": "0404"}, {"error": 418}, {"fault": "error_event", "error": "timeout"}]},
     {"latency": {"ttft": "1 2", "per_token": "3 µs", "jitter": 1}},
     {"rules": [{"match": {"after": "1m", "before": "1m0.001s", "tool_result": True}}]},
     {"cassette": str(CASSETTE)},
+    {"rules": [{"fault": "drip", "drip": {"bytes": 64, "every": "10ms"}}, {"fault": "drip"}]},
 ]
 
 
