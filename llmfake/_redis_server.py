@@ -30,20 +30,23 @@ def find_redis_server() -> str | None:
 class RedisServer:
     """A ``redis-server`` process of our own; ``url`` is where it listens."""
 
-    def __init__(self, executable: str | None = None) -> None:
+    def __init__(self, executable: str | None = None, port: int = 0) -> None:
         exe = executable or find_redis_server()
         if exe is None:
             raise StateError(INSTALL_HINT)
         self.folder = Path(tempfile.mkdtemp(prefix="llmfake-redis-"))
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port: int = s.getsockname()[1]
+        self.port = port
+        if not port:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                self.port = s.getsockname()[1]
         self.url = f"redis://127.0.0.1:{self.port}/0"
         """The URL to give ``--state``."""
         self.process = subprocess.Popen(
             [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", str(self.folder)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)  # Ctrl-C stops llmfake first; llmfake then stops it
         self._wait_ready()
 
     def _wait_ready(self, timeout: float = 10.0) -> None:
