@@ -124,7 +124,13 @@ class RedisState:
             if out[0] == _STALE:
                 self._adopt(engine, state, out)
                 continue
-            return self._reservation(sc, ask, out), ask, prompt
+            res = self._reservation(sc, ask, out)
+            if res.position >= 0:
+                # Mirrored here for what reads the tenant's own state (the pytest plugin's
+                # check that every scripted step was used): the furthest this instance saw.
+                used = state.script_pos.get(ask.rule, 0)
+                state.script_pos[ask.rule] = max(used, res.position + 1)
+            return res, ask, prompt
         raise self.unavailable(RuntimeError("the scenario kept changing"))
 
     def _reserve_args(self, state: TenantState, sc: Scenario, ask: Ask, call: Call

@@ -38,3 +38,9 @@ def redis_url(redis_server: RedisServer) -> str:
     client.flushdb()
     client.close()
     return redis_server.url
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # pytester, for the plugin's --llmfake-state (see tests/plugin/conftest.py for why here).
+    if not config.pluginmanager.has_plugin("pytester"):
+        config.pluginmanager.import_plugin("pytester")
