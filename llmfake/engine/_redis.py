@@ -82,11 +82,23 @@ class RedisState:
             self._clients = {id(loop): found}  # an old loop's client died with its loop
         return found
 
-    async def connect(self) -> None:
+    async def connect(self, base: Scenario) -> None:
         """Check that Redis answers (a clear error at start-up instead of at the first
-        request)."""
+        request), and start afresh if what it holds was made for another base scenario."""
+        client = self._client()[0]
+        fingerprint = hashlib.sha1(json.dumps([dict(base.raw), base.seed], default=str,
+                                              sort_keys=True).encode()).hexdigest()
         try:
-            await self._client()[0].ping()
+            old = await client.set(f"{self.namespace}:base", fingerprint, get=True)
+            if isinstance(old, (bytes, str)) and _text(old) != fingerprint:
+                # Counters, scripts and journals of another provider: a restart with a new
+                # scenario must not begin where that one left off. (Instances started
+                # together share the fingerprint, so only the first one gets here.)
+                _LOG.warning("llmfake: %s held the state of another scenario; cleared it",
+                             self.url)
+                async for key in client.scan_iter(match=f"{self.namespace}:[TG]*",
+                                                  count=500):
+                    await client.unlink(key)
         except Exception as exc:
             raise self.unavailable(exc) from None
 

@@ -62,7 +62,7 @@ class Server(Listener):
 
     async def _open(self, sock: socket.socket) -> HttpServer:
         if self.engine.shared is not None:
-            await self.engine.shared.connect()
+            await self.engine.shared.connect(self.scenario)
         app = App(self.engine, log=self._log)
         http = HttpServer(app, app.body_limit)
         await http.serve(sock)

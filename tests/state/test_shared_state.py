@@ -197,3 +197,13 @@ def test_workers_share_limits_through_redis(redis_url: str, tmp_path: Any) -> No
         proc.wait(10)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def test_state_outlives_instances_unless_the_base_scenario_changes(redis_url: str) -> None:
+    script = {"rules": [{"script": [{"error": 500}], "then": "default"}]}
+    with llmfake.serve(script, state=redis_url) as first:
+        assert ask(first)[0] == 500
+    with llmfake.serve(script, state=redis_url) as again:  # a restart: the script is used up
+        assert ask(again)[0] == 200
+    with llmfake.serve(script, state=redis_url, seed=1) as other:  # another provider: afresh
+        assert ask(other)[0] == 500
