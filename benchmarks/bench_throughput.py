@@ -224,6 +224,8 @@ def main() -> None:
     p.add_argument("--scenario", type=Path, default=None,
                    help="llmfake scenario file (default: a fixed 50-token reply, no latency)")
     p.add_argument("--no-baseline", action="store_true", help="skip the aiohttp baseline")
+    p.add_argument("--state", default=None, metavar="memory|redis|URL",
+                   help="llmfake serve --state (redis: a private redis-server, not pinned)")
     p.add_argument("--profile", type=Path, default=None, metavar="FILE.prof",
                    help="run the llmfake server under cProfile, save the stats to FILE.prof "
                         "and print its hot spots (slows the server down: figures not comparable)")
@@ -248,6 +250,8 @@ def main() -> None:
         path = args.scenario or stack.enter_context(scenario_file(SCENARIO))
         for i in range(args.rounds):
             argv = llmfake_argv(path)
+            if args.state:
+                argv += ["--state", args.state]
             if args.profile is not None and i == 0:
                 argv[1:1] = ["-m", "cProfile", "-o", str(args.profile)]
             result, size = measure("llmfake", argv, server_cpu, args)

@@ -66,6 +66,7 @@ class RedisState:
         self.journal_size = journal_size
         self._clients: dict[int, tuple[aioredis.Redis, AsyncScript, AsyncScript, AsyncScript]] = {}
         self._pending: set[asyncio.Task[None]] = set()
+        self._ended: list[tuple[str, tuple[list[str], list[Any]] | None, bytes]] = []
 
     # --- connection (one client per event loop: redis-py's asyncio client is loop-bound) --
 
@@ -213,23 +214,29 @@ class RedisState:
             where, prefix = self._limit_place(call, lim, sc.time_scale)
             release = [where], [prefix, 1, res.charge, lim.tokens_per_minute or 0,
                                 repr(60.0 * sc.time_scale)]
-        entry = orjson.dumps(exchange.to_json(), default=str)
-        task = asyncio.get_running_loop().create_task(self._finish(tenant, release, entry))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        # orjson encodes the dataclass itself: ~20x cheaper than asdict()'s deep copy.
+        entry = orjson.dumps(exchange, default=str)
+        self._ended.append((tenant, release, entry))
+        if len(self._ended) == 1:
+            # Every response ending in this loop iteration goes in one pipeline: under load,
+            # one round trip for many.
+            task = asyncio.get_running_loop().create_task(self._flush())
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
 
-    async def _finish(self, tenant: str, release: tuple[list[str], list[Any]] | None,
-                      entry: bytes) -> None:
+    async def _flush(self) -> None:
+        ended, self._ended = self._ended, []
         try:
             client, _, finish, _ = self._client()
             async with client.pipeline(transaction=False) as pipe:
-                if release is not None:
-                    await finish(keys=release[0], args=release[1], client=pipe)
-                pipe.xadd(self._key(tenant, "j"), {"e": entry}, maxlen=self.journal_size,
-                          approximate=True)
+                for tenant, release, entry in ended:
+                    if release is not None:
+                        await finish(keys=release[0], args=release[1], client=pipe)
+                    pipe.xadd(self._key(tenant, "j"), {"e": entry}, maxlen=self.journal_size,
+                              approximate=True)
                 await pipe.execute()
-        except Exception as exc:  # the client has its answer; say what the journal lost
-            _LOG.warning("%s", self.unavailable(exc))
+        except Exception as exc:  # the clients have their answers; say what the journal lost
+            _LOG.warning("%s (%d exchanges not journaled)", self.unavailable(exc), len(ended))
 
     # --- the control API -----------------------------------------------------------------
 
