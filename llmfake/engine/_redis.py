@@ -56,13 +56,21 @@ def check_url(url: str) -> str:
 
 
 class RedisState:
-    """The state of every tenant in the Redis at ``url``, under key prefix ``namespace``."""
+    """The state of every tenant in the Redis at ``url``, for instances started with the
+    ``base`` scenario.
 
-    def __init__(self, url: str, *, namespace: str = "llmfake", journal_size: int = 10_000
-                 ) -> None:
+    Its keys start with ``llmfake:<fingerprint of the base scenario and seed>``: instances
+    started with one scenario are one provider, and one started with another is another
+    provider on the same Redis, which neither clears nor disturbs the first. A restart with
+    the same scenario carries on where the provider was."""
+
+    def __init__(self, url: str, base: Scenario, *, journal_size: int = 10_000) -> None:
         self.url = check_url(url)
         """Where the state lives."""
-        self.namespace = namespace
+        fingerprint = hashlib.sha1(json.dumps([dict(base.raw), base.seed], default=str,
+                                              sort_keys=True).encode()).hexdigest()[:12]
+        self.namespace = f"llmfake:{fingerprint}"
+        """The prefix of its keys."""
         self.journal_size = journal_size
         self._clients: dict[int, tuple[aioredis.Redis, AsyncScript, AsyncScript, AsyncScript]] = {}
         self._pending: set[asyncio.Task[None]] = set()
@@ -83,23 +91,11 @@ class RedisState:
             self._clients = {id(loop): found}  # an old loop's client died with its loop
         return found
 
-    async def connect(self, base: Scenario) -> None:
+    async def connect(self) -> None:
         """Check that Redis answers (a clear error at start-up instead of at the first
-        request), and start afresh if what it holds was made for another base scenario."""
-        client = self._client()[0]
-        fingerprint = hashlib.sha1(json.dumps([dict(base.raw), base.seed], default=str,
-                                              sort_keys=True).encode()).hexdigest()
+        request)."""
         try:
-            old = await client.set(f"{self.namespace}:base", fingerprint, get=True)
-            if isinstance(old, (bytes, str)) and _text(old) != fingerprint:
-                # Counters, scripts and journals of another provider: a restart with a new
-                # scenario must not begin where that one left off. (Instances started
-                # together share the fingerprint, so only the first one gets here.)
-                _LOG.warning("llmfake: %s held the state of another scenario; cleared it",
-                             self.url)
-                async for key in client.scan_iter(match=f"{self.namespace}:[TG]*",
-                                                  count=500):
-                    await client.unlink(key)
+            await self._client()[0].ping()
         except Exception as exc:
             raise self.unavailable(exc) from None
 
@@ -126,6 +122,10 @@ class RedisState:
         """Reserve ``call`` in one round trip (two when the scenario changed meanwhile)."""
         state = engine.tenant(call.tenant)
         _, reserve, _, _ = self._client()
+        if state.scenario.limits.max_concurrent is not None and self._pending:
+            # Slots this instance freed must be free before it admits again (a client that
+            # got its answer and asks again must find its slot): wait for those writes.
+            await asyncio.gather(*self._pending, return_exceptions=True)
         for _ in range(5):
             sc = state.scenario
             ask, prompt = engine.ask(state, call)

@@ -1,6 +1,6 @@
 """The Lua scripts of the redis state backend: each runs atomically inside Redis.
 
-Keys of tenant ``T`` under namespace ``N`` (default ``llmfake``):
+Keys of tenant ``T`` under namespace ``N`` (``llmfake:<fingerprint of the base scenario>``):
 ``N:T:{T}:sc`` (hash: ``v`` scenario version, ``raw`` the scenario as JSON, ``since`` when it
 was put in force, Redis time), ``N:T:{T}:st`` (hash: ``ord`` the next ordinal, ``m:I`` requests
 rule I matched, ``p:I`` its script cursor, ``L:...`` limit buckets), ``N:T:{T}:j`` (stream: the

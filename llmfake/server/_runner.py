@@ -52,7 +52,7 @@ class Server(Listener):
         """Where the state lives: ``memory`` (this process) or a Redis URL shared with every
         instance using it (``state=``, else the ``LLMFAKE_STATE`` environment variable)."""
         shared = (None if self.state == "memory"
-                  else RedisState(self.state, journal_size=journal_size))
+                  else RedisState(self.state, sc, journal_size=journal_size))
         self.engine = Engine(sc, journal_size=journal_size, shared=shared)
         """The engine: per-tenant state, journals and scenarios."""
         super().__init__(host, port, sock)
@@ -62,7 +62,7 @@ class Server(Listener):
 
     async def _open(self, sock: socket.socket) -> HttpServer:
         if self.engine.shared is not None:
-            await self.engine.shared.connect(self.scenario)
+            await self.engine.shared.connect()
         app = App(self.engine, log=self._log)
         http = HttpServer(app, app.body_limit)
         await http.serve(sock)
