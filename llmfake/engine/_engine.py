@@ -137,6 +137,8 @@ class Engine:
     def drop(self, name: str) -> None:
         """Forget tenant ``name`` altogether (its state, journal and limits)."""
         self.tenants.pop(name, None)
+        if self.shared is not None:
+            self.shared.forget(name)
 
     def set_scenario(self, name: str, scenario: Scenario) -> None:
         """Put ``scenario`` in force for tenant ``name`` and reset its counters and journal."""

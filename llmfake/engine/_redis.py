@@ -15,6 +15,7 @@ The journal is a Redis Stream per tenant, trimmed to about ``journal_size`` entr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -74,6 +75,7 @@ class RedisState:
         self.journal_size = journal_size
         self._clients: dict[int, tuple[aioredis.Redis, AsyncScript, AsyncScript, AsyncScript]] = {}
         self._pending: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._ended: list[tuple[str, tuple[list[str], list[Any]] | None, bytes]] = []
 
     # --- connection (one client per event loop: redis-py's asyncio client is loop-bound) --
@@ -89,7 +91,30 @@ class RedisState:
             found = (client, client.register_script(RESERVE), client.register_script(FINISH),
                      client.register_script(PUT))
             self._clients = {id(loop): found}  # an old loop's client died with its loop
+            self._loop = loop
         return found
+
+    def forget(self, tenant: str) -> None:
+        """Delete ``tenant``'s keys (its scenario, counters and journal) on every instance;
+        callable from any thread (the pytest plugin drops each test's tenant)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        keys = [self._key(tenant, what) for what in ("sc", "st", "j")]
+
+        def start() -> None:
+            task = loop.create_task(self._unlink(keys))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(start)
+
+    async def _unlink(self, keys: list[str]) -> None:
+        try:
+            await self._client()[0].unlink(*keys)
+        except Exception as exc:
+            _LOG.warning("%s", self.unavailable(exc))
 
     async def connect(self) -> None:
         """Check that Redis answers (a clear error at start-up instead of at the first

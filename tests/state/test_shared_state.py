@@ -207,3 +207,23 @@ def test_state_outlives_instances_unless_the_base_scenario_changes(redis_url: st
         assert ask(again)[0] == 200
     with llmfake.serve(script, state=redis_url, seed=1) as other:  # another provider: afresh
         assert ask(other)[0] == 500
+
+
+def test_dropping_a_tenant_deletes_its_keys(redis_url: str) -> None:
+    import redis
+
+    with llmfake.serve(state=redis_url) as server:
+        server.use({"reply": {"text": "x"}}, "gone")
+        assert httpx.post(server.tenant_url("gone") + "/v1/chat/completions",
+                          json={"model": "m", "messages": USER}).status_code == 200
+        journal(server, 1, "gone")
+        client = redis.Redis.from_url(redis_url)
+        try:
+            assert client.keys("llmfake:*:T:gone:*")
+            server.engine.drop("gone")  # what the pytest plugin does after each test
+            deadline = time.monotonic() + 5
+            while client.keys("llmfake:*:T:gone:*") and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert not client.keys("llmfake:*:T:gone:*")
+        finally:
+            client.close()
