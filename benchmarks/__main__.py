@@ -45,8 +45,8 @@ def commands(name: str, args: argparse.Namespace) -> dict[str, list[str]]:
         mode = "chat" if name == "throughput" else "stream"
         rounds = ["--rounds", "1", "--seconds", "3"] if quick else ["--rounds", "3"]
         loops = {"": []}
-        if args.uvloop:
-            loops["uvloop"] = ["--loop", "uvloop"]
+        if args.asyncio:
+            loops["asyncio"] = ["--loop", "asyncio"]
         return {f"{name}{'-' + k if k else ''}": ["bench_load.py", "--mode", mode, *rounds,
                                                   *wait, *extra, "--json"]
                 for k, extra in loops.items()}
@@ -101,8 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
                    help="before each measurement, wait up to SECONDS for the CPUs to be idle "
                         "(a shared machine)")
-    p.add_argument("--uvloop", action="store_true",
-                   help="also run throughput and stream with llmfake serve --loop uvloop")
+    p.add_argument("--asyncio", action="store_true",
+                   help="also run throughput and stream with llmfake serve --loop asyncio "
+                        "(the default loop is uvloop where installed)")
     p.add_argument("--save", type=Path, metavar="FILE", help="write the results as JSON")
     p.add_argument("--load", type=Path, metavar="FILE",
                    help="do not run: read results saved with --save")

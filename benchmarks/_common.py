@@ -150,21 +150,26 @@ class ServerProcess:
 
 
 def _drain(stream: Any, out: list[str], first: queue.Queue[str]) -> None:
+    """Hand over the first line that holds a URL (and everything before it); keep the rest."""
     sent = False
+    before: list[str] = []
     for line in stream:
-        if not sent:
-            first.put(line)
+        if not sent and (_URL.search(line) or len(before) >= 20):
+            first.put("".join(before) + line)
             sent = True
+        elif not sent:
+            before.append(line)
         else:
             out.append(line)
     if not sent:
-        first.put("")
+        first.put("".join(before))
 
 
 @contextlib.contextmanager
 def server_process(name: str, argv: Sequence[str], cpu: int | None,
                    timeout: float = 20.0) -> Iterator[ServerProcess]:
-    """Run ``argv`` (a server that prints its ``http://127.0.0.1:PORT`` URL on its first line),
+    """Run ``argv`` (a server that prints its ``http://127.0.0.1:PORT`` URL within its first
+    lines),
     pinned to ``cpu``; yield it once it listens; stop it on exit."""
     # The child inherits the affinity at fork: pin it before it runs a single instruction of
     # Python by running it through taskset when available, else pin it right after the fork.

@@ -23,7 +23,7 @@ p50, p99 and max over all rounds, plus the signed first-byte error, and how the 
 grows with the order in which the requests were sent.
 
 ``--diagnose`` runs the server through this script (``--_traced-server``, which patches a few
-functions of ``llmfake.server._wire`` and aiohttp's request handler to record timestamps, then
+functions of ``llmfake.server._http`` and ``_app`` to record timestamps, then
 runs the same ``llmfake serve``), to split each error into its parts on the shared
 ``CLOCK_MONOTONIC``: the request's trip, its wait for the server to start its handler, the
 server's timer lateness and the delivery to the client's reader.
@@ -328,63 +328,52 @@ def traced_server(trace_path: str, argv: list[str]) -> int:
     """Run ``llmfake`` with ``argv`` (``serve ...``), recording server-side timestamps.
 
     Records, on the server's ``loop.time()`` (CLOCK_MONOTONIC): when each connection last
-    received bytes (aiohttp ``RequestHandler.data_received``), each streamed request's ``start``
-    (the handler's arrival time the deadlines count from) and when ``_wire.send`` was entered,
-    and for each write of a stream its deadline, when its sleep returned and when the write
-    returned, and every garbage collection (generation, start, duration). On SIGUSR1 the records
+    received bytes (``Connection.data_received``), each streamed request's ``start`` (the
+    arrival time the deadlines count from) and when ``deliver`` was entered, and for each write
+    of a stream when it started and returned, and every garbage collection (generation, start,
+    duration). On SIGUSR1 the records
     so far are written to ``trace_path`` (JSON) and cleared.
     """
-    from aiohttp import web_protocol
-
     from llmfake.cli import main as cli_main
-    from llmfake.server import _app, _wire
+    from llmfake.server import _app, _http
 
     now = time.monotonic
     arrivals: dict[int, float] = {}
     starts: list[tuple[str, float, float, float]] = []
     writes: list[tuple[str, float, float, float, float, int]] = []
-    wakes: dict[int, tuple[float, float]] = {}
 
-    orig_received = web_protocol.RequestHandler.data_received
+    orig_received = _http.Connection.data_received
 
     def data_received(self: Any, data: bytes) -> None:
-        if data:  # aiohttp calls it with b"" itself once a request is taken from its queue
-            arrivals[id(self)] = now()
+        arrivals[id(self)] = now()
         orig_received(self, data)
 
-    web_protocol.RequestHandler.data_received = data_received  # type: ignore[method-assign]
+    _http.Connection.data_received = data_received  # type: ignore[method-assign]
 
-    orig_send = _app.send
+    orig_deliver = _app.deliver
 
-    async def send(request: Any, plan: Any, rendered: Any, start: float, exchange: Any,
-                   *args: Any) -> Any:
-        sid = request.headers.get(STREAM_HEADER)
-        if sid is not None:
-            starts.append((sid, arrivals.get(id(request.protocol), float("nan")), start, now()))
-        return await orig_send(request, plan, rendered, start, exchange, *args)
-
-    _app.send = send  # type: ignore[assignment]
-
-    orig_sleep_until = _wire._sleep_until
-
-    async def sleep_until(loop: Any, deadline: float) -> None:
-        await orig_sleep_until(loop, deadline)
-        task = asyncio.current_task()
-        wakes[id(task)] = (deadline, now())
-
-    _wire._sleep_until = sleep_until
-
-    orig_write = _wire._write
-
-    async def write(response: Any, data: bytes, exchange: Any) -> None:
-        deadline, woke = wakes.pop(id(asyncio.current_task()), (float("nan"), float("nan")))
-        before = now()
-        await orig_write(response, data, exchange)
+    def deliver(conn: Any, plan: Any, rendered: Any, start: float, exchange: Any,
+                *args: Any) -> Any:
         sid = exchange.headers.get(STREAM_HEADER)
         if sid is not None:
-            writes.append((sid, deadline, woke, before, now(), len(data)))
+            starts.append((sid, arrivals.get(id(conn), float("nan")), start, now()))
+        return orig_deliver(conn, plan, rendered, start, exchange, *args)
 
-    _wire._write = write
+    _app.deliver = deliver  # type: ignore[assignment]
+
+    orig_send = _http.Connection.send
+
+    def send(self: Any, data: bytes) -> None:
+        # The pacer writes each due chunk straight to the connection; its deadline is not
+        # known here (nan): the client-side figures carry the timing.
+        before = now()
+        orig_send(self, data)
+        req = self.current
+        sid = req.headers.get(STREAM_HEADER) if req is not None else None
+        if sid is not None:
+            writes.append((sid, float("nan"), float("nan"), before, now(), len(data)))
+
+    _http.Connection.send = send  # type: ignore[method-assign]
 
     collections: list[tuple[int, float, float]] = []
     gc_start = [0.0]

@@ -1,17 +1,29 @@
-"""Throughput against a reference server, in one run: llmfake / reference as a ratio.
+"""Throughput against references and peers, in one run: llmfake's figures as ratios to each.
 
-llmfake (``python -m llmfake serve``, journal on, pinned to CPU 0) and the reference
-(``_baseline_server.py``: a bare aiohttp handler that parses the JSON body and answers canned
-bytes, here *exactly* the bytes llmfake answered, read from it first) are driven alternately by
-the same load generator on CPU 1: wrk (``-t1 -c32``, keep-alive) when it is installed, else
-``--procs`` processes of aiohttp clients sharing the connections. Two modes:
+Servers, each pinned to CPU 0 and driven in turn, round after round, by the same load generator
+on CPU 1 (wrk ``-t1 -c32``, keep-alive, when it is installed, else ``--procs`` processes of
+aiohttp clients sharing the connections):
+
+- ``llmfake``: ``python -m llmfake serve`` as the README installs it (its default event loop,
+  journal and per-request log on, the log read by the benchmark);
+- ``reference``: ``_reference_server.py``, asyncio.Protocol + httptools + orjson answering canned
+  bytes (*exactly* the bytes llmfake answered, read from it first): what Python does on a core;
+- ``aiohttp``: ``_baseline_server.py``, a bare aiohttp handler answering the same bytes;
+- ``aimock``: the Node peer (``_peers.py``, pinned npm version), one catch-all fixture with the
+  same text, when node and npm are present.
+
+Two modes:
 
 - ``chat``: non-streamed ``POST /v1/chat/completions``: req/s, latency p50/p99, server CPU/req;
 - ``stream``: the same, streamed, 50 tokens, zero latency: streams/s and chunks/s (SSE events
-  per stream times streams/s; llmfake and the reference send the same events).
+  per stream times streams/s; llmfake and the reference send the same events);
+- ``single``: one request at a time on one warm keep-alive connection: the wall time of a chat
+  completion and of a whole 50-token stream, raw client and the ``openai`` SDK's stream
+  iterator (each server's own overhead per request, not its throughput).
 
     python benchmarks/bench_load.py --json                   # both modes, 3 rounds of 10 s
     python benchmarks/bench_load.py --mode chat --quick      # 1 round of 2 s
+    python benchmarks/bench_load.py --scenario my.yaml --only llmfake --profile out.prof
 
 Loopback only; bounded by duration; exits 0 when it could measure.
 """
@@ -26,6 +38,7 @@ import multiprocessing
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -55,7 +68,9 @@ from _common import (
     server_process,
     wait_for_idle,
 )
+from _peers import AIMOCK_VERSION, aimock, aimock_cli
 
+SERVERS = ("llmfake", "reference", "aiohttp", "aimock")
 SCENARIO: dict[str, Any] = {"name": "bench-load", "reply": {"text": TEXT_50},
                             "latency": {"ttft": "0ms", "per_token": "0ms"}}
 HEADERS = {"content-type": "application/json", "authorization": "Bearer sk-bench"}
@@ -191,6 +206,42 @@ def run_aiohttp(url: str, stream: bool, connections: int, seconds: float, cpu: i
             "p99_ms": ms(percentile(lat, 99)), "errors": sum(r["errors"] for r in results)}
 
 
+def run_single(url: str, runs: int) -> dict[str, Any]:
+    """``runs`` sequential requests of each kind on one keep-alive connection: ms p50/p95."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    out: dict[str, Any] = {"tool": "http.client, one connection", "runs": runs}
+    try:
+        for kind, stream in (("chat", False), ("stream", True)):
+            times = []
+            for _ in range(runs + 5):  # 5 warm-up requests
+                t0 = time.perf_counter()
+                conn.request("POST", CHAT_PATH, body=chat_request(stream), headers=HEADERS)
+                conn.getresponse().read()
+                times.append(time.perf_counter() - t0)
+            out[f"{kind}_p50_ms"] = ms(percentile(times[5:], 50))
+            out[f"{kind}_p95_ms"] = ms(percentile(times[5:], 95))
+    finally:
+        conn.close()
+    try:
+        import openai
+    except ImportError:
+        return out
+    client = openai.OpenAI(base_url=url + "/v1", api_key="sk-bench", max_retries=0)
+    times = []
+    with client:
+        for _ in range(runs + 5):
+            t0 = time.perf_counter()
+            for _chunk in client.chat.completions.create(
+                    model="gpt-4o-mini", stream=True,
+                    messages=[{"role": "user", "content": "Say hello"}]):
+                pass
+            times.append(time.perf_counter() - t0)
+    out["sdk_stream_p50_ms"] = ms(percentile(times[5:], 50))
+    out["sdk_stream_p95_ms"] = ms(percentile(times[5:], 95))
+    return out
+
+
 # --- one measurement ---------------------------------------------------------------------------
 
 def measure(server: ServerProcess, stream: bool, args: argparse.Namespace,
@@ -217,24 +268,56 @@ def measure(server: ServerProcess, stream: bool, args: argparse.Namespace,
 
 
 @contextlib.contextmanager
-def servers(cpu: int | None, extra: Sequence[str]
-            ) -> Iterator[tuple[ServerProcess, ServerProcess, dict[str, Any]]]:
-    """llmfake and the reference, the reference answering llmfake's own bytes."""
-    with scenario_file(SCENARIO) as path, tempfile.TemporaryDirectory(
-            prefix="llmfake-bench-ref-") as tmp, server_process(
-            "llmfake", [*llmfake_argv(path), *extra], cpu) as fake:
+def servers(cpu: int | None, extra: Sequence[str], args: argparse.Namespace
+            ) -> Iterator[tuple[dict[str, ServerProcess], dict[str, Any]]]:
+    """Every server to measure, by name; the reference and aiohttp answer llmfake's bytes."""
+    scenario = json.loads(args.scenario.read_text()) if args.scenario and \
+        args.scenario.suffix == ".json" else SCENARIO
+    with contextlib.ExitStack() as stack:
+        path = args.scenario or stack.enter_context(scenario_file(scenario))
+        argv = [*llmfake_argv(path), *extra]
+        if not args.log:
+            argv.append("--quiet")
+        if args.profile:
+            i = argv.index("-m")
+            argv[i:i] = ["-m", "cProfile", "-o", str(args.profile)]
+        fake = stack.enter_context(server_process("llmfake", argv, cpu))
+        if args.profile:
+            stack.callback(_interrupt, fake)
         body, events = fetch(fake.url, False), fetch(fake.url, True)
-        body_file, stream_file = Path(tmp) / "body.json", Path(tmp) / "stream.sse"
+        info = {"body_bytes": len(body), "stream_bytes": len(events),
+                "stream_events": events.count(b"data: ")}
+        found = {"llmfake": fake}
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="llmfake-bench-")))
+        body_file, stream_file = tmp / "body.json", tmp / "stream.sse"
         body_file.write_bytes(body)
         stream_file.write_bytes(events)
-        ref_argv = [sys.executable, str(HERE / "_baseline_server.py"), "--port", "0",
-                    "--body-file", str(body_file), "--stream-file", str(stream_file)]
-        with server_process("reference", ref_argv, cpu) as ref:
+        files = ["--port", "0", "--body-file", str(body_file), "--stream-file", str(stream_file)]
+        for name, script in (("reference", "_reference_server.py"),
+                             ("aiohttp", "_baseline_server.py")):
+            if name not in args.only:
+                continue
+            ref = stack.enter_context(server_process(
+                name, [sys.executable, str(HERE / script), *files], cpu))
             if fetch(ref.url, False) != body or fetch(ref.url, True) != events:
-                raise RuntimeError("the reference does not answer llmfake's bytes")
-            info = {"body_bytes": len(body), "stream_bytes": len(events),
-                    "stream_events": events.count(b"data: ")}
-            yield fake, ref, info
+                raise RuntimeError(f"{name} does not answer llmfake's bytes")
+            found[name] = ref
+        if "aimock" in args.only:
+            # ~50 SSE content events for TEXT_50, as llmfake's one token per chunk sends
+            peer = stack.enter_context(aimock(TEXT_50, cpu, max(len(TEXT_50) // 50, 1)))
+            info["aimock"] = "measured" if peer is not None else aimock_cli()[1]
+            if peer is not None:
+                info["aimock_version"] = AIMOCK_VERSION
+                info["aimock_stream_events"] = fetch(peer.url, True).count(b"data: ")
+                found["aimock"] = peer
+        yield {k: v for k, v in found.items() if k in args.only}, info
+
+
+def _interrupt(server: ServerProcess) -> None:
+    """Stop a profiled server with SIGINT, so cProfile writes its file."""
+    server.proc.send_signal(signal.SIGINT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        server.proc.wait(10)
 
 
 def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -260,27 +343,33 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                            "connections": args.connections, "seconds": args.seconds,
                            "rounds": args.rounds, "pinning": note or "server CPU "
                            f"{server_cpu}, client CPU {client_cpu}", "modes": {}}
-    extra = ["--loop", args.loop] if args.loop != "asyncio" else []
-    with servers(server_cpu, extra) as (fake, ref, info):
+    extra = ["--loop", args.loop] if args.loop != "auto" else []
+    with servers(server_cpu, extra, args) as (found, info):
         doc["sizes"] = info
         for mode in args.modes:
+            if mode == "single":
+                doc["modes"]["single"] = {k: run_single(v.url, args.single_runs)
+                                          for k, v in found.items()}
+                continue
             stream = mode == "stream"
-            for s in (fake, ref):  # warm both up
+            for s in found.values():  # warm each up
                 if args.driver == "wrk":
                     run_wrk(s.url, stream, args.connections, 1, client_cpu)
-            runs: dict[str, list[dict[str, Any]]] = {"llmfake": [], "reference": []}
+            runs: dict[str, list[dict[str, Any]]] = {k: [] for k in found}
             for _ in range(args.rounds):
-                runs["llmfake"].append(measure(fake, stream, args, client_cpu))
-                runs["reference"].append(measure(ref, stream, args, client_cpu))
+                for name, server in found.items():
+                    runs[name].append(measure(server, stream, args, client_cpu))
             med = {k: _median(v) for k, v in runs.items()}
             result: dict[str, Any] = {**med, "runs": runs}
-            ratio = (med["llmfake"]["req_per_s"] / med["reference"]["req_per_s"]
-                     if med["reference"]["req_per_s"] else None)
-            result["ratio"] = round(ratio, 3) if ratio is not None else None
+            mine = med.get("llmfake", {}).get("req_per_s")
+            result["ratios"] = {k: round(mine / m["req_per_s"], 3)
+                                for k, m in med.items() if k != "llmfake" and mine
+                                and m["req_per_s"]}
+            result["ratio"] = result["ratios"].get("reference")
             if stream:
-                n = info["stream_events"]
-                for k in ("llmfake", "reference"):
-                    med[k]["chunks_per_s"] = round(med[k]["req_per_s"] * n, 1)
+                for k in med:
+                    n = info.get("aimock_stream_events" if k == "aimock" else "stream_events")
+                    med[k]["chunks_per_s"] = round(med[k]["req_per_s"] * (n or 0), 1)
             doc["modes"][mode] = result
     doc["environment"] = environment()
     doc["command"] = " ".join(["python", *sys.argv])
@@ -288,8 +377,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--mode", dest="modes", action="append", choices=("chat", "stream"),
-                   help="chat (non-streamed) and/or stream (default: both)")
+    p.add_argument("--mode", dest="modes", action="append", choices=("chat", "stream", "single"),
+                   help="chat (non-streamed), stream and/or single (default: chat and stream)")
+    p.add_argument("--single-runs", type=int, default=200,
+                   help="requests of each kind in the single mode (default 200)")
     p.add_argument("--seconds", type=float, default=10.0, help="seconds per run (default 10)")
     p.add_argument("--rounds", type=int, default=3,
                    help="alternating llmfake/reference runs; medians reported (default 3)")
@@ -298,8 +389,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="load generator (default: wrk when installed, else aiohttp)")
     p.add_argument("--procs", type=int, default=2,
                    help="client processes for the aiohttp driver (default 2)")
-    p.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio",
-                   help="llmfake serve --loop (default asyncio)")
+    p.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto",
+                   help="llmfake serve --loop (default: llmfake's own default, auto)")
+    p.add_argument("--only", action="append", choices=SERVERS,
+                   help="servers to measure (repeatable; default: all that can run here)")
+    p.add_argument("--scenario", type=Path, default=None,
+                   help="llmfake's scenario file (default: a fixed 50-token reply, no delay)")
+    p.add_argument("--profile", type=Path, default=None, metavar="FILE.prof",
+                   help="run llmfake under cProfile and write its profile to FILE.prof")
+    p.add_argument("--no-log", dest="log", action="store_false",
+                   help="llmfake serve --quiet (default: the per-request log on)")
     p.add_argument("--server-cpu", type=int, default=0)
     p.add_argument("--client-cpu", type=int, default=1)
     p.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
@@ -308,6 +407,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def fix_arguments(args: argparse.Namespace) -> None:
     args.modes = args.modes or ["chat", "stream"]
+    args.only = list(dict.fromkeys(["llmfake", *(args.only or SERVERS)]))
     if args.driver is None:
         args.driver = "wrk" if have_wrk() else "aiohttp"
 
@@ -320,18 +420,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = p.parse_args(argv)
     fix_arguments(args)
     if args.quick:
-        args.rounds, args.seconds = 1, 2.0
+        args.rounds, args.seconds, args.single_runs = 1, 2.0, 20
     doc = run(args)
     if args.json:
         print_json(doc)
         return
     for mode, r in doc["modes"].items():
-        for k in ("llmfake", "reference"):
+        if mode == "single":
+            for k, m in r.items():
+                print(f"single {k:9} chat {m['chat_p50_ms']} ms  stream {m['stream_p50_ms']} ms"
+                      f"  sdk stream {m.get('sdk_stream_p50_ms')} ms (p50)")
+            continue
+        for k in args.only:
+            if k not in r:
+                continue
             m = r[k]
             print(f"{mode:6} {k:9} {m['req_per_s']:>9,.0f} req/s  p50 {m['p50_ms']} ms  "
                   f"p99 {m['p99_ms']} ms  {m['server_us_per_req']} us CPU/req  "
                   f"errors {m['errors']}")
-        print(f"{mode:6} ratio llmfake/reference {r['ratio']}")
+        for k, v in r["ratios"].items():
+            print(f"{mode:6} ratio llmfake/{k} {v}")
 
 
 if __name__ == "__main__":

@@ -1,12 +1,16 @@
 """mkdocs hook: fill the generated parts of the reference pages at build time.
 
-A page holds a marker line such as ``<!-- llmfake:generated cli -->``, and every build replaces
-it with Markdown made from the code itself (``GENERATORS``): the CLI from ``llmfake.cli``'s
-argparse parser, the scenario format from the JSON Schema that ``llmfake schema`` prints, the
-exception classes from ``llmfake.errors`` and its subclasses, the built-in scenarios from the
-library ``llmfake scenarios`` lists. A flag or a scenario key added to the code shows
-up in the next build, with nothing to regenerate or commit. ``tests/test_docs_reference.py``
-checks that every subcommand, flag, schema key, exception and built-in appears in the output.
+A page holds a marker line such as ``<!-- llmfake:generated cli -->``, then the generated
+Markdown, then ``<!-- llmfake:end -->``; the text between them is made from the code itself
+(``GENERATORS``): the CLI from ``llmfake.cli``'s argparse parser, the scenario format from the
+JSON Schema that ``llmfake schema`` prints, the exception classes from ``llmfake.errors`` and
+its subclasses, the built-in scenarios from the library ``llmfake scenarios`` lists.
+
+The generated text is committed, so the pages read whole on GitHub too, and every build
+generates it afresh, so the site is current even when a commit forgot to. After changing a
+flag, a scenario key, an exception or a built-in, run ``python docs/_hooks.py`` to rewrite the
+pages; ``tests/test_docs_reference.py`` fails while a committed page is stale, and checks that
+every subcommand, flag, schema key, exception and built-in appears in the output.
 
 Registered in mkdocs.yml under ``hooks:``; imports nothing from mkdocs, so tests load it alone.
 """
@@ -19,7 +23,12 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-MARKER = re.compile(r"^<!-- llmfake:generated ([a-z-]+) -->$", re.MULTILINE)
+MARKER = re.compile(r"^<!-- llmfake:generated ([a-z-]+) -->(?:\n.*?^<!-- llmfake:end -->)?$",
+                    re.MULTILINE | re.DOTALL)
+"""A generated section: its opening marker, and the text up to its closing marker (absent
+in a page whose section was never generated)."""
+
+END = "<!-- llmfake:end -->"
 
 
 # --- the CLI, from the argparse parser ------------------------------------------------------
@@ -259,26 +268,63 @@ def builtin_scenarios() -> str:
     return "\n".join(out) + "\n"
 
 
+def metrics_reference() -> str:
+    """A table of every Prometheus metric, from the registry ``/metrics`` is served from."""
+    from llmfake.metrics import reference
+
+    out = ["| metric | type | labels | meaning |", "|---|---|---|---|"]
+    for name, kind, labels, help_ in reference():
+        shown = ", ".join(f"`{label}`" for label in labels)
+        out.append(f"| `{name}` | {kind} | {shown} | {_cell(help_)} |")
+    return "\n".join(out) + "\n"
+
+
 GENERATORS: dict[str, Callable[[], str]] = {
     "cli": cli_reference,
     "scenario-schema": schema_reference,
     "errors": errors_reference,
     "builtin-scenarios": builtin_scenarios,
+    "metrics": metrics_reference,
 }
 
 
 def expand(markdown: str) -> str:
-    """``markdown`` with every generated-content marker replaced by its content."""
+    """``markdown`` with every generated section filled afresh, its markers kept."""
 
     def fill(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in GENERATORS:
             raise ValueError(f"unknown generated section {name!r}; known: {', '.join(GENERATORS)}")
-        return GENERATORS[name]()
+        # Blank lines around the text: a Markdown HTML block (the comment) ends at one.
+        return (f"<!-- llmfake:generated {name} -->\n\n{GENERATORS[name]().strip()}\n\n"
+                + END)
 
     return MARKER.sub(fill, markdown)
+
+
+def write_pages(docs: str = "docs") -> list[str]:
+    """Rewrite the generated sections of every page under ``docs``; return those changed."""
+    from pathlib import Path
+
+    changed = []
+    for page in sorted(Path(docs).rglob("*.md")):
+        text = page.read_text(encoding="utf-8")
+        fresh = expand(text)
+        if fresh != text:
+            page.write_text(fresh, encoding="utf-8")
+            changed.append(str(page))
+    return changed
 
 
 def on_page_markdown(markdown: str, **_: Any) -> str:
     """mkdocs event: expand the markers of each page before it is rendered."""
     return expand(markdown)
+
+
+if __name__ == "__main__":  # python docs/_hooks.py: commit the generated text
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    for name in write_pages(str(Path(__file__).resolve().parent)):
+        print(f"rewrote {name}")

@@ -19,18 +19,21 @@ from llmfake.errors import (
     StateError,
     UnmatchedRequestError,
 )
-from llmfake.scenario import (
-    Scenario,
-    builtin_names,
-    error,
-    fault,
-    load_scenario,
-    reply,
-)
-from llmfake.scenario._schema import schema
 
 if _typing.TYPE_CHECKING:
+    from llmfake.scenario import (
+        Scenario,
+        builtin_names,
+        error,
+        fault,
+        load_scenario,
+        reply,
+    )
+    from llmfake.scenario._schema import schema
     from llmfake.server import Server, serve
+
+_SCENARIO_NAMES = frozenset({"Scenario", "builtin_names", "error", "fault", "load_scenario",
+                             "reply"})
 
 __all__ = [
     "CassetteError",
@@ -54,8 +57,16 @@ __all__ = [
 
 
 def __getattr__(name: str) -> _typing.Any:
-    # The server pulls in aiohttp (half a second); commands and code that only load or
-    # validate scenarios should not pay for it.
+    # Loaded on first use: the scenario format (pydantic models, ~0.2 s to build) and the
+    # server. A pytest session that loads the plugin but never uses llmfake pays for neither.
+    if name in _SCENARIO_NAMES:
+        from llmfake import scenario
+
+        return getattr(scenario, name)
+    if name == "schema":
+        from llmfake.scenario._schema import schema
+
+        return schema
     if name in ("Server", "serve"):
         from llmfake import server
 
@@ -65,3 +76,7 @@ def __getattr__(name: str) -> _typing.Any:
 
         return importlib.import_module("llmfake.intercept")
     raise AttributeError(f"module 'llmfake' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -41,10 +41,15 @@ class JournalAssertions:
     """Assertion methods mixed into ``llmfake.journal.Journal``."""
 
     _script_state: ScriptState | None = None
+    recording: str | None = None
+    """Set while a test records its cassette: why scripts did not apply (the real API
+    answered), said in every failure message; ``assert_all_consumed`` then stands down."""
 
     if TYPE_CHECKING:  # provided by Journal
         def __iter__(self) -> Iterator[Exchange]: ...
-        def requests(self, **where: Any) -> list[list[Exchange]]: ...
+        def requests(self, *, attempts_by: str | None = None, **where: Any
+                     ) -> list[list[Exchange]]: ...
+        def grouping(self, attempts_by: str | None = None) -> str: ...
         def retry_after_violations(self, *, tolerance: float = 0.0, **where: Any
                                    ) -> list[tuple[Exchange, Exchange, float]]: ...
 
@@ -58,7 +63,9 @@ class JournalAssertions:
 
     def assert_attempts(self, n: int | Sequence[int], **where: Any) -> None:
         """Assert the client made one logical request in ``n`` attempts (a first try and its
-        retries), or, given a list, that ``attempts()`` equals it (``[3, 1]``)."""
+        retries), or, given a list, that ``attempts()`` equals it (``[3, 1]``).
+        ``attempts_by="header"`` counts only the SDK's own retries (see ``Journal.requests``).
+        """
         __tracebackhide__ = True  # pytest shows the message, not this frame
         groups = self.requests(**where)
         got = [len(g) for g in groups]
@@ -70,7 +77,11 @@ class JournalAssertions:
             if got == list(n):
                 return
             expected = f"attempts {list(n)}"
-        if not got:
+        if not got and self.recording:
+            hint = ("the client sent nothing through the recording proxy: build the client "
+                    "inside the test, after the llmfake fixture has pointed OPENAI_BASE_URL "
+                    "and the others at the proxy (or pass llmfake.openai_base_url)")
+        elif not got:
             hint = ("the client sent nothing to this tenant: point it at the fake (the llmfake "
                     "fixture sets OPENAI_BASE_URL and the others; or use llmfake.openai_base_url)")
         elif isinstance(n, int) and len(got) == 1 and got[0] < n:
@@ -114,7 +125,9 @@ class JournalAssertions:
         __tracebackhide__ = True  # pytest shows the message, not this frame
         violations = self.retry_after_violations(tolerance=tolerance, **where)
         if violations:
-            lines = [f"attempt {b.attempt} (#{b.seq}) came {a.retry_after - early:.3f}s after "
+            attempt = {id(e): k for g in self.requests(**where) for k, e in enumerate(g)}
+            lines = [f"attempt {attempt.get(id(b), b.attempt)} (#{b.seq}) came "
+                     f"{a.retry_after - early:.3f}s after "
                      f"#{a.seq} said Retry-After {a.retry_after:.3f}s: {early:.3f}s too early"
                      for a, b, early in violations if a.retry_after is not None]
             raise AssertionError(self._explain(
@@ -144,11 +157,12 @@ class JournalAssertions:
         for group in self.requests(**where):
             waits = [(b, _gap(a, b)) for a, b in itertools.pairwise(group)
                      if a.retry_after is None]
+            attempt = {id(e): k for k, e in enumerate(group)}
             for (_, w1), (b2, w2) in itertools.pairwise(waits):
                 checked += 1
                 if w2 < w1 * min_factor:
                     ratio = w2 / w1 if w1 > 0 else float("inf")
-                    slow.append(f"attempt {b2.attempt} (#{b2.seq}) waited {w2:.3f}s after "
+                    slow.append(f"attempt {attempt[id(b2)]} (#{b2.seq}) waited {w2:.3f}s after "
                                 f"{w1:.3f}s: x{ratio:.2f}")
         if slow:
             raise AssertionError(self._explain(
@@ -185,8 +199,11 @@ class JournalAssertions:
 
     def assert_all_consumed(self) -> None:
         """Assert every scripted step of the tenant's scenario was used: catches a test whose
-        script is longer than the client's retries. Needs the tenant's state (``attach``)."""
+        script is longer than the client's retries. Needs the tenant's state (``attach``).
+        Passes while the test records its cassette: scripts do not apply then."""
         __tracebackhide__ = True  # pytest shows the message, not this frame
+        if self.recording:
+            return
         state = self._script_state
         if state is None:
             raise AssertionError(
@@ -208,6 +225,7 @@ class JournalAssertions:
         if not groups:
             return "(no requests)"
         request_of = {id(e): i for i, g in enumerate(groups, 1) for e in g}
+        attempt_of = {id(e): k for g in groups for k, e in enumerate(g)}
         previous: dict[int, Exchange] = {}
         for g in groups:
             for a, b in itertools.pairwise(g):
@@ -228,13 +246,15 @@ class JournalAssertions:
             gap = f"{_gap(before, e):.3f}s" if before is not None else "-"
             ra = f"{e.retry_after:.3f}s" if e.retry_after is not None else "-"
             lines.append(f"{e.seq:4d} {e.started - t0:+8.3f}s {request_of[id(e)]:4d} "
-                         f"{e.attempt:7d}  {_response(e):<30} {ra:>11} {gap:>8}  "
+                         f"{attempt_of[id(e)]:7d}  {_response(e):<30} {ra:>11} {gap:>8}  "
                          f"{e.method} {e.path}{' ' + e.model if e.model else ''}")
         return "\n".join(lines)
 
     def _explain(self, problem: str, hint: str, where: dict[str, Any]) -> str:
         scope = (" (" + ", ".join(f"{k}={v!r}" for k, v in where.items()) + ")") if where else ""
-        return f"{problem}\n\nrequests{scope}:\n{self.timeline(**where)}\n\nto fix: {hint}"
+        note = f"\n\nnote: {self.recording}" if self.recording else ""
+        return (f"{problem}\n\nrequests{scope}:\n{self.timeline(**where)}\n"
+                f"({self.grouping(where.get('attempts_by'))})\n\nto fix: {hint}{note}")
 
 
 def unused_steps(state: ScriptState) -> list[str]:

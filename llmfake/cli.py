@@ -26,7 +26,8 @@ from llmfake.scenario._schema import schema
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="llmfake",
-        description="A fake LLM API server (OpenAI wire format) driven by scenarios.",
+        description="A fake LLM API server driven by scenarios: the OpenAI, Anthropic, Gemini, "
+                    "Azure OpenAI and Ollama wire formats on one port.",
     )
     p.add_argument("--version", action="version", version=f"llmfake {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -127,7 +128,8 @@ def _validate(files: Sequence[str]) -> int:
             _invalid(exc)
             status = 2
             continue
-        print(f"{name}: ok ({sc.name}, {len(sc.rules)} rules)")
+        rules = f"{len(sc.rules)} rule{'s' * (len(sc.rules) != 1)}"
+        print(f"{name}: ok ({sc.name}, {rules})")
     return status
 
 
@@ -203,14 +205,32 @@ _positive = _whole(1)
 
 
 def _log_line(exchange: Exchange) -> str:
-    state = "" if exchange.completed else " (cut)"
-    source = f" [{exchange.source}]" if exchange.source else ""
-    line = (f"{time.strftime('%H:%M:%S')} {exchange.method} {exchange.path} "
-            f"{exchange.status or '---'} {exchange.outcome}{source} "
-            f"{exchange.duration * 1000:.0f}ms{state}")
-    if exchange.tenant != "default":
-        line += f" tenant={exchange.tenant}"
+    """``12:00:01 POST /v1/chat/completions 429 error rate_limit [rule 0 step 0] 2ms
+    model=gpt-4o stream chunks=3 retry=1 retry-after=50ms``: what was asked, what the fake
+    did and why, how long it took; the fields after the duration only when they apply."""
+    e = exchange
+    state = "" if e.completed else " (cut)"
+    source = f" [{e.source}]" if e.source else ""
+    outcome = e.outcome
+    if e.source.endswith(" unmatched"):  # a replay's 500, not a scripted server error
+        outcome = "no recording matched"
+    line = (f"{time.strftime('%H:%M:%S')} {e.method} {e.path} {e.status or '---'} "
+            f"{outcome}{source} {e.duration * 1000:.0f}ms{state}")
+    if e.model:
+        line += f" model={e.model}"
+    if e.stream:
+        line += f" stream chunks={e.chunks}"
+    if e.attempt > 0:
+        line += f" retry={e.attempt}"
+    if e.retry_after is not None:
+        line += f" retry-after={_seconds(e.retry_after)}"
+    if e.tenant != "default":
+        line += f" tenant={e.tenant}"
     return line
+
+
+def _seconds(value: float) -> str:
+    return f"{value * 1000:.0f}ms" if value < 1 else f"{value:g}s"
 
 
 class _RequestLog:
@@ -399,6 +419,9 @@ def _serve_workers(args: argparse.Namespace) -> int:
                            "port is taken, pick another --port (0 picks a free one); if the "
                            "address is wrong, fix --host") from None
     sys.stdout.flush()
+    from llmfake.metrics import share_between_workers
+
+    unshare_metrics = share_between_workers()  # every worker's /metrics sums them all
     parent = os.getpid()
     children: list[int] = []
     for index, sock in enumerate(socks):
@@ -438,6 +461,7 @@ def _serve_workers(args: argparse.Namespace) -> int:
                 continue
         if os.waitstatus_to_exitcode(code) not in (0, -signal.SIGTERM) and not stopping:
             status = 1
+    unshare_metrics()
     return status
 
 

@@ -41,7 +41,7 @@ def safe_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {k.lower(): (mask(v) if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()}
 
 
-@dataclass
+@dataclass(slots=True)
 class Exchange:
     """One request and what the fake did with it."""
 
@@ -94,6 +94,10 @@ class Exchange:
     """Body bytes written to the client."""
     ended: float | None = None
     """Seconds since the server started when the response ended or was cut (None: in flight)."""
+    sent: list[tuple[float, float, int]] = field(default_factory=list, repr=False)
+    """Each write of a paced stream: (seconds after arrival it went out, seconds after arrival
+    the scenario's schedule asked for, chunks in it). The dashboard's timeline and the time to
+    first byte come from it; streams cut by a fault are not listed."""
     body_key: str = field(default="", repr=False)
     """A digest of method, path and body: identical requests share it (retries)."""
 
@@ -110,6 +114,21 @@ class Exchange:
 RETRY_WINDOW = 60.0
 """Seconds within which an identical request after a failure counts as its retry."""
 
+ATTEMPTS_BY = ("identical", "header")
+"""The ways ``Journal.requests`` can tell a retry from a new request (see there)."""
+
+
+def _continues(last: Exchange, e: Exchange, by: str) -> bool:
+    """Whether ``e`` is another attempt of the request whose latest attempt is ``last``."""
+    if e.retry_count is not None and (by == "header" or e.retry_count > 0):
+        return e.retry_count > 0  # the client said so, either way
+    if e.attempt > 0:
+        return True  # the server inferred it on arrival (a client that sends no header)
+    if by == "header" or last.ended is None or not last.failed:
+        return False
+    # In flight at the same time (beyond a millisecond of clock rounding): a new request.
+    return -0.001 <= e.started - last.ended <= RETRY_WINDOW
+
 JOURNAL_LIMIT = 10_000
 """Exchanges a tenant's journal keeps; older ones are dropped (and counted in ``dropped``)."""
 
@@ -122,6 +141,8 @@ class Journal(JournalAssertions):
 
     def __init__(self, limit: int = JOURNAL_LIMIT) -> None:
         self._items: deque[Exchange] = deque(maxlen=limit)
+        self.attempts_by = "identical"
+        """What ``requests`` counts as a retry when an assertion does not say (see there)."""
         self.dropped = 0
         """Exchanges dropped because the journal was full."""
         self._last_by_key: dict[str, Exchange] = {}
@@ -194,23 +215,50 @@ class Journal(JournalAssertions):
             return 0
         return earlier.attempt + 1 if earlier.failed else 0
 
-    def requests(self, **where: Any) -> list[list[Exchange]]:
+    def requests(self, *, attempts_by: str | None = None, **where: Any
+                 ) -> list[list[Exchange]]:
         """Exchanges grouped into logical requests: a first try and its retries.
+
+        ``attempts_by`` says what makes a request a retry of an earlier one (default: the
+        journal's ``attempts_by``, ``"identical"``):
+
+        - ``"identical"``: the same method, path and body as a request that failed (an error
+          status or a cut stream) and had ended when it arrived, less than ``RETRY_WINDOW``
+          seconds before, or the SDK's retry header says it is a retry. An app that restarts
+          a broken stream itself counts: its new call is an attempt of the same request.
+        - ``"header"``: only what the client says: the SDK's retry header
+          (``x-stainless-retry-count``); an identical request after a failure counts only
+          for clients that send no such header (curl, requests, other languages).
 
         Keyword filters compare exchange fields (``endpoint="chat"``, ``model="gpt-4o"``).
         """
+        by = self.attempts_by if attempts_by is None else attempts_by
+        if by not in ATTEMPTS_BY:
+            raise ValueError(f"attempts_by={by!r}: expected one of "
+                             f"{', '.join(map(repr, ATTEMPTS_BY))}")
         groups: list[list[Exchange]] = []
         open_by_key: dict[str, list[Exchange]] = {}
         for e in self._items:
             if any(getattr(e, k) != v for k, v in where.items()):
                 continue
-            group = open_by_key.get(e.body_key) if e.attempt > 0 else None
+            group = open_by_key.get(e.body_key) if e.body_key else None
+            if group is not None and not _continues(group[-1], e, by):
+                group = None
             if group is None:
                 group = []
                 groups.append(group)
                 open_by_key[e.body_key] = group
             group.append(e)
         return groups
+
+    def grouping(self, attempts_by: str | None = None) -> str:
+        """How ``requests`` tells retries apart, in words, for assertion messages."""
+        by = self.attempts_by if attempts_by is None else attempts_by
+        if by == "header":
+            return ("attempts: the SDK's retry header says which request is a retry; "
+                    "attempts_by='identical' counts the app's own retries too")
+        return (f"attempts: an identical request within {RETRY_WINDOW:g}s of a failure is a "
+                "retry, the app's own too; attempts_by='header' counts the SDK's only")
 
     def attempts(self, **where: Any) -> list[int]:
         """How many attempts each logical request took: ``[3]`` for fail, fail, succeed."""

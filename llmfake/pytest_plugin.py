@@ -21,11 +21,13 @@ if TYPE_CHECKING:
     from llmfake.server import Server
 
 __all__ = ["LLMFake"]
+pytest_plugins = ["llmfake._plugin._watch"]  # --llmfake-report=html:PATH, --llmfake-ui
 
 _SETTINGS: pytest.StashKey[SessionSettings] = pytest.StashKey()
 _SLOT: pytest.StashKey[SessionServer] = pytest.StashKey()
 _CALL_FAILED: pytest.StashKey[bool] = pytest.StashKey()
 _FIGURES: pytest.StashKey[dict[str, Any]] = pytest.StashKey()
+_FAKE: pytest.StashKey[LLMFake | None] = pytest.StashKey()
 
 
 def __getattr__(name: str) -> Any:
@@ -46,9 +48,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "built-in name); default: the built-in 'default'")
     group.addoption("--llmfake-seed", dest="llmfake_seed", metavar="N",
                     help="the seed of every random draw, overriding the scenario's")
-    group.addoption("--llmfake-report", dest="llmfake_report", action="store_true",
+    group.addoption("--llmfake-report", dest="llmfake_report", nargs="?", const="terminal",
+                    metavar="html:PATH",
                     help="print per test: requests, faults injected, retries, Retry-After "
-                         "violations (also shown with -v)")
+                         "violations (also shown with -v); =html:PATH also writes them with "
+                         "each test's timeline to one self-contained HTML file")
     group.addoption("--llmfake-record", dest="llmfake_record", metavar="MODE",
                     help="what tests with @pytest.mark.llmfake(cassette=...) do: none (replay "
                          "only; the default), once (record missing cassettes), new_episodes "
@@ -111,6 +115,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
         report.longrepr = excinfo.getrepr(style="value")
     elif report.when == "call":
         item.stash[_CALL_FAILED] = report.failed
+        fake = item.stash.get(_FAKE, None)
+        if report.failed and fake is not None:
+            # The teardown checks stand down once the test failed: say what the fake saw
+            # here instead, in a section of the failure report (as captured output is).
+            from llmfake._plugin._report import failure_section
+
+            report.sections.append(("llmfake: what the fake saw", failure_section(fake)))
     elif report.when == "teardown" and _FIGURES in item.stash:
         # An attribute of the report travels with it from an xdist worker to the controller.
         report.llmfake = item.stash[_FIGURES]  # type: ignore[attr-defined]
@@ -179,8 +190,9 @@ def llmfake(request: pytest.FixtureRequest, llmfake_server: Server, llmfake_scen
     talks to the fake. Script it with ``llmfake.script(llmfake.error("rate_limit"),
     llmfake.reply("ok"))`` or ``llmfake.use(scenario)``; check the client with
     ``llmfake.journal.assert_attempts(2)``. Works in sync and async tests alike. At teardown
-    it fails the test on requests a strict scenario did not expect and on scripted steps
-    never used (@pytest.mark.llmfake(strict=False, check_unused=False) to opt out)."""
+    it fails the test on requests none of the test's rules matched and on scripted steps
+    never used (@pytest.mark.llmfake(strict=False, check_unused=False) to opt out); a test
+    that fails shows what the fake saw in an "llmfake" section of its report."""
     from llmfake._plugin._lifecycle import run
 
     item = request.node
@@ -188,8 +200,11 @@ def llmfake(request: pytest.FixtureRequest, llmfake_server: Server, llmfake_scen
     def keep_figures(figures: dict[str, Any]) -> None:  # for the summary, via the report
         item.stash[_FIGURES] = figures
 
+    def keep_fake(fake: LLMFake | None) -> None:  # for the failure report; None lets it go
+        item.stash[_FAKE] = fake
+
     yield from run(item, llmfake_server, request.config.stash[_SETTINGS], llmfake_scenario,
-                   keep_figures=keep_figures,
+                   keep_figures=keep_figures, keep_fake=keep_fake,
                    call_failed=lambda: item.stash.get(_CALL_FAILED, False))
 
 

@@ -67,20 +67,29 @@ RETRYABLE_ERRORS: tuple[str, ...] = ERRORS[:7]
 ``quota`` is a 429 the SDKs retry too, but no retry helps, so it is not among them."""
 
 FAULTS: tuple[str, ...] = (
-    "slow_headers", "error_event", "disconnect", "truncate", "stall", "empty", "reset",
-    "malformed", "hang",
+    "slow_headers", "error_event", "drip", "disconnect", "truncate", "half_close",
+    "reset_after_headers", "length_long", "stall", "empty", "reset", "bad_chunking",
+    "length_short", "garbage_status", "malformed", "hang_after_headers", "hang",
 )  # fmt: skip
-"""Every fault name, from mild to severe. ``slow_headers`` is a slow success rather than a
-failure; ``hang`` needs a client timeout, so strategies draw it only when asked for it."""
+"""Every fault name, from mild to severe. ``slow_headers`` and ``drip`` are slow successes
+rather than failures; ``hang`` and ``hang_after_headers`` need a client timeout, so strategies
+draw them only when asked for them."""
+
+_UNBOUNDED = ("hang_after_headers", "hang")
+_DRAWN_FAULTS = tuple(n for n in FAULTS if n not in _UNBOUNDED)
 
 RETRYABLE_FAULTS: tuple[str, ...] = (
-    "error_event", "disconnect", "truncate", "stall", "empty", "reset", "hang",
+    "error_event", "disconnect", "truncate", "half_close", "reset_after_headers", "length_long",
+    "stall", "empty", "reset", "bad_chunking", "garbage_status", "hang_after_headers", "hang",
 )  # fmt: skip
 """Faults the official SDKs retry on a request that does not stream (a connection error or,
 for ``error_event``, an HTTP error). A stream cut after its first chunk is never retried by
-them, and ``malformed`` (a complete but broken body) is not retried at all."""
+them, and ``malformed`` and ``length_short`` (a complete but broken body) are not retried at
+all; ``drip`` is a success. docs/what-your-client-sees.md shows the byte-level ones, cell by
+cell."""
 
-_STREAM_FAULTS = ("error_event", "disconnect", "truncate", "stall", "malformed")
+_STREAM_FAULTS = ("error_event", "disconnect", "truncate", "stall", "malformed", "half_close",
+                  "bad_chunking")
 _TIMED_FAULTS = ("stall", "slow_headers")
 _WORDS = ("ok", "done", "hello", "recovered", "fine", "finally", "yes", "steady")
 _MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1")
@@ -191,6 +200,7 @@ def _failure_steps(errors: tuple[str, ...], faults: tuple[str, ...], retry_after
             after_chunks=amount * 6 // 1000 if name in _STREAM_FAULTS else None,
             duration=f"{1 + amount // 2}ms" if name in _TIMED_FAULTS else None,
             error=errors[option - 1] if name == "error_event" and option else None,
+            drip={"bytes": 256, "every": f"{amount // 100}ms"} if name == "drip" else None,
         )
 
     return steps()
@@ -214,7 +224,8 @@ def fault_scripts(
     {"reply": {"text": "ok"}}]``.
 
     - ``errors`` and ``faults``: the names failures are drawn from (default: every error, and
-      every fault but ``hang``, which needs a client timeout and appears only when listed). Pass
+      every fault but ``hang`` and ``hang_after_headers``, which need a client timeout and
+      appear only when listed). Pass
       ``[]`` for none. Names are drawn from mild to severe whatever order they are given in.
     - ``retryable_only``: draw only from ``RETRYABLE_ERRORS`` and ``RETRYABLE_FAULTS`` (listing
       another name is an error), so that a client with ``max_retries >= len(script) - 1`` gets the
@@ -227,7 +238,8 @@ def fault_scripts(
       True for fast property tests (and a scenario ``time_scale`` to scale the waits down).
 
     Stream faults carry ``after_chunks`` (0 to 5); ``stall`` and ``slow_headers`` a ``duration``
-    up to 500 ms; ``error_event`` may name one of ``errors``.
+    up to 500 ms; ``error_event`` may name one of ``errors``; ``drip`` sends 256 bytes every 0
+    to 9 ms.
 
     Shrinks toward shorter scripts, errors before faults, milder names (``rate_limit`` before
     ``server_error`` before ``overloaded``; ``error_event`` and ``disconnect`` before ``reset``),
@@ -241,7 +253,7 @@ def fault_scripts(
     _seconds("max_retry_after", max_retry_after, 0.001)
     error_names = _names("errors", errors, "error", ERRORS, ERRORS,
                          RETRYABLE_ERRORS if retryable_only else None)
-    fault_names = _names("faults", faults, "fault", FAULTS, FAULTS[:-1],
+    fault_names = _names("faults", faults, "fault", FAULTS, _DRAWN_FAULTS,
                          RETRYABLE_FAULTS if retryable_only else None)
     reserved = 1 if end_with_reply else 0
     most = max_size - reserved
@@ -290,7 +302,7 @@ _REPLY_DOCS = st.one_of(
     st.builds(lambda word, n: {"json": {word: n}}, st.sampled_from(_WORDS),
               st.integers(min_value=0, max_value=100)),
 )
-_FAILURE_DOCS = _failure_steps(ERRORS, FAULTS[:-1], None, 2.0)
+_FAILURE_DOCS = _failure_steps(ERRORS, _DRAWN_FAULTS, None, 2.0)
 _CHAOS = st.lists(st.builds(lambda p, step: {"probability": p / 100, **step},
                             st.integers(min_value=0, max_value=100), _FAILURE_DOCS),
                   min_size=1, max_size=3)

@@ -109,8 +109,26 @@ def test_every_marker_in_the_docs_is_expanded():
     pages = [p for p in DOCS.rglob("*.md") if hooks.MARKER.search(p.read_text(encoding="utf-8"))]
     names = {m.group(1) for p in pages for m in hooks.MARKER.finditer(p.read_text("utf-8"))}
     assert names == set(hooks.GENERATORS)  # each generator is used, and only those exist
-    for page in pages:
-        assert "llmfake:generated" not in hooks.expand(page.read_text(encoding="utf-8"))
+
+
+def test_the_committed_generated_text_is_current():
+    # Read on GitHub, a page shows what is committed between its markers: it must be what the
+    # build generates, or the reader sees last month's flags.
+    stale = [str(p.relative_to(ROOT)) for p in sorted(DOCS.rglob("*.md"))
+             if hooks.expand(text := p.read_text(encoding="utf-8")) != text]
+    assert not stale, f"stale generated text in {stale}: run python docs/_hooks.py and commit"
+    for page in DOCS.rglob("*.md"):
+        text = page.read_text(encoding="utf-8")
+        assert text.count("<!-- llmfake:generated ") == text.count(hooks.END), page
+
+
+def test_expanding_keeps_the_markers_and_is_idempotent():
+    once = hooks.expand("x\n<!-- llmfake:generated errors -->\nold text\n<!-- llmfake:end -->\ny\n")
+    assert once.startswith("x\n<!-- llmfake:generated errors -->\n\n| exception |")
+    assert "old text" not in once and once.endswith("<!-- llmfake:end -->\ny\n")
+    assert hooks.expand(once) == once
+    fresh = hooks.expand("<!-- llmfake:generated errors -->\n")  # never generated yet
+    assert fresh.endswith(hooks.END + "\n") and "| exception |" in fresh
 
 
 def test_an_unknown_marker_is_an_error():

@@ -109,6 +109,20 @@ def test_unexpected_request(llmfake):
 @pytest.mark.llmfake(scenaro="flaky.yaml")
 def test_marker_typo(llmfake):
     pass
+
+
+def test_no_rule_matched(llmfake):
+    llmfake.use({"rules": [{"match": {"model": "gpt-4o-mini"}, "reply": "A short summary."}]})
+    ask()
+
+
+def test_what_the_fake_saw(llmfake):
+    llmfake.use({"rules": [{"match": {"model": "gpt-4o-mini"}, "reply": "A short summary."}]})
+    assert ask().choices[0].message.content == "A short summary."
+
+
+async def test_async_not_supported(llmfake):
+    pass
 '''
 
 
@@ -126,6 +140,30 @@ def pytest_session(tmp_path: Path, *args: str) -> str:
                           text=True, timeout=120)
     _SESSIONS[args] = done.stdout + done.stderr
     return _SESSIONS[args]
+
+
+def recording(tmp_path: Path) -> str:
+    """A test that scripts a retry, run once while recording from a stand-in upstream."""
+    (tmp_path / "test_recorded.py").write_text(textwrap.dedent('''
+        import openai
+        import pytest
+
+        @pytest.mark.llmfake(cassette=True)
+        def test_recording_scripts(llmfake):
+            llmfake.script(llmfake.error("rate_limit", retry_after="10ms"), llmfake.reply("ok"))
+            with openai.OpenAI() as client:
+                client.chat.completions.create(
+                    model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+            llmfake.journal.assert_attempts(2)
+        '''), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "PYTEST_"))}
+    with llmfake.serve({"reply": "ok"}) as upstream:
+        done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p",
+                               "llmfake", "--llmfake-record=once",
+                               f"--llmfake-upstream=openai={upstream.url}",
+                               "test_recorded.py"], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120)
+    return done.stdout + done.stderr
 
 
 def port_in_use(tmp_path: Path) -> str:
@@ -193,6 +231,10 @@ TRIGGERS: dict[str, Callable[[Path], str]] = {
     "unexpected-request": lambda d: pytest_session(d, "-p", "llmfake"),
     "marker-typo": lambda d: pytest_session(d, "-p", "llmfake"),
     "fixture-not-found": lambda d: pytest_session(d, "-p", "no:llmfake"),
+    "no-rule-matched": lambda d: pytest_session(d, "-p", "llmfake"),
+    "what-the-fake-saw": lambda d: pytest_session(d, "-p", "llmfake"),
+    "async-not-supported": lambda d: pytest_session(d, "-p", "llmfake"),
+    "recording-scripts": recording,
     "network-blocked": network_blocked,
 }
 

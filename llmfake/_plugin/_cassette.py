@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from llmfake.record import Recorder
+    from llmfake._plugin._fixture import LLMFake
+    from llmfake.record import Interaction, Recorder
     from llmfake.scenario._model import CassetteSpec
 
 RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")
@@ -130,6 +131,33 @@ def recorder(tape: Tape, settings_upstreams: Mapping[str, str]) -> Recorder:
     keep = tape.path.exists() and tape.mode in ("all", "new_episodes")
     return Recorder(upstreams(settings_upstreams), tape.path, append=keep,
                     replay=keep and tape.mode == "new_episodes")
+
+
+def journal_recording(proxy: Recorder, fake: LLMFake, mode: str) -> None:
+    """Journal what goes through the recording proxy in the test's journal, so the test's
+    assertions see the real exchanges in record mode as they see the replayed ones after."""
+    import threading
+
+    from llmfake.record._journal import exchange_of
+
+    journal = fake.journal
+    journal.recording = (
+        f"this test recorded its cassette (--llmfake-record={mode}): the real API answered "
+        "through the recording proxy, so the scenario's rules and scripts did not apply; they "
+        "do when the cassette is replayed")
+    lock = threading.Lock()  # the proxy's thread adds; requests may overlap
+
+    def observe(it: Interaction, started: float, ended: float, recorded: bool) -> None:
+        with lock:
+            exchange = exchange_of(it, seq=len(journal) + journal.dropped, tenant=fake.tenant,
+                                   started=started, ended=ended)
+            if not recorded:
+                exchange.source = "cassette (new_episodes)"
+            journal.add(exchange)
+            exchange.attempt = (exchange.retry_count if exchange.retry_count is not None
+                                else journal.infer_attempt(exchange))
+
+    proxy.observe(observe)
 
 
 def recording_env(env: Mapping[str, str], tenant_url: str, proxy_url: str) -> dict[str, str]:

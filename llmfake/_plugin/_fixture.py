@@ -18,8 +18,10 @@ from llmfake.scenario import reply as _reply
 
 if TYPE_CHECKING:
     from llmfake._plugin._cassette import Tape
+    from llmfake._plugin._options import Options
     from llmfake.engine._engine import TenantState
     from llmfake.journal import Journal
+    from llmfake.record import Recorder
     from llmfake.scenario._model import CassetteSpec, Scenario
     from llmfake.server import Server
 
@@ -73,8 +75,12 @@ class LLMFake(ProviderURLs):
         then checked for unused steps at teardown."""
         self.proxy_url: str | None = None
         """While recording a cassette: the recording proxy the test's clients talk to."""
+        self.proxy: Recorder | None = None
+        """While recording a cassette: the recording proxy itself."""
         self.tape: Tape | None = None
         """The test's cassette (``@pytest.mark.llmfake(cassette=...)``), if it has one."""
+        self.options: Options | None = None
+        """The test's marker options, once validated."""
         self._cassette: CassetteSpec | None = None
 
     # --- addresses ----------------------------------------------------------------------------
@@ -106,7 +112,10 @@ class LLMFake(ProviderURLs):
     @property
     def journal(self) -> Journal:
         """The tenant's journal: iterable, indexable, with the resilience assertions
-        (``assert_attempts``, ``assert_honoured_retry_after``...)."""
+        (``assert_attempts``, ``assert_honoured_retry_after``...). While the test records its
+        cassette, it holds what went through the recording proxy."""
+        if self.proxy is not None:
+            self.proxy.settle()  # the exchange a client has just finished is journaled
         return self.state.journal
 
     @property

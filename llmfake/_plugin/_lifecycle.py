@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from llmfake._plugin._cassette import recorder, replay_spec, tape_for
+from llmfake._plugin._cassette import journal_recording, recorder, replay_spec, tape_for
 from llmfake._plugin._fixture import LLMFake, tenant_name
 from llmfake._plugin._options import Options, SessionSettings, marker_options
 from llmfake._plugin._report import figures, teardown_problems
@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 
 def run(item: pytest.Item, server: Server, settings: SessionSettings, fixture_scenario: Any,
-        *, keep_figures: Callable[[dict[str, Any]], None], call_failed: Callable[[], bool]
+        *, keep_figures: Callable[[dict[str, Any]], None], call_failed: Callable[[], bool],
+        keep_fake: Callable[[LLMFake | None], None] = lambda fake: None
         ) -> Generator[LLMFake, None, None]:
     """Set up one test's tenant, yield it, then check and clean up."""
     __tracebackhide__ = True  # a UsageError or a teardown check speaks for itself
@@ -34,15 +35,20 @@ def run(item: pytest.Item, server: Server, settings: SessionSettings, fixture_sc
             f"record them (--llmfake-record={settings.record_mode}); record with a client "
             "pointed at the environment's base URLs, or in-process with llmfake.vcr")
     fake = LLMFake(server, tenant_name(item.name, server.engine.shared is not None))
+    fake.options = options
     start(fake, options, settings, fixture_scenario)
     env = pytest.MonkeyPatch()
     with contextlib.ExitStack() as cleanup:
         # Newest first: the interception ends, then the environment comes back, the recording
         # proxy stops, then the tenant is dropped so a long session's journals do not pile up.
         cleanup.callback(server.engine.drop, fake.tenant)
+        cleanup.callback(keep_fake, None)  # the failure report is made by then
         if tape is not None and tape.records:
+            proxy = recorder(tape, settings.upstreams)
+            journal_recording(proxy, fake, settings.record_mode)
             # From here on fake.url and fake.client_env name the proxy, real keys kept.
-            fake.proxy_url = cleanup.enter_context(recorder(tape, settings.upstreams)).url
+            fake.proxy_url = cleanup.enter_context(proxy).url
+            fake.proxy = proxy
         elif tape is not None:
             fake.replay(replay_spec(tape, f"{item.nodeid}: @pytest.mark.llmfake(cassette=...)"))
         fake.tape = tape
@@ -51,6 +57,7 @@ def run(item: pytest.Item, server: Server, settings: SessionSettings, fixture_sc
             env.setenv(key, value)
         if options.intercept:
             cleanup.enter_context(intercept(fake, options))
+        keep_fake(fake)
         yield fake
         # Teardown: the test and every fixture that depends on this one are done.
         keep_figures(figures(fake))

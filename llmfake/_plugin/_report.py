@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from llmfake._plugin._options import Options, SessionSettings
     from llmfake._plugin._session import SessionServer
     from llmfake.journal import Exchange
+    from llmfake.scenario._model import Match
 
 FIGURES = ("requests", "faults", "retries", "retry_after_violations")
 """The per-test figures of the summary, in column order."""
@@ -41,22 +42,56 @@ def figures(fake: LLMFake) -> dict[str, Any]:
         "tenant": fake.tenant,
         "requests": len(journal),
         "faults": sum(1 for e in journal if e.outcome.startswith(("error", "fault"))),
-        "retries": sum(1 for e in journal if e.attempt > 0),
+        "retries": sum(len(g) - 1 for g in fake.journal.requests()),
         "retry_after_violations": len(fake.journal.retry_after_violations()),
     }
+
+
+def strictness(fake: LLMFake, options: Options) -> str | None:
+    """Why requests only the defaults answered fail this test, or None when they do not."""
+    if options.strict is not None:
+        return "the test is strict" if options.strict else None
+    scenario = fake.scenario
+    if "strict" in scenario.raw:
+        return "the scenario is strict" if scenario.strict else None
+    # Under pytest a request that none of the test's own rules matched fails the test, as an
+    # unmatched request does with pytest-httpx: a misspelt model or endpoint is loud instead
+    # of a quiet default reply. A scenario with its own top-level reply means the defaults.
+    if (fake.owns_scenario and "reply" not in scenario.raw
+            and any(_narrow(rule.match) for rule in scenario.rules)):
+        return "the test's rules match only some requests"
+    return None
+
+
+def _narrow(match: Match) -> bool:
+    return match != type(match)()
+
+
+def unexpected_requests(fake: LLMFake) -> str:
+    """One line per request only the defaults answered, with the nearest rule."""
+    from llmfake._plugin._explain import nearest_rule
+
+    lines = []
+    for e in fake.journal:
+        if e.source != "default":
+            continue
+        lines.append(_request_line(e))
+        why = nearest_rule(e, fake.scenario.rules)
+        if why is not None:
+            lines.append("    " + why)
+    return "\n  ".join(lines)
 
 
 def teardown_problems(fake: LLMFake, options: Options) -> str | None:
     """The teardown checks: requests a strict scenario did not expect, scripted steps never
     used. None when all is well, else the message to fail the test with."""
     problems = []
-    strict = options.strict if options.strict is not None else fake.scenario.strict
-    unexpected = [e for e in fake.journal if e.source == "default"] if strict else []
+    strict = strictness(fake, options)
+    unexpected = sum(1 for e in fake.journal if e.source == "default") if strict else 0
     if unexpected:
         problems.append(
-            f"the scenario is strict, and {len(unexpected)} request(s) matched no rule or "
-            "script (the defaults answered):\n  "
-            + "\n  ".join(_request_line(e) for e in unexpected)
+            f"{strict}, and {unexpected} request(s) matched no rule or script (the defaults "
+            "answered):\n  " + unexpected_requests(fake)
             + "\nto fix: add a rule that matches them (match: {endpoint: ..., model: ..., "
               "contains: ...}), or allow them with @pytest.mark.llmfake(strict=False)")
     unmatched = list(fake.state.unmatched)
@@ -66,7 +101,8 @@ def teardown_problems(fake: LLMFake, options: Options) -> str | None:
             + "\n  ".join(u.replace("\n", "\n  ") for u in unmatched)
             + "\nto fix: record them with --llmfake-record=new_episodes (real API), or make "
               "the request match the recording (cassette ignore: [...] for volatile fields)")
-    unused = unused_steps(fake.state) if options.check_unused and fake.owns_scenario else []
+    unused = (unused_steps(fake.state)
+              if options.check_unused and fake.owns_scenario and not fake.recording else [])
     if unused:
         problems.append(
             "scripted steps were never used:\n  " + "\n  ".join(unused)
@@ -76,7 +112,32 @@ def teardown_problems(fake: LLMFake, options: Options) -> str | None:
     if not problems:
         return None
     return (f"llmfake (tenant {fake.tenant}): " + "\n\n".join(problems)
-            + "\n\nrequests:\n" + fake.journal.timeline())
+            + "\n\nrequests:\n" + fake.journal.timeline()
+            + f"\n({fake.journal.grouping()})")
+
+
+def failure_section(fake: LLMFake) -> str:
+    """What the fake saw, for the report of a test that failed: the timeline, the requests no
+    rule matched (with the nearest rule and what differed), cassette misses, and script steps
+    never used. The teardown checks do not run on a failed test; this says it instead."""
+    if not len(fake.journal):
+        parts = [f"tenant {fake.tenant}: no request reached the fake"]
+    else:
+        parts = [f"tenant {fake.tenant}: {len(fake.journal)} request(s)\n"
+                 + fake.journal.timeline() + f"\n({fake.journal.grouping()})"]
+    if fake.journal.recording:
+        parts.append(f"note: {fake.journal.recording}")
+    if any(e.source == "default" for e in fake.journal) and fake.scenario.rules:
+        parts.append("answered by the scenario's defaults, no rule matched:\n  "
+                     + unexpected_requests(fake))
+    if fake.state.unmatched:
+        parts.append("no recording in the cassette matched:\n  "
+                     + "\n  ".join(u.replace("\n", "\n  ") for u in fake.state.unmatched))
+    unused = unused_steps(fake.state) if fake.owns_scenario and not fake.recording else []
+    if unused:
+        parts.append("scripted steps never used (the client made fewer requests):\n  "
+                     + "\n  ".join(unused))
+    return "\n\n".join(parts)
 
 
 def _request_line(e: Exchange) -> str:

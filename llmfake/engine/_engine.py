@@ -269,6 +269,11 @@ class Engine:
         latency = step.latency or (rule.latency if rule else None) or sc.latency
         timing = Timing(_scaled_latency(latency, scale), timing_seed)
         fault = _scaled_fault(step.fault, scale)
+        if fault is not None and fault.name == "error_event":
+            fault = dataclasses.replace(fault, error=fault.error or ErrorSpec("server_error"))
+            if not call.stream:  # no stream to carry the error event: the error is the answer
+                return Plan(**base, error=fault.error, fault=fault, timing=instant,
+                            headers=headers, source=source, **limits)
         reply = step.reply
         if reply is None and rule is not None and rule.step.reply is not None:
             reply = rule.step.reply
@@ -518,4 +523,5 @@ def _scaled_fault(fault: FaultSpec | None, scale: float) -> FaultSpec | None:
         return fault
     return dataclasses.replace(
         fault, duration=None if fault.duration is None else fault.duration * scale,
-        error=None if fault.error is None else _scaled_error(fault.error, scale))
+        error=None if fault.error is None else _scaled_error(fault.error, scale),
+        drip=fault.drip and dataclasses.replace(fault.drip, every=fault.drip.every * scale))

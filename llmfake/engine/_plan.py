@@ -180,8 +180,8 @@ class Plan:
     @property
     def outcome(self) -> str:
         """``reply``, ``error <name>`` or ``fault <name>``, for logs and the journal."""
+        if self.fault is not None:  # an error_event fault on a body is both: the fault names it
+            return f"fault {self.fault.name}"
         if self.error is not None:
             return f"error {self.error.name}"
-        if self.fault is not None:
-            return f"fault {self.fault.name}"
         return "reply" if self.recorded is None else "replay"

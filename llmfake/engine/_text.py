@@ -53,16 +53,44 @@ def prompt_tokens(texts: Iterable[str]) -> int:
 
 def generated_text(rng: random.Random, *, sentences: int | None = None,
                    words: int | None = None) -> str:
-    """Seeded English-like text from the fixed word list (same rng state, same text)."""
+    """Seeded English-like text from the fixed word list (same rng state, same text).
+
+    Draws exactly what ``rng.choice(WORDS)`` and ``rng.randint`` draw (CPython's rejection
+    sampling on ``getrandbits``: the same bits, the same words), inlined because the method
+    calls were a third of a request's cost.
+    """
+    bits = rng.getrandbits
+    table, n, k = _WORDS, _N_WORDS, _K_WORDS
     if words is not None:
-        picked = [rng.choice(_WORDS) for _ in range(words)]
+        picked = []
+        for _ in range(words):
+            r = bits(k)
+            while r >= n:
+                r = bits(k)
+            picked.append(table[r])
         return " ".join(picked).capitalize() + "."
-    count = sentences if sentences is not None else rng.randint(1, 3)
+    if sentences is None:
+        r = bits(2)  # randint(1, 3)
+        while r >= 3:
+            r = bits(2)
+        sentences = 1 + r
     out = []
-    for _ in range(count):
-        picked = [rng.choice(_WORDS) for _ in range(rng.randint(4, 12))]
+    for _ in range(sentences):
+        length = bits(4)  # randint(4, 12)
+        while length >= 9:
+            length = bits(4)
+        picked = []
+        for _ in range(4 + length):
+            r = bits(k)
+            while r >= n:
+                r = bits(k)
+            picked.append(table[r])
         out.append(" ".join(picked).capitalize() + ".")
     return " ".join(out)
+
+
+_N_WORDS = len(_WORDS)
+_K_WORDS = _N_WORDS.bit_length()
 
 
 def embedding(text: str, dimensions: int) -> tuple[float, ...]:

@@ -12,11 +12,14 @@ from collections.abc import Mapping
 from llmfake.providers._base import Event, Incoming, InvalidRequest, ProviderSpec, Rendered, Route
 from llmfake.providers.anthropic import PROVIDER as ANTHROPIC
 from llmfake.providers.azure import PROVIDER as AZURE
+from llmfake.providers.bedrock import PROVIDER as BEDROCK
 from llmfake.providers.gemini import PROVIDER as GEMINI
 from llmfake.providers.ollama import PROVIDER as OLLAMA
 from llmfake.providers.openai import PROVIDER as OPENAI
+from llmfake.providers.vertex import PROVIDER as VERTEX
 
-REGISTRY: tuple[ProviderSpec, ...] = (OPENAI, ANTHROPIC, GEMINI, AZURE, OLLAMA)
+REGISTRY: tuple[ProviderSpec, ...] = (OPENAI, ANTHROPIC, GEMINI, AZURE, OLLAMA, BEDROCK,
+                                       VERTEX)
 """Every provider the server speaks. Order matters where two claim the same thing: routes of
 the same path are tried in this order, ties between ``claim`` ranks go to the earlier one, and
 ``client_env`` lists the variables in this order."""

@@ -103,10 +103,11 @@ def error_object(spec: ErrorSpec, call: Call | None) -> tuple[int, dict[str, Any
         message = (f"Too many concurrent requests: the limit is {hit.limit} at once. Please "
                    "try again once a request has finished.")
     elif spec.name == "rate_limit" and call is not None:
+        wait = 1.0 if spec.retry_after is None else spec.retry_after  # the wait it was given
         message = (f"Rate limit reached for {call.model or 'requests'} in organization "
                    "org-llmfake on requests per min (RPM): Limit 60, Used 60, Requested 1. "
-                   "Please try again in 1s. Visit https://platform.openai.com/account/"
-                   "rate-limits to learn more.")
+                   f"Please try again in {_wait(wait)}. Visit "
+                   "https://platform.openai.com/account/rate-limits to learn more.")
     if spec.message is not None:
         message = spec.message
     return spec.status or status, {"message": message, "type": etype, "param": None, "code": code}

@@ -47,6 +47,11 @@ _INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"
 
 # --- request ---------------------------------------------------------------------------------
 
+PROMPT_MODEL = "gpt-4o"
+"""The model a response names when the request names none (a stored prompt's model is not
+known to the fake); rules see it as the call's model."""
+
+
 def parse(inc: Incoming) -> Call:
     """``POST /v1/responses`` to a ``Call``.
 
@@ -54,7 +59,8 @@ def parse(inc: Incoming) -> Call:
     ``include``, ``background``...) are accepted and only echoed back.
     """
     body = body_object(inc)
-    model = require_model(body)
+    # `model` is optional here (a stored `prompt` carries one): its absence gets a default.
+    model = PROMPT_MODEL if body.get("model") is None else require_model(body)
     messages: list[Message] = []
     instructions = body.get("instructions")
     if isinstance(instructions, str):

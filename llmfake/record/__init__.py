@@ -105,11 +105,22 @@ def run_cli(args: argparse.Namespace) -> int:
     import sys
     import threading
 
+    from llmfake.cli import _log_line
+    from llmfake.record._journal import exchange_of
     from llmfake.record._proxy import record
 
     redactor = Redactor.create(extra_headers=args.redact_header, body_patterns=args.redact_body)
+    count = 0
+
+    def log(it: Interaction, started: float, ended: float, recorded: bool) -> None:
+        nonlocal count
+        count += 1
+        exchange = exchange_of(it, seq=count, tenant="default", started=started, ended=ended)
+        print(f"{_log_line(exchange)} -> {args.cassette} #{count}", flush=True)
+
     with record(args.upstream, args.cassette, host=args.host, port=args.port,
                 redactor=redactor, append=args.append) as proxy:
+        proxy.observe(log)
         print(f"llmfake record: {proxy.url} -> {args.upstream}, writing {args.cassette} "
               "(Ctrl-C to stop)", file=sys.stderr, flush=True)
         with contextlib.suppress(KeyboardInterrupt):

@@ -11,7 +11,7 @@ import asyncio
 import codecs
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import aiohttp
@@ -112,6 +112,8 @@ class _State:
         self.lock = asyncio.Lock()
         # new_episodes: what was recorded before is answered from the file, the rest recorded
         self.matcher = Matcher(list(cassette.interactions)) if replay else None
+        self.observers: list[Observer] = []
+        self.active = 0  # requests being forwarded (see Recorder.settle)
 
     def upstream_for(self, path: str, headers: Mapping[str, str]) -> str:
         """The upstream root for a request: the one of the provider whose client sends it."""
@@ -126,10 +128,22 @@ class _State:
                               f"{name!r} or 'default'")
         return url.rstrip("/")
 
-    async def save(self, it: Interaction) -> None:
+    async def save(self, it: Interaction, started: float) -> None:
         async with self.lock:
-            self.cassette.interactions.append(self.redactor(it))
+            redacted = self.redactor(it)
+            self.cassette.interactions.append(redacted)
             dump(self.cassette, self.path)
+        self.notify(redacted, started, recorded=True)
+
+    def notify(self, it: Interaction, started: float, *, recorded: bool) -> None:
+        """Tell the observers (the pytest journal, the CLI log) about an interaction."""
+        for observe in self.observers:
+            observe(it, started, time.monotonic(), recorded)
+
+
+Observer = Callable[[Interaction, float, float, bool], None]
+"""Called with each interaction the proxy answered (redacted), its start and end
+(``time.monotonic()``) and whether it was recorded now (False: answered from the cassette)."""
 
 
 _STATE = web.AppKey("llmfake_record_state", _State)
@@ -165,7 +179,11 @@ def create_proxy_app(upstream: Upstream, cassette: str | os.PathLike[str] | Cass
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
     async def handle(request: web.Request) -> web.StreamResponse:
-        return await _forward(state, request)
+        state.active += 1
+        try:
+            return await _forward(state, request)
+        finally:
+            state.active -= 1
 
     app.router.add_route("*", "/{tail:.*}", handle)
     return app
@@ -177,6 +195,7 @@ async def _forward(state: _State, request: web.Request) -> web.StreamResponse:
     if state.matcher is not None:
         index = state.matcher.find(request.method, request.path, body)
         if index is not None:
+            state.notify(state.matcher.interactions[index], t0, recorded=False)
             return _recorded(state.matcher.interactions[index])
     try:
         root = state.upstream_for(request.path, request.headers)
@@ -224,7 +243,7 @@ async def _forward(state: _State, request: web.Request) -> web.StreamResponse:
         chunks = splitter.close(time.monotonic() - t0) if splitter is not None else None
         # Saved before the client sees the end, so the cassette is complete when it returns.
         await state.save(_interaction(recorded_req, upstream, resp_headers, raw, chunks,
-                                      headers_at))
+                                      headers_at), t0)
         if splitter is None:
             await out.write(bytes(raw))
         await out.write_eof()
@@ -278,6 +297,19 @@ class Recorder(Listener):
     def cassette(self) -> Cassette:
         """The cassette recorded so far (a live object; read it after the ``with`` block)."""
         return self._app[_STATE].cassette
+
+    def observe(self, observer: Observer) -> None:
+        """Call ``observer(interaction, started, ended, recorded)`` after each interaction the
+        proxy answers (in the proxy's thread): the pytest plugin journals them, ``llmfake
+        record`` prints a line for each."""
+        self._app[_STATE].observers.append(observer)
+
+    def settle(self, timeout: float = 5.0) -> None:
+        """Wait (up to ``timeout`` seconds) until no request is being forwarded: a client that
+        stops reading at a stream's last event returns before the proxy has seen the end."""
+        deadline = time.monotonic() + timeout
+        while self._app[_STATE].active and time.monotonic() < deadline:
+            time.sleep(0.001)
 
 
 def record(upstream: Upstream, cassette: str | os.PathLike[str], *, host: str = "127.0.0.1",

@@ -169,6 +169,18 @@ class Latency(_Doc):
         return rt.Latency(self.ttft, self.per_token, spread, law, self.tokens_per_chunk)
 
 
+class Drip(_Doc):
+    """How fault drip trickles the response out."""
+
+    size: Annotated[int, v.whole(1, 1 << 20)] = Field(rt.Drip.bytes, alias="bytes")
+    """Bytes sent at a time (default 16)."""
+    every: Duration = rt.Drip.every
+    """Time between two sends (default 50ms)."""
+
+    def build(self) -> rt.Drip:
+        return rt.Drip(self.size, self.every)
+
+
 class Limits(_Doc):
     """Provider-side limits, counted per tenant."""
 
@@ -262,7 +274,7 @@ _REPLY = _object(Reply, lambda x: {"text": x} if isinstance(x, str) else x, also
 
 GOES_WITH = {"retry_after": "error", "should_retry": "error", "message": "error",
              "status": "error", "after_chunks": "fault", "after_bytes": "fault",
-             "duration": "fault"}
+             "duration": "fault", "drip": "fault"}
 """Keys that only mean something beside another."""
 
 
@@ -290,6 +302,8 @@ class _Outcome(_Doc):
     duration: OptDuration = None
     """With 'fault' hang, stall or slow_headers: how long (default: until the client gives
     up)."""
+    drip: Annotated[Drip | None, _object(Drip)] = None
+    """With 'fault: drip': {bytes: 16, every: 50ms}, how the response trickles out."""
     latency: Annotated[Latency | None, _object(Latency)] = None
     """Latency for this outcome alone."""
     headers: Annotated[dict[str, str] | None, v.HEADERS] = None
@@ -308,6 +322,8 @@ class _Outcome(_Doc):
                 such = "an error such as 'error: rate_limit'" if partner == "error" else (
                     "a fault such as 'fault: disconnect'")
                 out.append(((key,), f"{key!r} goes with {partner!r}; add {such}", None))
+        if self.drip is not None and self.fault not in (None, "drip"):
+            out.append((("drip",), f"'drip' goes with 'fault: drip', not '{self.fault}'", None))
         if self.error is not None and self.reply is not None and not event:
             out.append((("reply",), "a step has either an 'error' or a 'reply', not both", None))
         return out
@@ -333,7 +349,8 @@ class _Outcome(_Doc):
         if self.fault is not None:
             event = self.fault == "error_event"
             fault = rt.FaultSpec(self.fault, self.after_chunks, self.after_bytes, self.duration,
-                                 (error or rt.ErrorSpec("server_error")) if event else None)
+                                 (error or rt.ErrorSpec("server_error")) if event else None,
+                                 self.drip.build() if self.drip else None)
             error = None if event else error
         return rt.Step(reply=self.reply.build() if self.reply else None, error=error,
                        fault=fault,
@@ -498,7 +515,7 @@ class Cassette(_Doc):
 class Scenario(_Doc):
     """Everything the fake does: the defaults, the rules, the limits."""
 
-    name: Str = "default"
+    name: Str = "unnamed"
     """A label."""
     description: Str = ""
     """What the scenario is for."""

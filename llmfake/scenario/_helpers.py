@@ -75,9 +75,12 @@ def fault(
     error: str | int | None = None,
     reply: Mapping[str, Any] | str | None = None,
     latency: Mapping[str, Any] | None = None,
+    drip: Mapping[str, Any] | None = None,
 ) -> Step:
-    """A fault step: ``fault("disconnect", after_chunks=3)``, ``fault("reset")``."""
+    """A fault step: ``fault("disconnect", after_chunks=3)``, ``fault("reset")``,
+    ``fault("drip", drip={"bytes": 16, "every": "50ms"})``."""
     step = _drop_none({"fault": kind, "after_chunks": after_chunks, "after_bytes": after_bytes,
-                       "duration": duration, "error": error, "reply": reply, "latency": latency})
+                       "duration": duration, "error": error, "reply": reply, "latency": latency,
+                       "drip": drip})
     parse_step(step, "llmfake.fault()")
     return step

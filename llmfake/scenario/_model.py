@@ -20,7 +20,8 @@ ENDPOINTS = ("chat", "responses", "completions", "embeddings", "models", "count_
 count as ``chat``; Ollama generate counts as ``completions``; Anthropic count_tokens and Gemini
 countTokens as ``count_tokens``."""
 
-PROVIDER_NAMES = ("openai", "azure", "anthropic", "gemini", "ollama")
+PROVIDER_NAMES = ("openai", "azure", "anthropic", "gemini", "ollama", "bedrock",
+                  "vertex")
 """Provider names a rule can match (``llmfake.providers.PROVIDERS`` holds the providers)."""
 
 _ERRORS = {
@@ -61,9 +62,26 @@ FAULT_NAMES: Mapping[str, str] = {
     "malformed": "Send half a chunk (or half the body) as if complete: broken JSON.",
     "truncate": "Send 'after_bytes' of the body (or half a chunk), then drop.",
     "slow_headers": "Wait 'duration' (default 10s) before sending the response headers.",
+    "length_short": "Announce a Content-Length of 'after_bytes' (default: half the body), send "
+                    "the whole body, then close.",
+    "length_long": "Announce a Content-Length twice the body's, send the body, wait 'duration' "
+                   "(default: none), then close.",
+    "bad_chunking": "Send 'after_chunks' chunks (default: half; a body: none), then one whose "
+                    "size line is not hexadecimal, then close.",
+    "hang_after_headers": "Send the headers, then nothing; drop the connection after "
+                          "'duration' (default: until the client leaves).",
+    "drip": "Send the whole response 'drip.bytes' at a time, 'drip.every' apart (default: 16 "
+            "bytes every 50ms).",
+    "half_close": "Send 'after_bytes' of the body or 'after_chunks' chunks (default: half), then "
+                  "end the sending side (FIN) while still reading.",
+    "garbage_status": "Send a status line that is not HTTP, then the headers and body; close.",
+    "reset_after_headers": "Send the headers, then drop the connection (TCP RST).",
 }
 """Transport-level faults and what each does (``llmfake.strategies.FAULTS`` lists them from mild
-to severe instead)."""
+to severe instead). The faults from ``length_short`` on break HTTP itself (``BYTE_FAULTS``)."""
+
+BYTE_FAULTS = frozenset(list(FAULT_NAMES)[list(FAULT_NAMES).index("length_short"):])
+"""The faults that write the response's bytes themselves (``llmfake.server._byte_faults``)."""
 
 Then = Literal["last", "cycle", "default"]
 
@@ -180,6 +198,16 @@ class FaultSpec:
     duration: float | None = None
     error: ErrorSpec | None = None
     """For ``error_event``: the error sent inside the stream."""
+    drip: Drip | None = None
+    """For ``drip``: how many bytes go out at a time, how far apart."""
+
+
+@dataclass(frozen=True)
+class Drip:
+    """A response trickled out: ``bytes`` at a time, ``every`` seconds apart."""
+
+    bytes: int = 16
+    every: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -266,7 +294,7 @@ class CassetteSpec:
 class Scenario:
     """Everything the fake does: the defaults, the rules, the limits."""
 
-    name: str = "default"
+    name: str = "unnamed"
     description: str = ""
     seed: int = 0
     freeze_time: float | None = None

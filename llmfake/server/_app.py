@@ -22,6 +22,7 @@ from llmfake.engine._redis import RedisState
 from llmfake.engine._state import Reservation
 from llmfake.errors import StateError
 from llmfake.journal import Exchange, body_key, safe_headers
+from llmfake.metrics import Metrics
 from llmfake.providers import (
     REGISTRY,
     Incoming,
@@ -32,46 +33,20 @@ from llmfake.providers import (
     owner_of,
 )
 from llmfake.providers._openai_common import render_invalid
+from llmfake.providers._router import Router
 from llmfake.scenario._model import ErrorSpec
 from llmfake.server._control import control
 from llmfake.server._http import Connection, Request
 from llmfake.server._replay import render as render_replay
 from llmfake.server._wire import Finish, deliver
+from llmfake.ui import Live, ui
 
 _TENANT = re.compile(r"/t/([A-Za-z0-9_.~-]{1,128})(/.*)?\Z")
 _SECRET_QUERY = re.compile(r"((?:^|[?&])(?:key|api-key|api_key)=)[^&]*", re.IGNORECASE)
 _INVALID_JSON = object()
 _LOG = logging.getLogger("llmfake.server")
+_AWS_ATTEMPT = re.compile(r"attempt=(\d+)")
 LogHook = Callable[[Exchange], None]
-
-
-class Router:
-    """Finds the route for a method and a path."""
-
-    def __init__(self, providers: tuple[ProviderSpec, ...]) -> None:
-        self.exact: dict[tuple[str, str], list[tuple[Route, ProviderSpec]]] = {}
-        self.patterns: list[tuple[str, re.Pattern[str], Route, ProviderSpec]] = []
-        routes = [(r, p) for p in providers for r in p.routes]
-        routes.sort(key=lambda rp: rp[0].accepts is None)  # conditional routes first
-        for route, provider in routes:
-            if "{" in route.pattern:
-                regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(route.pattern))
-                self.patterns.append((route.method, re.compile(regex + r"\Z"), route, provider))
-            else:
-                self.exact.setdefault((route.method, route.pattern), []).append((route, provider))
-
-    def find(self, method: str, path: str, headers: Mapping[str, str]
-             ) -> tuple[Route, ProviderSpec, dict[str, str]] | None:
-        """The route, its provider and the path parameters, or None."""
-        for route, provider in self.exact.get((method, path), ()):
-            if route.accepts is None or route.accepts(headers):
-                return route, provider, {}
-        for m, regex, route, provider in self.patterns:
-            if m == method and (route.accepts is None or route.accepts(headers)):
-                match = regex.match(path)
-                if match:
-                    return route, provider, match.groupdict()
-        return None
 
 
 class App:
@@ -82,6 +57,8 @@ class App:
         self.log = log
         self.router = Router(REGISTRY)
         self.started = time.monotonic()
+        self.metrics = Metrics(engine)
+        self.live = Live(self)
 
     def body_limit(self, req: Request) -> int:
         """The largest body the tenant a request goes to accepts."""
@@ -92,6 +69,9 @@ class App:
         """Answer ``req``: at once, or through the coroutine returned."""
         start = req.arrived  # every deadline counts from here
         tenant, path = _split(req.path)
+        if path == "/metrics" or path.startswith("/_llmfake/ui"):
+            self.metrics.serve(req, conn) if path == "/metrics" else ui(req, conn, self)
+            return None
         if path.startswith("/_llmfake/") or path == "/_llmfake":
             return control(req, conn, self.engine, tenant, path[len("/_llmfake"):].strip("/"))
         engine = self.engine
@@ -105,9 +85,13 @@ class App:
         )
         retry = req.headers.get("x-stainless-retry-count")
         exchange.retry_count = int(retry) if retry and retry.isdigit() else None
+        aws = _AWS_ATTEMPT.search(req.headers.get("amz-sdk-request", ""))  # AWS SDKs: attempt=N
+        if exchange.retry_count is None and aws:
+            exchange.retry_count = int(aws.group(1)) - 1
         # Journaled on arrival, filled in as it goes: the journal is in arrival order and shows
         # what is still in flight.
         state.journal.add(exchange)
+        self.live.arrived(exchange)
         done: list[Plan] = []
         reserved: list[Reservation] = []
         finished = False
@@ -125,6 +109,8 @@ class App:
             if shared is not None:
                 shared.finish(tenant, done[0].call if done else None, state.scenario,
                               reserved[0] if reserved else None, exchange)
+            self.metrics.observe(exchange)
+            self.live.publish(exchange)
             if self.log is not None:
                 self.log(exchange)
 
@@ -256,9 +242,6 @@ def _answer(conn: Connection, route: Route, provider: ProviderSpec, plan: Plan,
     exchange.seq = plan.ordinal
     exchange.outcome, exchange.source = plan.outcome, plan.source
     error = plan.error
-    if error is None and plan.fault is not None and plan.fault.name == "error_event" \
-            and not call.stream:
-        error = plan.fault.error or ErrorSpec("server_error")
     extra = {**provider.headers(plan), **plan.headers}
     if error is not None:
         exchange.retry_after = error.retry_after
@@ -278,9 +261,9 @@ def _answer(conn: Connection, route: Route, provider: ProviderSpec, plan: Plan,
     exchange.response_text = rendered.text
 
     def stream_error(p: Plan) -> bytes:
-        spec = p.fault.error if p.fault is not None and p.fault.error else ErrorSpec(
-            "server_error")
-        return provider.stream_error(spec, p)
+        assert p.fault is not None  # the engine gives an error_event fault its error
+        assert p.fault.error is not None
+        return provider.stream_error(p.fault.error, p)
 
     return deliver(conn, plan, rendered, start, exchange, finish, stream_error, replay)
 

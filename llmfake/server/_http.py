@@ -99,7 +99,7 @@ Handler = Callable[[Request, "Connection"], Awaitable[None] | None]
 BodyLimit = Callable[[Request], int]
 """The largest body the handler takes for a request whose headers have arrived."""
 
-_IDLE, _HEAD, _BODY, _BUSY = 0, 1, 2, 3
+_IDLE, _HEAD, _BODY, _BUSY, _LINGER = 0, 1, 2, 3, 4
 _date_second = 0
 _date_header = b""
 
@@ -372,7 +372,20 @@ class Connection(asyncio.Protocol):
         transport.write(_STATUS_LINES.get(status, _status_line(status)) + _date()
                         + b"content-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
                           b"connection: close\r\n\r\n%b" % (len(body), body))
-        transport.close()
+        self._linger()
+
+    def _linger(self) -> None:
+        """Close after an answer to a request not read to its end: send FIN and drop what
+        still arrives for a moment, since closing with unread bytes would send a RST that can
+        destroy the answer before the client reads it."""
+        transport = self.transport
+        if transport is None:
+            return
+        if transport.can_write_eof():
+            transport.write_eof()
+            self._state, self._since = _LINGER, self.loop.time()
+        else:
+            transport.close()
 
     def _done(self) -> None:
         """The current response is over: close, or go on to the next request."""
@@ -547,6 +560,8 @@ class Connection(asyncio.Protocol):
             self.close()
         elif state == _HEAD and now - since > limits.header_timeout:
             self._refuse(408, "Request Timeout")
+        elif state == _LINGER and now - since > 2.0:
+            self.close()
         elif state == _BODY and now - since > (5.0 if self._discarding else limits.body_timeout):
             self._refuse(408, "Request Timeout") if not self._discarding else self.close()
 

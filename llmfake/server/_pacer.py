@@ -121,7 +121,9 @@ def pace(conn: Connection, events: Sequence[Event], deadlines: Sequence[float], 
                 p.at(ats[index], step, order)
                 return
             payload = b"".join(data_range(index, due))
-            exchange.chunks += sum(flags[index:due])
+            chunks = sum(flags[index:due])
+            exchange.chunks += chunks
+            exchange.sent.append((loop.time() - start, ats[due - 1] - start, chunks))
             exchange.bytes_sent += len(payload)
             index = due
             conn.send(payload)

@@ -16,6 +16,7 @@ from llmfake.engine._plan import Plan
 from llmfake.journal import Exchange
 from llmfake.providers._base import Event, Rendered, strike_index
 from llmfake.scenario._model import FaultSpec
+from llmfake.server._byte_faults import BYTE_FAULTS, strike_bytes
 from llmfake.server._http import ClientGone, Connection
 from llmfake.server._pacer import pace
 from llmfake.server._replay import Replay
@@ -46,6 +47,8 @@ def deliver(
         body_due = plan.timing.total(rendered.tokens) if plan is not None else 0.0
         headers_at = 0.0
     exchange.status = rendered.status
+    if fault is not None and fault.name in BYTE_FAULTS:
+        return strike_bytes(conn, fault, rendered, start, deadlines, body_due, exchange, finish)
     if fault is not None or (headers_at > 0 and rendered.events is not None):
         return _deliver_slowly(conn, plan, fault, rendered, start, deadlines, body_due,
                                headers_at, exchange, finish, stream_error)

@@ -101,7 +101,8 @@ def test_assert_gave_up_after():
     assert "max_retries + 1" in fewer
     succeeded = failure(journal(*FAIL_TWICE).assert_gave_up_after, 3)
     assert "attempt 3 succeeded" in succeeded and "then='last'" in succeeded
-    two = failure(journal((0.0, 500, 0), (1.0, 500, 0)).assert_gave_up_after, 1)
+    two = failure(journal((0.0, 500, 0), (1.0, 500, 0)).assert_gave_up_after, 1,
+                  attempts_by="header")
     assert "got 2 requests" in two and "filter with keywords" in two
 
 

@@ -64,7 +64,8 @@ def test_record_once_then_replay_offline_with_no_key(inner, upstream, monkeypatc
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     result = _run(inner, "-s", "--llmfake-record=once", f"--llmfake-upstream=openai={upstream.url}")
     result.assert_outcomes(passed=1)
-    assert "RECORDING []" in result.stdout.str()  # the tenant saw nothing: the proxy did
+    # The recording proxy journals what went through it: the test's journal sees it.
+    assert "RECORDING ['reply', 'reply']" in result.stdout.str()
     assert [e.path for e in upstream.journal()] == ["/v1/chat/completions"] * 2
     cas = _cassette(inner)
     text = cas.read_text()

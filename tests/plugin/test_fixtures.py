@@ -44,6 +44,39 @@ def test_sdks_built_with_no_arguments_talk_to_the_tests_tenant(inner):
     inner.run().assert_outcomes(passed=2)
 
 
+def test_bedrock_and_vertex_clients_built_from_the_environment_talk_to_the_fake(inner):
+    inner.makepyfile("""
+        import anthropic
+        import boto3
+
+        def test_bedrock(llmfake):
+            llmfake.script(llmfake.reply("from bedrock"), llmfake.reply("from claude"))
+            client = boto3.client("bedrock-runtime")
+            out = client.converse(modelId="meta.llama3-8b-instruct-v1:0",
+                                  messages=[{"role": "user", "content": [{"text": "hi"}]}])
+            assert out["output"]["message"]["content"] == [{"text": "from bedrock"}]
+            with anthropic.AnthropicBedrock() as claude:
+                message = claude.messages.create(
+                    model="anthropic.claude-sonnet-4-6-v1:0", max_tokens=50,
+                    messages=[{"role": "user", "content": "hi"}])
+            assert message.content[0].text == "from claude"
+            assert [e.provider for e in llmfake.journal] == ["bedrock", "bedrock"]
+            assert "x-amz-date" in llmfake.journal[0].headers  # SigV4-signed
+
+        def test_vertex(llmfake):
+            llmfake.script(llmfake.reply("from vertex"))
+            with anthropic.AnthropicVertex(access_token="dummy") as claude:
+                message = claude.messages.create(
+                    model="claude-sonnet-4-6@20250514", max_tokens=50,
+                    messages=[{"role": "user", "content": "hi"}])
+            assert message.content[0].text == "from vertex"
+            (exchange,) = llmfake.journal
+            assert exchange.provider == "vertex"
+            assert "/projects/llmfake-project/locations/us-east5/" in exchange.path
+    """)
+    inner.run().assert_outcomes(passed=2)
+
+
 def test_addresses_environment_and_client_env(inner, monkeypatch):
     monkeypatch.setenv("OPENAI_BASE_URL", "https://api.openai.com/v1")
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)

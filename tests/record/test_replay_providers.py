@@ -9,11 +9,14 @@ ones and every request must have been answered from the recording.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import anthropic
+import boto3
+import google.oauth2.credentials
 import httpx
 import ollama
 import openai
@@ -86,8 +89,41 @@ def _ollama(target: Any) -> list[Any]:
     return [whole.model_dump(), [c.model_dump() for c in stream]]
 
 
+def _vertex(target: Any) -> list[Any]:
+    http = types.HttpOptions(base_url=target.url, retry_options=types.HttpRetryOptions(attempts=1))
+    credentials = google.oauth2.credentials.Credentials(KEY)
+    with genai.Client(vertexai=True, project="p", location="us-central1", credentials=credentials,
+                      http_options=http) as client:
+        whole = client.models.generate_content(model="gemini-2.5-flash", contents="hi")
+        chunks = list(client.models.generate_content_stream(model="gemini-2.5-flash",
+                                                            contents="hi"))
+    claude = anthropic.AnthropicVertex(base_url=target.url + "/v1", region="us-east5",
+                                       project_id="p", access_token=KEY, max_retries=0)
+    message = claude.messages.create(model="claude-sonnet-4-6@20250514", max_tokens=50,
+                                     messages=HI)  # type: ignore[arg-type]
+    with claude.messages.stream(model="claude-sonnet-4-6@20250514", max_tokens=50,
+                                messages=HI) as stream:  # type: ignore[arg-type]
+        events = [event.model_dump() for event in stream]
+    return [whole.model_dump(exclude={"sdk_http_response"}),
+            [c.model_dump(exclude={"sdk_http_response"}) for c in chunks],
+            message.model_dump(), events]
+
+
+def _bedrock(target: Any) -> list[Any]:
+    # Non-streamed calls only: event streams are binary, which cassettes do not hold yet.
+    client = boto3.client("bedrock-runtime", endpoint_url=target.url, region_name="us-east-1",
+                          aws_access_key_id="AKIDLLMFAKE", aws_secret_access_key=KEY)
+    model = "anthropic.claude-sonnet-4-6-v1:0"
+    whole = client.converse(modelId=model, messages=[{"role": "user", "content": [{"text": "hi"}]}])
+    body = json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 50,
+                       "messages": HI})
+    invoked = json.loads(client.invoke_model(modelId=model, body=body)["body"].read())
+    return [whole["output"], whole["usage"], whole["stopReason"], invoked]
+
+
 SESSIONS: dict[str, Session] = {"openai": _openai, "azure": _azure, "anthropic": _anthropic,
-                                "gemini": _gemini, "ollama": _ollama}
+                                "gemini": _gemini, "ollama": _ollama, "vertex": _vertex,
+                                "bedrock": _bedrock}
 
 
 @pytest.mark.parametrize("provider", list(SESSIONS))

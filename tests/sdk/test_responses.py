@@ -251,9 +251,9 @@ def test_optional_parameters_accepted_and_echoed(client: openai.OpenAI) -> None:
     assert conv.tools[0].type == "web_search"
 
 
-def test_missing_model_is_bad_request(client: openai.OpenAI) -> None:
+def test_a_model_of_the_wrong_type_is_bad_request(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as info:
-        client.responses.create(input="Say hello")
+        client.responses.create(input="Say hello", extra_body={"model": 4})
     assert "model" in info.value.message
     assert info.value.status_code == 400
 
@@ -480,3 +480,16 @@ def test_error_event_fault_in_a_responses_stream(fake) -> None:
     with fake.client() as client, pytest.raises(RuntimeError, match=r"response\.completed"), \
             client.responses.stream(model="gpt-4o", input="hi") as stream:
         stream.get_final_response()
+
+
+def test_model_is_optional_as_the_contract_says(fake):
+    """A stored prompt carries the model, so ``responses.create()`` needs none (openai-python's
+    own resource tests call it with no arguments at all)."""
+    fake.use({"reply": "From the stored prompt."})
+    client = fake.client()
+    bare = client.responses.create()
+    assert bare.model == "gpt-4o" and bare.output_text == "From the stored prompt."
+    prompted = client.responses.create(prompt={"id": "pmpt_123", "variables": {"x": "y"}},
+                                       input="hi")
+    assert prompted.status == "completed"
+    assert [e.model for e in fake.journal] == ["gpt-4o", "gpt-4o"]

@@ -28,6 +28,8 @@ from llmfake.record import record
 
 def _shape(body: Any) -> str:
     """Which provider's error shape a 404 body has."""
+    if set(body) == {"message"}:
+        return "bedrock"
     if isinstance(body.get("error"), str):
         return "ollama"
     if body.get("type") == "error":
@@ -55,6 +57,9 @@ UNKNOWN = [
     ("POST", "/openai/deployments/d:nope", {"x-goog-api-key": "k"}, "azure"),  # a prefix wins
     ("POST", "/api/nope", {}, "ollama"),
     ("POST", "/api/x:nope", {"anthropic-version": "2023-06-01"}, "ollama"),
+    ("POST", "/model/m/nope", {}, "bedrock"),
+    ("POST", "/v1/nope", {"authorization": "AWS4-HMAC-SHA256 Credential=AKID/x"}, "bedrock"),
+    ("POST", "/v1/projects/p/locations/l/publishers/google/models/m:nope", {}, "vertex"),
 ]
 
 
@@ -69,7 +74,7 @@ def test_an_unknown_path_gets_its_owners_404(server, method, path, headers, owne
     assert owner_of(path, headers).name == owner
     response = httpx.request(method, server.url + path, headers=headers)
     assert response.status_code == 404
-    assert _shape(response.json()) == owner
+    assert _shape(response.json()) == {"vertex": "gemini"}.get(owner, owner)  # Google's shape
 
 
 def test_the_recording_proxy_sends_each_request_to_its_owners_upstream(tmp_path):
@@ -100,23 +105,30 @@ def test_base_urls_come_from_each_providers_base_path(server):
                       ("gemini", server.gemini_base_url), ("azure", server.azure_endpoint),
                       ("ollama", server.ollama_host)]:
         assert server.base_url(name) == url == server.url
-    with pytest.raises(KeyError, match="known: openai, anthropic, gemini, azure, ollama"):
-        server.base_url("bedrock")
+    assert server.base_url("bedrock") == server.url
+    with pytest.raises(KeyError, match="known: openai, anthropic, gemini, azure, ollama, bedrock, "
+                                       "vertex"):
+        server.base_url("vertex-nope")
 
 
 def test_upstreams_variables_and_hosts():
     assert default_upstreams({}) == {
         "openai": "https://api.openai.com", "anthropic": "https://api.anthropic.com",
         "gemini": "https://generativelanguage.googleapis.com",
-        "ollama": "http://127.0.0.1:11434"}
+        "ollama": "http://127.0.0.1:11434",
+        "bedrock": "https://bedrock-runtime.us-east-1.amazonaws.com",
+        "vertex": "https://us-central1-aiplatform.googleapis.com"}
     azure = default_upstreams({"AZURE_OPENAI_ENDPOINT": "https://me.openai.azure.com"})
     assert azure["azure"] == "https://me.openai.azure.com"
     assert key_variables() == ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY",
-                               "GOOGLE_API_KEY", "AZURE_OPENAI_API_KEY", "OPENAI_API_VERSION")
-    assert DEFAULT_HOSTS == ("api.openai.com", "api.anthropic.com",
-                             "generativelanguage.googleapis.com", "*.openai.azure.com")
+                               "GOOGLE_API_KEY", "AZURE_OPENAI_API_KEY", "OPENAI_API_VERSION",
+                               "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                               "AWS_BEARER_TOKEN_BEDROCK")
+    assert DEFAULT_HOSTS[:4] == ("api.openai.com", "api.anthropic.com",
+                                 "generativelanguage.googleapis.com", "*.openai.azure.com")
+    assert "bedrock-runtime.us-east-1.amazonaws.com" in DEFAULT_HOSTS
     assert [spec.name for spec in REGISTRY] == ["openai", "anthropic", "gemini", "azure",
-                                                "ollama"]
+                                                "ollama", "bedrock", "vertex"]
     assert spec_of("gemini") is REGISTRY[2]
 
 

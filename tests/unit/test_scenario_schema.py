@@ -83,7 +83,7 @@ def test_cli_prints_the_schema(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 STEP_KEYS = {"reply", "error", "fault", "retry_after", "should_retry", "message", "status",
-             "after_chunks", "after_bytes", "duration", "latency", "headers"}
+             "after_chunks", "after_bytes", "duration", "drip", "latency", "headers"}
 
 
 def test_schema_keys_are_the_formats_keys() -> None:
@@ -234,6 +234,7 @@ VALID_DOCS: list[Json] = [
     {"latency": {"ttft": "1 2", "per_token": "3 µs", "jitter": 1}},
     {"rules": [{"match": {"after": "1m", "before": "1m0.001s", "tool_result": True}}]},
     {"cassette": str(CASSETTE)},
+    {"rules": [{"fault": "drip", "drip": {"bytes": 64, "every": "10ms"}}, {"fault": "drip"}]},
 ]
 
 

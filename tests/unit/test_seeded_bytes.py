@@ -11,6 +11,8 @@ import json
 import random
 import urllib.request
 
+import pytest
+
 import llmfake
 from llmfake.engine._text import generated_text
 from llmfake.engine._words import WORDS
@@ -46,3 +48,23 @@ def test_a_chat_body_for_a_seed_never_changes():
         "human couple list add. Although any realize american staff well year occur save.")
     assert hashlib.sha256(body).hexdigest() == (
         "245a5eaebc7009c0b162e251aaea4b7f215d315faa3be3da9f1a4fe464ed5ffa")
+
+
+def _by_choice(rng: random.Random, sentences: int | None = None, words: int | None = None
+               ) -> str:
+    """generated_text as first written, with rng.choice and rng.randint."""
+    if words is not None:
+        return " ".join([rng.choice(WORDS) for _ in range(words)]).capitalize() + "."
+    count = sentences if sentences is not None else rng.randint(1, 3)
+    return " ".join(" ".join([rng.choice(WORDS) for _ in range(rng.randint(4, 12))])
+                    .capitalize() + "." for _ in range(count))
+
+
+@pytest.mark.parametrize("shape", [{}, {"sentences": 4}, {"words": 9}])
+def test_inlined_draws_give_what_choice_and_randint_give(shape):
+    # generated_text inlines CPython's rejection sampling; if a Python release changes
+    # choice() or randint(), this says so before the pinned bytes above do.
+    for seed in range(500):
+        a, b = random.Random(f"seed-{seed}"), random.Random(f"seed-{seed}")
+        assert generated_text(a, **shape) == _by_choice(b, **shape)
+        assert a.getrandbits(32) == b.getrandbits(32)  # and left the generator in step

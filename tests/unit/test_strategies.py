@@ -114,6 +114,7 @@ def test_fault_scripts_load_and_keep_their_bounds(data, min_size, extra, retryab
         if "fault" in step:
             assert step["fault"] in allowed_faults
             assert step["fault"] != "hang" or (faults and "hang" in faults)
+            assert step["fault"] != "hang_after_headers" or "hang_after_headers" in faults
         else:
             assert step["error"] in allowed_errors
             if retry_after is not None:
