@@ -16,6 +16,7 @@ from llmfake.errors import (
     NetworkBlockedError,
     ScenarioError,
     ServerError,
+    StateError,
     UnmatchedRequestError,
 )
 
@@ -42,6 +43,7 @@ __all__ = [
     "ScenarioError",
     "Server",
     "ServerError",
+    "StateError",
     "UnmatchedRequestError",
     "__version__",
     "builtin_names",

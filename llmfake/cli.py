@@ -17,7 +17,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from llmfake._version import __version__
-from llmfake.errors import LLMFakeError, ScenarioError
+from llmfake.errors import LLMFakeError, ScenarioError, StateError
 from llmfake.journal import JOURNAL_LIMIT, Exchange
 from llmfake.scenario._load import builtin_names, load_scenario, scenario_from_text
 from llmfake.scenario._schema import schema
@@ -45,9 +45,17 @@ def _parser() -> argparse.ArgumentParser:
                         f"dropped first (default {JOURNAL_LIMIT})")
     s.add_argument("--workers", type=_positive, default=1, metavar="N",
                    help="serve from N processes on one port (SO_REUSEPORT), for load tests "
-                        "beyond one core. Each worker has its own state: tenants, journals, "
-                        "scripts, rate and concurrency limits are per worker, and a request "
-                        "goes to whichever worker the kernel picks (default 1)")
+                        "beyond one core; a request goes to whichever worker the kernel "
+                        "picks. With --state memory each worker has its own state (tenants, "
+                        "journals, scripts, rate and concurrency limits are per worker); with "
+                        "--state redis they share it (default 1)")
+    s.add_argument("--state", default=None, metavar="memory|redis|URL",
+                   help="where tenants, scenarios, limits, scripts, chaos and the journal live: "
+                        "memory (this process; the default), a Redis URL "
+                        "(redis://HOST:PORT/DB) shared by every worker and every llmfake serve "
+                        "using it, or redis: a private redis-server started for this run and "
+                        "stopped at exit (needs redis-server on PATH). Default: $LLMFAKE_STATE, "
+                        "else memory")
     s.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto",
                    help="event loop: auto (default: uvloop where it is installed, as it is "
                         "on Linux and macOS), asyncio or uvloop")
@@ -263,9 +271,43 @@ class _RequestLog:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    if args.workers > 1:
-        return _serve_workers(args)
-    return _serve_one(args, None, banner=True)
+    import os
+
+    from llmfake.server._runner import state_url
+
+    state = args.state or os.environ.get("LLMFAKE_STATE") or "memory"
+    private = None
+    if state == "redis":
+        from llmfake._redis_server import RedisServer
+
+        private = RedisServer()
+        state = private.url
+    try:
+        try:
+            args.state = state_url(state)
+        except ValueError as exc:
+            raise LLMFakeError(f"--state: {exc}") from None
+        if args.state != "memory":
+            _ping(args.state)  # before forking: one clear error, not one per worker
+        if args.workers > 1:
+            return _serve_workers(args)
+        return _serve_one(args, None, banner=True)
+    finally:
+        if private is not None:
+            private.stop()
+
+
+def _ping(url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        raise StateError(f"the shared state at {url} is unavailable ({exc}); start Redis there, "
+                         "use --state redis for a private one, or --state memory") from None
+    finally:
+        client.close()
 
 
 def _serve_one(args: argparse.Namespace, sock: object, *, banner: bool, prefix: str = "",
@@ -277,7 +319,7 @@ def _serve_one(args: argparse.Namespace, sock: object, *, banner: bool, prefix: 
     log = None if args.quiet else _RequestLog(prefix)
     server = Server(args.scenario, host=args.host, port=args.port, seed=args.seed, log=log,
                     sock=sock if isinstance(sock, socket.socket) else None,
-                    journal_size=args.journal_size)
+                    journal_size=args.journal_size, state=args.state)
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -307,9 +349,15 @@ def _serve_one(args: argparse.Namespace, sock: object, *, banner: bool, prefix: 
             print(f"  Ollama:     {url}      (/api/chat, /api/generate, /api/embed)")
             print(f"  control:    {url}/_llmfake/health  (scenario, journal, reset)")
             print(f"  tenants:    {url}/t/<name>/...  (own scenario, state and journal)")
-            if args.workers > 1:
-                print(f"  workers:    {args.workers} processes on this port; each has its own "
-                      "tenants, journals, scripts and limits")
+            if args.state != "memory":
+                print(f"  state:      {args.state} (shared: tenants, scenarios, limits, "
+                      "scripts, chaos and the journal are global to every instance using it)")
+            if args.workers > 1 and args.state == "memory":
+                print(f"  workers:    {args.workers} processes on this port; state is PER "
+                      "WORKER: each has its own tenants, journals, scripts and limits (an RPM "
+                      f"of 60 admits up to {60 * args.workers}); --state redis shares it")
+            elif args.workers > 1:
+                print(f"  workers:    {args.workers} processes on this port, sharing the state")
             for name, value in server.env().items():
                 print(f"export {name}={value}")
             print("", flush=True)

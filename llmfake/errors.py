@@ -7,7 +7,8 @@ The tree::
     ├── CassetteError (ValueError)          a cassette file is invalid
     ├── UnmatchedRequestError (LookupError) replay: a request matched no recorded interaction
     ├── NetworkBlockedError                 intercept(block_network=True) refused a host
-    └── ServerError (RuntimeError)          the fake server could not start or stop
+    ├── ServerError (RuntimeError)          the fake server could not start or stop
+    └── StateError (ConnectionError)        the shared state (Redis) cannot be reached
 
 The pytest plugin's assertion failures are ``AssertionError`` (pytest shows them as test
 failures) and its marker and option mistakes are ``pytest.UsageError``: neither is an
@@ -26,6 +27,7 @@ __all__ = [
     "NetworkBlockedError",
     "ScenarioError",
     "ServerError",
+    "StateError",
     "UnmatchedRequestError",
 ]
 
@@ -54,6 +56,11 @@ class ScenarioError(LLMFakeError, ValueError):
 
 class ServerError(LLMFakeError, RuntimeError):
     """The fake server could not be started or stopped."""
+
+
+class StateError(LLMFakeError, ConnectionError):
+    """The shared state (``--state redis://...``) cannot be reached. The message names its URL;
+    a request that meets it gets a 503, and the next one tries again."""
 
 
 class CassetteError(LLMFakeError, ValueError):

@@ -62,6 +62,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     default=[], metavar="NAME=URL",
                     help="while recording, send provider NAME's requests (openai, anthropic, "
                          "gemini, azure, ollama, default) to URL instead of its real API")
+    group.addoption("--llmfake-state", dest="llmfake_state", metavar="memory|URL",
+                    help="where the fake keeps its state: memory (the default) or a Redis URL "
+                         "(redis://HOST:PORT/DB) shared by every xdist worker and every "
+                         "llmfake serve using it; default: $LLMFAKE_STATE, else memory")
     parser.addini("llmfake_record", "the default of --llmfake-record", default="")
     parser.addini("llmfake_upstream", "the default of --llmfake-upstream (NAME=URL lines)",
                   type="linelist", default=[])

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import os
 import re
+import shutil
 import warnings
 from pathlib import Path
 
@@ -29,6 +31,12 @@ def blocks(kind: str) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize(("where", "code"), blocks("python"), ids=lambda v: v[:40])
 def test_python_examples_run(where, code):
+    if "redis-server" in code and shutil.which("redis-server") is None:
+        from llmfake._redis_server import INSTALL_HINT
+
+        if os.environ.get("LLMFAKE_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"LLMFAKE_REQUIRE_SERVICES=1 and {INSTALL_HINT}")
+        pytest.skip(INSTALL_HINT)
     # Examples keep to what a reader needs, so they leave SDK clients for the garbage collector
     # to close; collect here, where that ResourceWarning is not an error.
     with warnings.catch_warnings():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import re
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -31,10 +32,15 @@ _counter = itertools.count()
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
-def tenant_name(test_name: str) -> str:
+def tenant_name(test_name: str, shared: bool = False) -> str:
     """``t-<test name>-<n>``: readable in logs and the control API, unique in the process
-    (and so on its server: each xdist worker has its own)."""
-    return f"t-{_UNSAFE.sub('-', test_name)[:80].strip('-')}-{next(_counter)}"
+    (and so on its server: each xdist worker has its own). With a ``shared`` state (Redis),
+    which other processes use too, a suffix drawn once per process keeps it unique there."""
+    name = f"t-{_UNSAFE.sub('-', test_name)[:80].strip('-')}-{next(_counter)}"
+    return f"{name}-{_PROCESS}" if shared else name
+
+
+_PROCESS = secrets.token_hex(3)
 
 
 class LLMFake(ProviderURLs):

@@ -34,7 +34,7 @@ def run(item: pytest.Item, server: Server, settings: SessionSettings, fixture_sc
             f"{item.nodeid}: @pytest.mark.llmfake(intercept=True) replays cassettes but cannot "
             f"record them (--llmfake-record={settings.record_mode}); record with a client "
             "pointed at the environment's base URLs, or in-process with llmfake.vcr")
-    fake = LLMFake(server, tenant_name(item.name))
+    fake = LLMFake(server, tenant_name(item.name, server.engine.shared is not None))
     fake.options = options
     start(fake, options, settings, fixture_scenario)
     env = pytest.MonkeyPatch()

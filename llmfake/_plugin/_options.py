@@ -70,6 +70,8 @@ class SessionSettings:
     """``--llmfake-record`` or ``llmfake_record``: when cassettes are recorded."""
     upstreams: dict[str, str] = field(default_factory=dict)
     """``--llmfake-upstream`` / ``llmfake_upstream``: recording targets by provider."""
+    state: str | None = None
+    """``--llmfake-state`` (else ``LLMFAKE_STATE``): ``memory`` or a Redis URL."""
     _cache: dict[str, Scenario] = field(default_factory=dict, repr=False)
 
     def load(self, spec: object, what: str) -> Scenario:
@@ -132,6 +134,14 @@ def session_settings(config: pytest.Config) -> SessionSettings:
     for value in given or config.getini("llmfake_upstream") or []:
         name, url = parse_upstream(str(value), what)
         settings.upstreams[name] = url
+    state = config.getoption("llmfake_state")
+    if state:
+        from llmfake.server._runner import state_url
+
+        try:
+            settings.state = state_url(str(state))
+        except ValueError as exc:
+            raise pytest.UsageError(f"--llmfake-state: {exc}") from None
     return settings
 
 

@@ -46,7 +46,8 @@ class SessionServer:
 
             scenario = (self.settings.load(self.settings.scenario, self.settings.origin)
                         if self.settings.scenario else None)
-            server = Server(scenario, seed=self.settings.seed, sock=self._bound())
+            server = Server(scenario, seed=self.settings.seed, sock=self._bound(),
+                            state=self.settings.state)
             server.start()
             self._server, self.served = server, server.url
         return self._server

@@ -21,6 +21,7 @@ from llmfake.engine._call import Call
 from llmfake.engine._jsonschema import instance_from_schema
 from llmfake.engine._limits import Limiter
 from llmfake.engine._plan import Choice, Plan, Timing, ToolCall, Usage
+from llmfake.engine._state import Ask, Reservation, reserve_local
 from llmfake.engine._text import (
     count_tokens,
     cut,
@@ -44,6 +45,7 @@ from llmfake.scenario._model import (
 )
 
 if TYPE_CHECKING:
+    from llmfake.engine._redis import RedisState
     from llmfake.record._match import Matcher
 
 _ALNUM = string.ascii_letters + string.digits
@@ -83,6 +85,9 @@ class TenantState:
     since: float = field(init=False, default=0.0)
     """When the scenario was put in force (creation, ``set_scenario``, ``reset``): the zero
     of the ``after``/``before`` time windows of its rules."""
+    version: str = "0"
+    """The version of the scenario in force, as a shared state backend counts them (a PUT or
+    a reset on any instance makes a new one)."""
 
     def __post_init__(self) -> None:
         # assert_all_consumed() on the journal needs the script positions.
@@ -93,6 +98,10 @@ class TenantState:
         """Forget counters and the journal, and restart the scenario's clock; keep the
         scenario."""
         self.since = self.clock()
+        self.local_reset()
+
+    def local_reset(self) -> None:
+        """Forget counters and the journal."""
         self.journal.clear()
         self.ordinal = 0
         self.unmatched.clear()
@@ -106,8 +115,10 @@ class Engine:
     """Decides plans for every tenant of one server."""
 
     def __init__(self, scenario: Scenario, *, clock: Callable[[], float] = time.monotonic,
-                 journal_size: int = JOURNAL_LIMIT) -> None:
+                 journal_size: int = JOURNAL_LIMIT, shared: RedisState | None = None) -> None:
         self.base = scenario
+        self.shared = shared
+        """The shared state backend (None: ``memory``, this engine's own dicts)."""
         self.clock = clock
         """The monotonic clock of the tenants' time windows (a fake one in unit tests)."""
         self.journal_size = journal_size
@@ -127,6 +138,8 @@ class Engine:
     def drop(self, name: str) -> None:
         """Forget tenant ``name`` altogether (its state, journal and limits)."""
         self.tenants.pop(name, None)
+        if self.shared is not None:
+            self.shared.forget(name)
 
     def set_scenario(self, name: str, scenario: Scenario) -> None:
         """Put ``scenario`` in force for tenant ``name`` and reset its counters and journal."""
@@ -138,7 +151,12 @@ class Engine:
         """Take the tenant's next ordinal: (ordinal, uid, request id), all seeded."""
         ordinal = state.ordinal
         state.ordinal += 1
-        ids = random.Random(f"{state.scenario.seed}:ids:{ordinal}")
+        return (ordinal, *self.ids(state.scenario, ordinal))
+
+    @staticmethod
+    def ids(sc: Scenario, ordinal: int) -> tuple[str, str]:
+        """The uid and request id of request ``ordinal`` (seeded)."""
+        ids = random.Random(f"{sc.seed}:ids:{ordinal}")
         # ids.choice(_ALNUM) 29 times, unrolled: choice() draws getrandbits(6) until it is
         # below 62, and so does this, so the ids are the same; a third of the cost.
         bits = ids.getrandbits
@@ -148,7 +166,7 @@ class Engine:
             while r >= 62:
                 r = bits(6)
             chars.append(_ALNUM[r])
-        return ordinal, "".join(chars), f"req_{ids.getrandbits(128):032x}"
+        return "".join(chars), f"req_{ids.getrandbits(128):032x}"
 
     def limiter(self, state: TenantState) -> Limiter | None:
         """The limiter counting ``state``'s requests (shared by all tenants for by: global)."""
@@ -166,7 +184,7 @@ class Engine:
 
     def finish(self, plan: Plan) -> None:
         """The response of ``plan`` is over: free its concurrency slot."""
-        if plan.limit_key is not None:
+        if plan.limit_key is not None and self.shared is None:
             limiter = self.limiter(self.tenant(plan.call.tenant))
             if limiter is not None:
                 limiter.release(plan.limit_key)
@@ -183,12 +201,43 @@ class Engine:
             state.matcher_spec = spec
         return state.matcher
 
-    def decide(self, call: Call, route: tuple[str, str] | None = None) -> Plan:
+    def ask(self, state: TenantState, call: Call) -> tuple[Ask, int]:
+        """What ``call`` asks of the state (worked out from the call alone), and its prompt
+        tokens."""
+        sc = state.scenario
+        prompt = (sum(count_tokens(t) for t in call.inputs) if call.endpoint == "embeddings"
+                  else prompt_tokens([m.text for m in call.messages]))
+        rule = -1
+        if sc.rules:
+            # Real seconds since the scenario was put in force; windows are scaled like every
+            # other delay, so time_scale 0.01 runs a one-minute brownout in 0.6 s.
+            elapsed = state.clock() - state.since
+            for index, candidate in enumerate(sc.rules):
+                if _matches(candidate.match, call, elapsed, sc.time_scale):
+                    rule = index
+                    break
+        limited = sc.limits.active and call.endpoint not in ("models", "count_tokens")
+        return Ask(_check_auth(sc, call) is None, limited, prompt + (call.max_tokens or 0),
+                   rule), prompt
+
+    def decide(self, call: Call, route: tuple[str, str] | None = None,
+               reserved: tuple[Reservation, Ask, int] | None = None) -> Plan:
         """Decide what ``call`` gets, advancing the tenant's counters. ``route`` (method, path)
-        lets a scenario's cassette find the recorded interaction for the request."""
+        lets a scenario's cassette find the recorded interaction for the request.
+        ``reserved`` (reservation, ask, prompt tokens) is what a shared state backend answered
+        for the call; without it the tenant's own counters are used."""
         state = self.tenant(call.tenant)
         sc = state.scenario
-        ordinal, uid, request_id = self.reserve(state)
+        limiter = None
+        if reserved is None:
+            ask, prompt = self.ask(state, call)
+            if ask.limited:
+                limiter = self.limiter(state)
+            res = reserve_local(state, ask, limiter, call)
+        else:
+            res, ask, prompt = reserved
+        ordinal = res.ordinal
+        uid, request_id = self.ids(sc, ordinal)
         base: dict[str, Any] = {
             "call": call,
             "ordinal": ordinal,
@@ -199,23 +248,16 @@ class Engine:
         timing_seed = f"{sc.seed}:timing:{ordinal}"
         instant = Timing(_NO_LATENCY, timing_seed)  # errors answer at once
 
-        auth_error = _check_auth(sc, call)
-        if auth_error is not None:
-            return Plan(**base, error=auth_error, source="auth", timing=instant)
-
-        prompt = (sum(count_tokens(t) for t in call.inputs) if call.endpoint == "embeddings"
-                  else prompt_tokens([m.text for m in call.messages]))
-        limiter = self.limiter(state)
-        admission = None
-        if limiter is not None and call.endpoint not in ("models", "count_tokens"):
-            admission = limiter.admit(call, prompt + (call.max_tokens or 0))
-            if admission.error is not None:
-                return Plan(**base, error=admission.error, timing=instant,
-                            rate_limit=admission.state, source=f"limit {admission.reason}")
+        if not ask.auth_ok:
+            return Plan(**base, error=ErrorSpec("auth"), source="auth", timing=instant)
+        admission = res.admission
+        if admission is not None and admission.error is not None:
+            return Plan(**base, error=admission.error, timing=instant,
+                        rate_limit=admission.state, source=f"limit {admission.reason}")
         limits: dict[str, Any] = {"rate_limit": admission.state if admission else None,
                                   "limit_key": admission.key if admission else None}
 
-        step, rule, source = self._select(state, call)
+        step, rule, source = _select(sc, ask.rule, res)
         scale = sc.time_scale
         headers = step.headers
         if step.error is not None:
@@ -264,8 +306,13 @@ class Engine:
         choices = tuple(_choice(reply, call, rng, i, per_chunk) for i in range(max(call.n, 1)))
         completion = sum(c.token_count + sum(count_tokens(t.name + t.arguments)
                                              for t in c.tool_calls) for c in choices)
-        if admission is not None and limiter is not None and call.max_tokens is None:
-            limiter.charge(admission.key, completion)  # the reply, as providers count it
+        if admission is not None and call.max_tokens is None and completion:
+            # The reply, as providers count it: charged now here, by a shared backend when the
+            # response is over.
+            if limiter is not None:
+                limiter.charge(admission.key, completion)
+            else:
+                res.charge = completion
         return Plan(**common, choices=choices, usage=Usage(prompt, completion))
 
     def _replay(self, state: TenantState, call: Call, route: tuple[str, str] | None,
@@ -298,37 +345,28 @@ class Engine:
                     fault=_scaled_fault(step.fault, sc.time_scale), source=where, **limits,
                     recorded=matcher.interactions[index], replay_factor=factor)
 
-    def _select(self, state: TenantState, call: Call) -> tuple[Step, Rule | None, str]:
-        sc = state.scenario
-        for c_index, chaos in enumerate(sc.chaos):
-            draw = random.Random(f"{sc.seed}:chaos:*:{c_index}:{state.ordinal}").random()
-            if draw < chaos.probability:
-                return chaos.step, None, f"chaos {c_index}"
-        # Real seconds since the scenario was put in force; windows are scaled like every
-        # other delay, so time_scale 0.01 runs a one-minute brownout in 0.6 s.
-        elapsed = state.clock() - state.since
-        for index, rule in enumerate(sc.rules):
-            if not _matches(rule.match, call, elapsed, sc.time_scale):
-                continue
-            matched = state.rule_matches.get(index, 0)
-            state.rule_matches[index] = matched + 1
-            for c_index, chaos in enumerate(rule.chaos):
-                draw = random.Random(f"{sc.seed}:chaos:{index}:{c_index}:{matched}").random()
-                if draw < chaos.probability:
-                    return chaos.step, rule, f"rule {index} chaos {c_index}"
-            if not rule.script:
-                return rule.step, rule, f"rule {index}"
-            pos = state.script_pos.get(index, 0)
-            state.script_pos[index] = pos + 1
-            n = len(rule.script)
-            if pos < n:
-                return rule.script[pos], rule, f"rule {index} step {pos}"
-            if rule.then == "cycle":
-                return rule.script[pos % n], rule, f"rule {index} step {pos % n}"
-            if rule.then == "last":
-                return rule.script[-1], rule, f"rule {index} step {n - 1}"
-            return Step(reply=sc.reply), None, f"rule {index} then default"
+
+def _select(sc: Scenario, index: int, res: Reservation) -> tuple[Step, Rule | None, str]:
+    """The step the reservation's draws and cursor give (rule ``index`` matched; -1: none)."""
+    if res.chaos >= 0:
+        return sc.chaos[res.chaos].step, None, f"chaos {res.chaos}"
+    if index < 0:
         return Step(reply=sc.reply), None, "default"
+    rule = sc.rules[index]
+    if res.rule_chaos >= 0:
+        return (rule.chaos[res.rule_chaos].step, rule,
+                f"rule {index} chaos {res.rule_chaos}")
+    if not rule.script:
+        return rule.step, rule, f"rule {index}"
+    pos = res.position
+    n = len(rule.script)
+    if pos < n:
+        return rule.script[pos], rule, f"rule {index} step {pos}"
+    if rule.then == "cycle":
+        return rule.script[pos % n], rule, f"rule {index} step {pos % n}"
+    if rule.then == "last":
+        return rule.script[-1], rule, f"rule {index} step {n - 1}"
+    return Step(reply=sc.reply), None, f"rule {index} then default"
 
 
 class _NoDraws(random.Random):

@@ -15,19 +15,26 @@ from urllib.parse import parse_qsl
 
 import orjson
 
+from llmfake.engine._call import Call
 from llmfake.engine._engine import Engine
 from llmfake.engine._plan import Plan
+from llmfake.engine._redis import RedisState
+from llmfake.engine._state import Reservation
+from llmfake.errors import StateError
 from llmfake.journal import Exchange, body_key, safe_headers
 from llmfake.metrics import Metrics
 from llmfake.providers import (
     REGISTRY,
     Incoming,
     InvalidRequest,
+    ProviderSpec,
     Rendered,
+    Route,
     owner_of,
 )
 from llmfake.providers._openai_common import render_invalid
 from llmfake.providers._router import Router
+from llmfake.scenario._model import ErrorSpec
 from llmfake.server._control import control
 from llmfake.server._http import Connection, Request
 from llmfake.server._replay import render as render_replay
@@ -66,8 +73,7 @@ class App:
             self.metrics.serve(req, conn) if path == "/metrics" else ui(req, conn, self)
             return None
         if path.startswith("/_llmfake/") or path == "/_llmfake":
-            control(req, conn, self.engine, tenant, path[len("/_llmfake"):].strip("/"))
-            return None
+            return control(req, conn, self.engine, tenant, path[len("/_llmfake"):].strip("/"))
         engine = self.engine
         state = engine.tenant(tenant)
         query = req.query
@@ -87,7 +93,9 @@ class App:
         state.journal.add(exchange)
         self.live.arrived(exchange)
         done: list[Plan] = []
+        reserved: list[Reservation] = []
         finished = False
+        shared = engine.shared
 
         def finish() -> None:
             nonlocal finished
@@ -98,12 +106,18 @@ class App:
                 engine.finish(plan)
             exchange.duration = conn.loop.time() - start
             exchange.ended = time.monotonic() - self.started
+            if shared is not None:
+                shared.finish(tenant, done[0].call if done else None, state.scenario,
+                              reserved[0] if reserved else None, exchange)
             self.metrics.observe(exchange)
             self.live.publish(exchange)
             if self.log is not None:
                 self.log(exchange)
 
         try:
+            if shared is not None:
+                return _serve_shared(req, conn, self.router, engine, shared, tenant, path,
+                                     exchange, start, done, reserved, finish)
             return _serve(req, conn, self.router, engine, tenant, path, exchange, start, done,
                           finish)
         except Exception as exc:  # a bug must cost one request, never the server
@@ -125,32 +139,33 @@ def _split(target: str) -> tuple[str, str]:
     return "default", target
 
 
-def _serve(req: Request, conn: Connection, router: Router, engine: Engine, tenant: str,
-           path: str, exchange: Exchange, start: float, done: list[Plan], finish: Finish
-           ) -> Coroutine[Any, Any, None] | None:
+class _Reject:
+    """A request answered before the engine: an unknown path, a body too large, invalid."""
+
+    __slots__ = ("outcome", "rendering")
+
+    def __init__(self, rendering: Callable[[str], Rendered], outcome: str) -> None:
+        self.rendering = rendering
+        self.outcome = outcome
+
+
+def _parse(req: Request, router: Router, engine: Engine, tenant: str, path: str,
+           exchange: Exchange) -> tuple[Route, ProviderSpec, Call] | _Reject:
+    """The route, provider and call of ``req``, or why it is refused before the engine."""
     state = engine.tenant(tenant)
     headers = req.headers
     method = req.method
     found = router.find(method, path, headers)
-
-    def reject(rendering: Callable[[str], Rendered], outcome: str) -> None:
-        exchange.seq, _, request_id = engine.reserve(state)
-        exchange.outcome = outcome
-        _respond(conn, rendering(request_id), exchange)
-        finish()
-
     if found is None:
         exc = InvalidRequest(f"Invalid URL ({method} {path})", status=404)
         owner = owner_of(path, headers)
-        reject(lambda rid: owner.invalid(exc, rid), "not found")
-        return None
+        return _Reject(lambda rid: owner.invalid(exc, rid), "not found")
     route, provider, params = found
     exchange.provider, exchange.endpoint = route.provider, route.endpoint
 
     if req.too_large:
         limit = state.scenario.limits.max_request_bytes
-        reject(lambda rid: provider.invalid(_too_large(limit), rid), "too large")
-        return None
+        return _Reject(lambda rid: provider.invalid(_too_large(limit), rid), "too large")
     raw = req.body
     body = _decode(raw)
     exchange.body_key = body_key(method, path, raw)
@@ -165,10 +180,64 @@ def _serve(req: Request, conn: Connection, router: Router, engine: Engine, tenan
         call = route.parse(inc)
     except InvalidRequest as exc:
         invalid = exc
-        reject(lambda rid: provider.invalid(invalid, rid), "invalid")
-        return None
+        return _Reject(lambda rid: provider.invalid(invalid, rid), "invalid")
     exchange.model, exchange.stream = call.model, call.stream
-    plan = engine.decide(call, (method, path))
+    return route, provider, call
+
+
+def _serve(req: Request, conn: Connection, router: Router, engine: Engine, tenant: str,
+           path: str, exchange: Exchange, start: float, done: list[Plan], finish: Finish
+           ) -> Coroutine[Any, Any, None] | None:
+    parsed = _parse(req, router, engine, tenant, path, exchange)
+    if isinstance(parsed, _Reject):
+        exchange.seq, _, request_id = engine.reserve(engine.tenant(tenant))
+        exchange.outcome = parsed.outcome
+        _respond(conn, parsed.rendering(request_id), exchange)
+        finish()
+        return None
+    route, provider, call = parsed
+    plan = engine.decide(call, (req.method, path))
+    return _answer(conn, route, provider, plan, exchange, start, done, finish)
+
+
+async def _serve_shared(req: Request, conn: Connection, router: Router, engine: Engine,
+                        shared: RedisState, tenant: str, path: str, exchange: Exchange,
+                        start: float, done: list[Plan], reserved: list[Reservation],
+                        finish: Finish) -> None:
+    """``_serve`` with the state in Redis: one awaited round trip reserves the request."""
+    parsed = _parse(req, router, engine, tenant, path, exchange)
+    try:
+        if isinstance(parsed, _Reject):
+            exchange.seq = await shared.ordinal(tenant)
+            exchange.outcome = parsed.outcome
+            _, request_id = engine.ids(engine.tenant(tenant).scenario, exchange.seq)
+            _respond(conn, parsed.rendering(request_id), exchange)
+            finish()
+            return
+        route, provider, call = parsed
+        res = await shared.reserve(engine, call)
+    except StateError as exc:
+        _LOG.error("%s", exc)
+        exchange.outcome = "state unavailable"
+        error = ErrorSpec("unavailable", status=503, message=str(exc))
+        _respond(conn, render_invalid(InvalidRequest(str(exc), status=503),
+                                      "req_llmfake_state_unavailable")
+                 if isinstance(parsed, _Reject) else
+                 provider.error(error, "req_llmfake_state_unavailable", call), exchange)
+        finish()
+        return
+    reserved.append(res[0])
+    plan = engine.decide(call, (req.method, path), res)
+    pending = _answer(conn, route, provider, plan, exchange, start, done, finish)
+    if pending is not None:
+        await pending
+
+
+def _answer(conn: Connection, route: Route, provider: ProviderSpec, plan: Plan,
+            exchange: Exchange, start: float, done: list[Plan], finish: Finish
+            ) -> Coroutine[Any, Any, None] | None:
+    """Put ``plan`` on the wire."""
+    call = plan.call
     done.append(plan)  # released when the response is over, whatever happens
     exchange.seq = plan.ordinal
     exchange.outcome, exchange.source = plan.outcome, plan.source

@@ -4,13 +4,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import dataclasses
+import os
 import socket
 from collections.abc import Mapping
 from typing import Any
 
 from llmfake.engine._engine import Engine, TenantState
+from llmfake.engine._redis import RedisState, check_url
 from llmfake.errors import ServerError
 from llmfake.journal import JOURNAL_LIMIT, Journal
 from llmfake.scenario._load import load_scenario
@@ -37,6 +40,7 @@ class Server(Listener):
         sock: socket.socket | None = None,
         journal_size: int = JOURNAL_LIMIT,
         limits: Limits | None = None,
+        state: str | None = None,
     ) -> None:
         sc = load_scenario(scenario)
         if seed is not None:
@@ -45,7 +49,12 @@ class Server(Listener):
             raise ValueError(f"journal_size must be at least 1, not {journal_size}")
         self.scenario = sc
         """The scenario every tenant starts with."""
-        self.engine = Engine(sc, journal_size=journal_size)
+        self.state = state_url(state)
+        """Where the state lives: ``memory`` (this process) or a Redis URL shared with every
+        instance using it (``state=``, else the ``LLMFAKE_STATE`` environment variable)."""
+        shared = (None if self.state == "memory"
+                  else RedisState(self.state, sc, journal_size=journal_size))
+        self.engine = Engine(sc, journal_size=journal_size, shared=shared)
         """The engine: per-tenant state, journals and scenarios."""
         super().__init__(host, port, sock)
         self._log = log
@@ -55,6 +64,8 @@ class Server(Listener):
     thread_name = "llmfake-server"
 
     async def _open(self, sock: socket.socket) -> HttpServer:
+        if self.engine.shared is not None:
+            await self.engine.shared.connect()
         app = App(self.engine, log=self._log)
         http = HttpServer(app, app.body_limit, self.limits)
         await http.serve(sock)
@@ -62,6 +73,8 @@ class Server(Listener):
 
     async def _close(self, runner: HttpServer) -> None:
         await runner.close()
+        if self.engine.shared is not None:
+            await self.engine.shared.close()
 
     # --- addresses (url, port and every provider's base URL come from Listener) ----------
 
@@ -91,10 +104,43 @@ class Server(Listener):
         """Put ``scenario`` in force for ``tenant`` and reset its state."""
         sc = load_scenario(scenario)
         self._call_in_loop(self.engine.set_scenario, tenant, sc)
+        if self.engine.shared is not None:
+            self._await_in_loop(self._publish, tenant, sc)
 
     def reset(self, tenant: str = "default") -> None:
         """Forget ``tenant``'s counters and journal."""
         self._call_in_loop(self.engine.tenant(tenant).reset)
+        if self.engine.shared is not None:
+            self._await_in_loop(self._publish, tenant, None)
+
+    async def _publish(self, tenant: str, sc: Scenario | None) -> None:
+        """Put ``sc`` (None: a reset) in force for ``tenant`` on every instance."""
+        assert self.engine.shared is not None
+        self.engine.tenant(tenant).version = await self.engine.shared.put(tenant, sc)
+
+    def _await_in_loop(self, fn: Any, *args: Any) -> None:
+        """Run the coroutine ``fn(*args)`` in the server's loop (or in a loop of its own when
+        the server is not running) and wait for it."""
+        loop = self._loop
+        if loop is None or self._thread is None or not loop.is_running():
+            shared = self.engine.shared
+
+            async def alone() -> None:
+                try:
+                    await fn(*args)
+                finally:
+                    if shared is not None:
+                        await shared.close()
+
+            asyncio.run(alone())
+            return
+        future = asyncio.run_coroutine_threadsafe(fn(*args), loop)
+        try:
+            future.result(timeout=_CALL_TIMEOUT)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise ServerError(f"the server's event loop did not run {fn.__qualname__} within "
+                              f"{_CALL_TIMEOUT:g} s: it is blocked or shutting down") from None
 
     def _call_in_loop(self, fn: Any, *args: Any) -> None:
         """Run ``fn(*args)`` in the server's loop and wait for it: what it raises is raised
@@ -137,6 +183,7 @@ def serve(
     sock: socket.socket | None = None,
     journal_size: int = JOURNAL_LIMIT,
     limits: Limits | None = None,
+    state: str | None = None,
 ) -> Server:
     """A fake server for ``scenario`` (a ``Scenario``, dict, path or built-in name).
 
@@ -147,6 +194,22 @@ def serve(
     ``limits``: the HTTP core's ceilings and timeouts (``llmfake.server.Limits``: target, header
     block and body sizes, header/body/idle timeouts), e.g. short timeouts to test a client's
     handling of a 408 or of an idle keep-alive connection being closed.
+    ``state``: ``"memory"`` (the default: this process's own) or a Redis URL
+    (``redis://HOST:PORT/DB``) that every server using it shares: tenants, scenarios, limits,
+    scripts, chaos and the journal are then global (default: ``LLMFAKE_STATE``, else memory).
     """
     return Server(scenario, host=host, port=port, seed=seed, log=log, sock=sock,
-                  journal_size=journal_size, limits=limits)
+                  journal_size=journal_size, limits=limits, state=state)
+
+
+
+def state_url(state: str | None) -> str:
+    """``"memory"`` or the Redis URL ``state`` (or ``LLMFAKE_STATE``) names, checked."""
+    if state is None:
+        state = os.environ.get("LLMFAKE_STATE", "") or "memory"
+    if state == "memory":
+        return state
+    if state == "redis":
+        raise ValueError("state 'redis' without a URL starts a private redis-server only "
+                         "under `llmfake serve`; give a URL such as redis://127.0.0.1:6379/0")
+    return check_url(state)
