@@ -56,7 +56,7 @@ def check_size(doc: object, source: str) -> None:
     check costs the document's size in memory, not its expanded size."""
     sizes: dict[int, tuple[int, int]] = {}  # id -> (expanded values, height)
     open_: set[int] = set()
-    stack: list[tuple[Any, bool]] = [(doc, False)]
+    stack: list[tuple[Any, bool]] = [(doc, False)] if isinstance(doc, (dict, list)) else []
     while stack:
         node, done = stack.pop()
         children = list(node.values()) if isinstance(node, dict) else node

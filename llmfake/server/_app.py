@@ -28,7 +28,7 @@ from llmfake.providers import (
     owner_of,
 )
 from llmfake.scenario._model import ErrorSpec
-from llmfake.server._control import control
+from llmfake.server._control import MAX_CONTROL_BODY, control
 from llmfake.server._http import Connection, Request
 from llmfake.server._replay import render as render_replay
 from llmfake.server._wire import Finish, deliver
@@ -80,7 +80,9 @@ class App:
 
     def body_limit(self, req: Request) -> int:
         """The largest body the tenant a request goes to accepts."""
-        tenant, _ = _split(req.path)
+        tenant, path = _split(req.path)
+        if path.startswith("/_llmfake"):
+            return MAX_CONTROL_BODY
         return self.engine.tenant(tenant).scenario.limits.max_request_bytes
 
     def __call__(self, req: Request, conn: Connection) -> Coroutine[Any, Any, None] | None:
@@ -88,8 +90,7 @@ class App:
         start = req.arrived  # every deadline counts from here
         tenant, path = _split(req.path)
         if path.startswith("/_llmfake/") or path == "/_llmfake":
-            control(req, conn, self.engine, tenant, path[len("/_llmfake"):].strip("/"))
-            return None
+            return control(req, conn, self.engine, tenant, path[len("/_llmfake"):].strip("/"))
         engine = self.engine
         state = engine.tenant(tenant)
         query = req.query
