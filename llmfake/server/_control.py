@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import gc
 import ipaddress
 import json
 import os
@@ -36,6 +37,7 @@ import orjson
 from llmfake._version import __version__
 from llmfake.engine._engine import Engine
 from llmfake.errors import ScenarioError
+from llmfake.journal import Journal
 from llmfake.scenario._load import scenario_from_dict, scenario_from_text
 from llmfake.scenario._model import Scenario
 from llmfake.server._http import Connection, Request
@@ -69,7 +71,7 @@ def control(req: Request, conn: Connection, engine: Engine, tenant: str, what: s
         sc = engine.tenant(tenant).scenario
         answer = {"name": sc.name, "source": sc.source, "scenario": _jsonable(sc.raw)}, 200
     elif what == "journal" and method == "GET":
-        answer = engine.tenant(tenant).journal.to_json(), 200
+        answer = _journal(engine.tenant(tenant).journal), 200
     elif what == "reset" and method == "POST":
         engine.tenant(tenant).reset()
         answer = {"status": "ok", "tenant": tenant}, 200
@@ -101,7 +103,19 @@ async def _put_scenario(req: Request, conn: Connection, engine: Engine, tenant: 
 
 
 def _load(body: bytes, content_type: str, source: str) -> Scenario:
-    """Read a scenario body (in the loader's thread)."""
+    """Read a scenario body (in the loader's thread). The collector waits meanwhile: a full
+    collection over a large scenario's new objects stops every thread, the loop's too, for a
+    few hundred milliseconds; without it, the loop only shares the GIL."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _read(body, content_type, source)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _read(body: bytes, content_type: str, source: str) -> Scenario:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -176,6 +190,22 @@ def _json(conn: Connection, value: Any, status: int = 200) -> None:
     except RecursionError:  # a journaled body nested past the encoder's depth
         body = json.dumps(_clip(value, 0), default=str)
     conn.respond(status, _JSON, body.encode())
+
+
+def _journal(journal: Journal) -> list[dict[str, Any]]:
+    try:
+        return journal.to_json()
+    except RecursionError:  # a body nested past the copier's depth: shown clipped
+        out = []
+        for exchange in journal:
+            body, exchange.body = exchange.body, None
+            try:
+                entry = exchange.to_json()
+            finally:
+                exchange.body = body
+            entry["body"] = _clip(body, 0)
+            out.append(entry)
+        return out
 
 
 def _clip(value: Any, depth: int) -> Any:
