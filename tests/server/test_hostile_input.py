@@ -14,6 +14,8 @@ import anthropic
 import httpx
 import openai
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import llmfake
 
@@ -303,3 +305,45 @@ def test_a_control_body_is_capped(server):
     status, _, raw = _raw(server, "PUT", "/t/cap/_llmfake/scenario", b"#" * (9 << 20),
                           {"content-type": "application/yaml"})
     assert status == 413 and "bytes" in json.loads(raw)["error"]["message"]
+
+
+# --- random schemas ------------------------------------------------------------------------------
+
+
+_ANY = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12),
+                 st.floats(allow_nan=False), st.text(max_size=8), st.just([]), st.just({}))
+_KEYWORD_VALUES = {
+    "type": st.one_of(st.sampled_from(["object", "array", "string", "number", "integer",
+                                       "boolean", "null"]), _ANY),
+    "minItems": _ANY, "maxItems": _ANY, "minLength": _ANY, "maxLength": _ANY,
+    "minimum": _ANY, "maximum": _ANY, "multipleOf": _ANY, "required": _ANY,
+    "minProperties": _ANY, "pattern": st.one_of(st.from_regex(r"[a(|)*+?{}0-9^$\\]{0,12}",
+                                                              fullmatch=True), _ANY),
+    "enum": _ANY, "const": _ANY, "format": _ANY, "uniqueItems": _ANY,
+}
+_SCHEMAS = st.recursive(
+    st.dictionaries(st.sampled_from(sorted(_KEYWORD_VALUES)), _ANY, max_size=4),
+    lambda inner: st.one_of(
+        st.fixed_dictionaries({"items": inner}),
+        st.fixed_dictionaries({"properties": st.dictionaries(st.text(max_size=3), inner,
+                                                             max_size=3)}),
+        st.fixed_dictionaries({"anyOf": st.lists(inner, max_size=3)}),
+        st.fixed_dictionaries({"allOf": st.lists(inner, max_size=3)}),
+        st.builds(lambda a, b: {**a, **b}, inner,
+                  st.fixed_dictionaries({k: v for k, v in list(_KEYWORD_VALUES.items())[:6]})),
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(schema=_SCHEMAS)
+def test_any_response_schema_gets_an_answer_or_a_400_within_a_second(server, schema):
+    body = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}],
+                       "response_format": {"type": "json_schema",
+                                           "json_schema": {"name": "r", "schema": schema}}})
+    start = time.perf_counter()
+    status, _, raw = _raw(server, "POST", "/t/fuzz/v1/chat/completions", body.encode(),
+                          {"content-type": "application/json"})
+    assert time.perf_counter() - start < 1.0
+    assert status in (200, 400), raw
