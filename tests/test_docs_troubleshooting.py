@@ -193,6 +193,13 @@ def control_api(tmp_path: Path) -> str:
                          content="rules:\n  - {eror: rate_limit}\n").text
 
 
+def control_refused(tmp_path: Path) -> str:
+    with llmfake.serve() as server:
+        return httpx.post(server.url + "/_llmfake/scenario", content="reply: pwned\n",
+                          headers={"origin": "https://evil.example",
+                                   "content-type": "text/plain"}).text
+
+
 def network_blocked(tmp_path: Path) -> str:
     from llmfake.intercept import NetworkBlockedError, intercept
 
@@ -226,6 +233,7 @@ TRIGGERS: dict[str, Callable[[Path], str]] = {
     "connection-refused": connection_refused,
     "wrong-key": wrong_key,
     "control-api": control_api,
+    "control-refused": control_refused,
     "steps-never-used": lambda d: pytest_session(d, "-p", "llmfake"),
     "fewer-attempts": lambda d: pytest_session(d, "-p", "llmfake"),
     "unexpected-request": lambda d: pytest_session(d, "-p", "llmfake"),

@@ -16,6 +16,15 @@ Limits: ``not``, ``if``/``then``/``else``, ``contains``, ``dependent*``, ``patte
 built from Python's own regex parse tree, checked with ``re.search``, else plain words); length
 limits do not apply to ``format`` strings; ``oneOf`` exclusivity is checked only shallowly
 (type, const, enum, required and property types); an unsatisfiable schema gives an invalid value.
+
+Bounds: the schema comes from a request, so nothing in it may cost the server more than a model
+could answer. ``_schema_check.check_schema`` refuses, before the generator runs, what is
+malformed or too large (the providers answer it with their 400). The generator itself never
+raises and stays bounded whatever it is given: a pattern's string is built within a step
+budget, and checked with ``re.search`` only when the pattern holds what the builder skips
+(lookarounds, back references, inner anchors) and cannot backtrack catastrophically (no repeat
+around an alternation or another open-ended repeat), so ``"pattern": "^(a|a){24}(?=b)"`` costs
+microseconds, not seconds.
 """
 
 from __future__ import annotations
@@ -46,6 +55,8 @@ DEFAULT_WORDS: tuple[str, ...] = (
 _DEEP = 6  # nesting depth after which only the cheapest valid value is produced
 _BUDGET = 1000  # subschema visits after which everything counts as deep: bounds the output size
 _GIVE_UP = 64  # with 10 * _BUDGET visits, a hard stop for required recursion that never ends
+_PATTERN_STEPS = 50_000  # parse-tree steps (characters, mostly) one pattern string may take
+_VERIFY_CHARS = 256  # longest built string re.search checks against a pattern that needs it
 _ALPHABET = string.ascii_letters + string.digits + " _-.@:/"
 _EPOCH = datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)
 _HINTS = (
@@ -78,6 +89,10 @@ def instance_from_schema(
 
 def _num(value: Any) -> float | None:
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _types(value: Any) -> list[Any]:
@@ -147,10 +162,25 @@ def _in_class(items: Any, ch: str) -> bool:
     return False
 
 
-def _emit(tree: Any, rng: random.Random, extra: int, spread: int) -> str:
+class _Steps:
+    """What is left of one pattern string's step budget."""
+
+    __slots__ = ("left",)
+
+    def __init__(self, left: int) -> None:
+        self.left = left
+
+    def take(self, n: int = 1) -> None:
+        self.left -= n
+        if self.left < 0:
+            raise ValueError("pattern string over its step budget")
+
+
+def _emit(tree: Any, rng: random.Random, extra: int, spread: int, steps: _Steps) -> str:
     """Build one string from a parsed regex; anchors and lookarounds are skipped, not honoured."""
     out: list[str] = []
     for op, av in tree:
+        steps.take()
         name = op.name
         if name == "LITERAL":
             out.append(chr(av))
@@ -165,24 +195,75 @@ def _emit(tree: Any, rng: random.Random, extra: int, spread: int) -> str:
                 ]
             out.append(rng.choice(pool))
         elif name == "BRANCH":
-            out.append(_emit(rng.choice(av[1]), rng, extra, spread))
+            out.append(_emit(rng.choice(av[1]), rng, extra, spread, steps))
         elif name in ("SUBPATTERN", "ATOMIC_GROUP"):
-            out.append(_emit(av[-1] if name == "SUBPATTERN" else av, rng, extra, spread))
+            out.append(_emit(av[-1] if name == "SUBPATTERN" else av, rng, extra, spread, steps))
         elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
             low, high, sub = av
             first = min(high, low + extra)
             count = rng.randint(first, min(high, first + spread))
-            out.extend(_emit(sub, rng, extra, spread) for _ in range(count))
+            steps.take(count)  # a{1000000} stops here, before building anything
+            out.extend(_emit(sub, rng, extra, spread, steps) for _ in range(count))
         elif name not in ("AT", "ASSERT", "ASSERT_NOT"):
             raise ValueError(f"unsupported regex construct {name}")
     return "".join(out)
 
 
+_CHECKED = frozenset({"ASSERT", "ASSERT_NOT", "GROUPREF", "GROUPREF_EXISTS"})
+
+
+def _needs_check(tree: Any, top: bool = True) -> bool:
+    """Whether a string built from ``tree`` may miss the pattern: it holds a lookaround, or an
+    anchor anywhere but at the very start or end (the builder honours neither)."""
+    items = list(tree)
+    for i, (op, av) in enumerate(items):
+        name = op.name
+        if name in _CHECKED:
+            return True
+        if name == "AT" and not (top and (i == 0 or i == len(items) - 1)):
+            return True
+        for sub in _children(name, av):
+            if _needs_check(sub, False):
+                return True
+    return False
+
+
+def _children(name: str, av: Any) -> list[Any]:
+    if name == "BRANCH":
+        return list(av[1])
+    if name == "SUBPATTERN":
+        return [av[-1]]
+    if name == "ATOMIC_GROUP":
+        return [av]
+    if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+        return [av[2]]
+    return []
+
+
+def _ambiguous(tree: Any, in_repeat: bool = False) -> bool:
+    """Whether ``re.search`` may backtrack exponentially on ``tree``: a repeat around an
+    alternation or around another repeat of variable count (``(a|a){24}``, ``(a+)+``)."""
+    for op, av in tree:
+        name = op.name
+        if in_repeat and (name == "BRANCH" or (
+                name in ("MAX_REPEAT", "MIN_REPEAT") and av[0] != av[1])):
+            return True
+        repeat = name in ("MAX_REPEAT", "MIN_REPEAT") and av[1] > 1
+        if any(_ambiguous(sub, in_repeat or repeat) for sub in _children(name, av)):
+            return True
+    return False
+
+
 def _from_pattern(pattern: str, rng: random.Random, extra: int, spread: int) -> str | None:
     try:
-        text = _emit(_sre.parse(pattern), rng, extra, spread)
+        tree = _sre.parse(pattern)
+        text = _emit(tree, rng, extra, spread, _Steps(_PATTERN_STEPS))
+        if not _needs_check(tree):
+            return text
+        if len(text) > _VERIFY_CHARS or _ambiguous(tree):
+            return None  # checking could take the loop for seconds: give up on this pattern
         return text if re.search(pattern, text) else None
-    except Exception:  # exotic syntax or a changed private parser: the caller falls back
+    except Exception:  # exotic syntax, a budget spent, or a changed private parser
         return None
 
 
@@ -305,15 +386,15 @@ class _Generator:
             ("const" in s and not _same(s["const"], value))
             or (isinstance(enum, list) and not any(_same(e, value) for e in enum))
             or (kinds and not any(_is_type(value, k) for k in kinds))
-            or not all(self.matches(b, value, depth + 1) for b in s.get("allOf", ()))
+            or not all(self.matches(b, value, depth + 1) for b in _list(s.get("allOf")))
         ):
             return False
         for key in ("anyOf", "oneOf"):
-            if s.get(key) and not any(self.matches(b, value, depth + 1) for b in s[key]):
+            if _list(s.get(key)) and not any(self.matches(b, value, depth + 1) for b in s[key]):
                 return False
         if isinstance(value, dict):
             props = p if isinstance(p := s.get("properties"), Mapping) else {}
-            if any(r not in value for r in s.get("required", ())) or (
+            if any(r not in value for r in _list(s.get("required"))) or (
                 s.get("additionalProperties") is False and any(k not in props for k in value)
             ):
                 return False
@@ -324,7 +405,7 @@ class _Generator:
 
     def object(self, s: Mapping[str, Any], depth: int, deep: bool) -> dict[str, Any]:
         props = p if isinstance(p := s.get("properties"), Mapping) else {}
-        required = [r for r in s.get("required", ()) if isinstance(r, str)]
+        required = [r for r in _list(s.get("required")) if isinstance(r, str)]
         extra = s.get("additionalProperties", True)
         values = True if extra is False else extra
         out = {n: self.gen(sub, depth + 1) for n, sub in props.items() if not deep or n in required}
@@ -404,6 +485,12 @@ class _Generator:
         return text
 
     def number(self, s: Mapping[str, Any], integer: bool) -> int | float:
+        try:
+            return self._number(s, integer)
+        except (OverflowError, ValueError):  # bounds near the float limits, or infinite ones
+            return 0
+
+    def _number(self, s: Mapping[str, Any], integer: bool) -> int | float:
         lo, hi = _num(s.get("minimum")), _num(s.get("maximum"))
         lo_ex, hi_ex = s.get("exclusiveMinimum") is True, s.get("exclusiveMaximum") is True
         if (x := _num(s.get("exclusiveMinimum"))) is not None and (lo is None or x >= lo):

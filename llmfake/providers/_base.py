@@ -10,6 +10,7 @@ from typing import Any, overload
 
 from llmfake.engine._call import Call
 from llmfake.engine._plan import Plan
+from llmfake.engine._schema_check import SchemaError, check_schema
 from llmfake.scenario._model import ErrorSpec
 
 _orjson: Any
@@ -237,6 +238,26 @@ def strike_index(events: Sequence[Event], after_chunks: int | None) -> int:
         if chunk:
             sent += 1
     return len(events)
+
+
+def check_call_schemas(call: Call, response: Callable[[str], InvalidRequest],
+                       tool: Callable[[str, str], InvalidRequest]) -> Call:
+    """``call``, once its response schema and each tool's parameter schema pass
+    ``check_schema`` (the fake generates from them: a malformed one, or one asking for more
+    than a model could answer, must cost a 400, not the loop's time or a 500). Otherwise the
+    provider's own error: ``response(problem)``, or ``tool(name, problem)``."""
+    try:
+        if call.response_schema is not None:
+            check_schema(call.response_schema)
+    except SchemaError as exc:
+        raise response(str(exc)) from None
+    for spec in call.tools:
+        if spec.parameters is not None:
+            try:
+                check_schema(spec.parameters)
+            except SchemaError as exc:
+                raise tool(spec.name, str(exc)) from None
+    return call
 
 
 _PLAIN_LEAVES = (str, int, type(None))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from llmfake._duration import go_duration
@@ -152,7 +152,7 @@ def render_error(spec: ErrorSpec, request_id: str, call: Call | None) -> Rendere
 
 def render_invalid(exc: InvalidRequest, request_id: str) -> Rendered:
     """An OpenAI error response for a request it rejects."""
-    etype = "invalid_request_error"
+    etype = "server_error" if exc.status >= 500 else "invalid_request_error"
     body = {"error": {"message": exc.message, "type": etype, "param": exc.param,
                       "code": exc.code}}
     headers = {"content-type": JSON_TYPE, "x-request-id": request_id,
@@ -211,6 +211,26 @@ def opt_int(body: Mapping[str, Any], key: str, *, minimum: int = 0,
                              code="integer_out_of_range" if value > minimum else
                              "integer_below_min_value")
     return value
+
+
+def schema_errors(body: Mapping[str, Any], where: str) -> tuple[
+        Callable[[str], InvalidRequest], Callable[[str, str], InvalidRequest]]:
+    """OpenAI's 400s for a response format's schema (``where`` names its field) and a function
+    tool's parameters that llmfake refuses (see ``engine._schema_check``)."""
+    def response(problem: str) -> InvalidRequest:
+        # chat: response_format.json_schema.name; responses: text.format.name
+        fmt: Any = body.get("response_format") if where == "response_format" else body.get("text")
+        for key in (("json_schema",) if where == "response_format" else ("format",)):
+            fmt = fmt.get(key) if isinstance(fmt, Mapping) else None
+        name = fmt.get("name", "response") if isinstance(fmt, Mapping) else "response"
+        return InvalidRequest(f"Invalid schema for response_format '{name}': {problem}.",
+                              param=where)
+
+    def tool(name: str, problem: str) -> InvalidRequest:
+        return InvalidRequest(f"Invalid schema for function '{name}': {problem}.",
+                              param="tools", code="invalid_function_parameters")
+
+    return response, tool
 
 
 def stop_list(body: Mapping[str, Any]) -> tuple[str, ...]:

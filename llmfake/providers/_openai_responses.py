@@ -22,6 +22,7 @@ from llmfake.providers._base import (
     Incoming,
     InvalidRequest,
     Rendered,
+    check_call_schemas,
     dumps,
     pretty,
     strike_index,
@@ -38,6 +39,7 @@ from llmfake.providers._openai_common import (
     make_call,
     opt_int,
     require_model,
+    schema_errors,
 )
 from llmfake.scenario._model import ErrorSpec
 
@@ -75,7 +77,7 @@ def parse(inc: Incoming) -> Call:
     # Checked here so that rendering, which echoes them, cannot fail.
     opt_int(body, "max_tool_calls")
     opt_int(body, "top_logprobs", maximum=20)
-    return make_call(
+    return check_call_schemas(make_call(
         inc, "openai", "responses", model,
         messages=tuple(messages),
         stream=body.get("stream") is True,
@@ -84,7 +86,7 @@ def parse(inc: Incoming) -> Call:
         forced_tool=forced_tool(body.get("tool_choice")),
         response_schema=schema,
         response_json=wants_json,
-    )
+    ), *schema_errors(body, "text.format.schema"))
 
 
 def _input_messages(raw: Any) -> Iterator[Message]:

@@ -29,6 +29,7 @@ from llmfake.providers._base import (
     ProviderSpec,
     Rendered,
     Route,
+    check_call_schemas,
     dumps,
 )
 from llmfake.scenario._model import ErrorSpec
@@ -200,10 +201,17 @@ def parse_messages(inc: Incoming) -> Call:
     if not all(isinstance(s, str) for s in stop):
         raise InvalidRequest("stop_sequences: Input should be a valid list of strings")
     schema = _schema(body)
-    return _call(inc, "chat", model, messages=_messages(body), stream=body.get("stream") is True,
+    call = _call(inc, "chat", model, messages=_messages(body), stream=body.get("stream") is True,
                  max_tokens=max_tokens, stop=tuple(stop), tools=_tools(body),
                  forced_tool=_forced_tool(body.get("tool_choice")), response_schema=schema,
                  response_json=schema is not None, body=body)
+    where = "output_config" if isinstance(body.get("output_config"), Mapping) else "output_format"
+    return check_call_schemas(
+        call,
+        lambda problem: InvalidRequest(f"{where}.format.schema: JSON schema is invalid: "
+                                       f"{problem}"),
+        lambda name, problem: InvalidRequest(f"tools: input_schema of tool '{name}': JSON "
+                                             f"schema is invalid: {problem}"))
 
 
 def parse_count_tokens(inc: Incoming) -> Call:

@@ -7,6 +7,12 @@ A stream is ``:streamGenerateContent?alt=sse`` (SSE), or a JSON array without ``
 
 Pure like every provider: a request becomes a ``Call``, a ``Plan`` becomes bytes. Protobuf JSON
 takes lowerCamel and snake_case field names alike, so every field is read under both spellings.
+
+Sizes are bounded as the API bounds them: ``batchEmbedContents`` takes at most 100 requests
+(``* BatchEmbedContentsRequest.requests: at most 100 requests can be in one batch``), an
+embedding's ``outputDimensionality`` is at most the model's own size (3072 for
+gemini-embedding-001, 768 for text-embedding-004 and embedding-001), and ``candidateCount``
+is 1 to 8 (0 is protobuf's "unset", one candidate).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from llmfake.providers._base import (
     ProviderSpec,
     Rendered,
     Route,
+    check_call_schemas,
     dumps,
     pretty,
     strike_index,
@@ -250,7 +257,7 @@ def parse_generate(inc: Incoming) -> Call:
     schema = _get(gen, "responseJsonSchema")
     if not isinstance(schema, Mapping):
         schema = _schema(_get(gen, "responseSchema"))
-    return _call(
+    call = _call(
         inc, "chat",
         messages=_messages(body, "GenerateContentRequest"),
         stream=inc.path.endswith(":streamGenerateContent"),
@@ -258,13 +265,35 @@ def parse_generate(inc: Incoming) -> Call:
         max_tokens=max_tokens if max_tokens and max_tokens > 0 else None,
         stop=(stop,) if isinstance(stop, str) else tuple(s for s in _list(stop)
                                                          if isinstance(s, str)),
-        n=max(_int(gen, "candidateCount", where + "candidate_count") or 1, 1),
+        n=_candidates(_int(gen, "candidateCount", where + "candidate_count"), where),
         tools=_tools(body),
         forced_tool=_forced(body),
         response_schema=schema if isinstance(schema, Mapping) else None,
         response_json=(_get(gen, "responseMimeType") == "application/json"
                        or isinstance(schema, Mapping)),
     )
+    return check_call_schemas(
+        call,
+        lambda problem: InvalidRequest(f"* GenerateContentRequest.{where}response_schema: "
+                                       f"{problem}\n"),
+        lambda name, problem: InvalidRequest(
+            f"* GenerateContentRequest.tools.function_declarations[{name}].parameters: "
+            f"{problem}\n"))
+
+
+MAX_CANDIDATES = 8
+"""The most candidates one generateContent request may ask for."""
+MAX_BATCH = 100
+"""The most requests in one batchEmbedContents."""
+
+
+def _candidates(count: int | None, where: str) -> int:
+    if not count:
+        return 1
+    if not 1 <= count <= MAX_CANDIDATES:
+        raise InvalidRequest(f"* GenerateContentRequest.{where}candidate_count: must be in the "
+                             f"range [1, {MAX_CANDIDATES}], got {count}\n")
+    return count
 
 
 def parse_count(inc: Incoming) -> Call:
@@ -283,6 +312,9 @@ def parse_embed(inc: Incoming) -> Call:
         if not isinstance(requests, list) or not requests:
             raise InvalidRequest("* BatchEmbedContentsRequest.requests: requests is not "
                                  "specified\n")
+        if len(requests) > MAX_BATCH:
+            raise InvalidRequest(f"* BatchEmbedContentsRequest.requests: at most {MAX_BATCH} "
+                                 "requests can be in one batch\n")
         first = requests[0]
     else:
         if _get(body, "content") is None:
@@ -292,6 +324,9 @@ def parse_embed(inc: Incoming) -> Call:
     model = inc.params.get("model", "")
     # Without outputDimensionality each model has its own size, which the engine cannot know.
     default = 768 if model in ("text-embedding-004", "embedding-001") else 3072
+    if dims is not None and (dims < 0 or dims > default):
+        raise InvalidRequest(f"* EmbedContentRequest.output_dimensionality: must be between 1 "
+                             f"and {default} for models/{model}, got {dims}\n")
     return _call(inc, "embeddings", inputs=tuple(_text_of(_get(r, "content")) for r in requests),
                  dimensions=dims if dims and dims > 0 else default)
 

@@ -20,9 +20,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from llmfake.engine._call import Call, Message, ToolResult
+from llmfake.engine._engine import DEFAULT_EMBEDDING_DIMENSIONS
 from llmfake.engine._plan import Choice, Plan
 from llmfake.engine._text import tokenize
-from llmfake.providers._base import Event, Incoming, InvalidRequest, ProviderSpec, Rendered, Route
+from llmfake.providers._base import (
+    Event,
+    Incoming,
+    InvalidRequest,
+    ProviderSpec,
+    Rendered,
+    Route,
+    check_call_schemas,
+)
 from llmfake.providers._openai_common import function_tools
 from llmfake.scenario._model import ErrorSpec
 
@@ -163,8 +172,19 @@ def parse_chat(inc: Incoming) -> Call:
     """``POST /api/chat`` to a ``Call`` (no messages: the model is only loaded)."""
     body, model = _body(inc, "ChatRequest")
     raw = _get(body, "messages", list, "ChatRequest", "[]api.Message")
-    return _call(inc, "chat", model, messages=_messages(raw), **_common(body, "ChatRequest"),
-                 tools=function_tools(body.get("tools"), flat=False))
+    return _schemas_checked(_call(inc, "chat", model, messages=_messages(raw),
+                                  **_common(body, "ChatRequest"),
+                                  tools=function_tools(body.get("tools"), flat=False)))
+
+
+def _schemas_checked(call: Call) -> Call:
+    # Ollama turns a format schema into a grammar when the model runs, and a schema it cannot
+    # use fails there with a 500 (like a format of the wrong type, in _common).
+    return check_call_schemas(
+        call,
+        lambda problem: InvalidRequest(f"invalid format: {problem}; expected \"json\" or a "
+                                       "valid JSON schema", status=500),
+        lambda name, problem: InvalidRequest(f"invalid tool {name}: {problem}", status=500))
 
 
 def parse_generate(inc: Incoming) -> Call:
@@ -177,8 +197,8 @@ def parse_generate(inc: Incoming) -> Call:
         raise InvalidRequest("raw mode does not support template, system, or context")
     messages = ((Message("system", system),) if system else ()) + (
         (Message("user", prompt),) if prompt else ())
-    return _call(inc, "completions", model, messages=messages,
-                 **_common(body, "GenerateRequest"))
+    return _schemas_checked(_call(inc, "completions", model, messages=messages,
+                                  **_common(body, "GenerateRequest")))
 
 
 def _embed(inc: Incoming, struct: str, key: str, many: bool) -> Call:
@@ -191,7 +211,11 @@ def _embed(inc: Incoming, struct: str, key: str, many: bool) -> Call:
     else:
         raise InvalidRequest("invalid input type")
     dims = _get(body, "dimensions", int, struct, "int")
-    return _call(inc, "embeddings", model, inputs=inputs, dimensions=dims or None)
+    # Ollama cuts each vector to ``dimensions`` and cannot make one longer than the model's own:
+    # a larger value gets the model's size (the fake's default for an unknown model).
+    longest = DEFAULT_EMBEDDING_DIMENSIONS
+    return _call(inc, "embeddings", model, inputs=inputs,
+                 dimensions=dims if dims and 0 < dims <= longest else None)
 
 
 def parse_embed(inc: Incoming) -> Call:

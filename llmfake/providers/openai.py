@@ -6,6 +6,13 @@ The shapes follow OpenAI's OpenAPI spec (``openai/openai-openapi``) and what the
 ``finish_reason`` null until the last chunk; ``GET /v1/models`` is
 ``{"object": "list", "data": [{"id", "object": "model", "created", "owned_by"}]}``.
 
+Embeddings are bounded as the API bounds them (its reference for ``input``): at most 2048
+inputs in an array, each at most 8192 tokens, 300,000 tokens summed over all inputs (beyond it
+the API answers ``Requested N tokens, max 300000 tokens per request``, code
+``max_tokens_per_request``), and ``dimensions`` up to 3072 (text-embedding-3-large's size, the
+largest). Tokens are llmfake's estimate (``engine._text``), counted in slices that stop as
+soon as a limit is passed, so a 32 MiB body costs no more than a request at the limit.
+
 The responses API lives in ``_openai_responses``. Everything here is pure: a request becomes a
 ``Call``, a ``Plan`` becomes bytes; the server does the sending and the timing.
 """
@@ -22,7 +29,7 @@ from typing import Any
 
 from llmfake.engine._call import Call, Message
 from llmfake.engine._plan import Choice, Plan
-from llmfake.engine._text import tokenize
+from llmfake.engine._text import count_tokens, tokenize
 from llmfake.providers import _openai_responses as responses
 from llmfake.providers._base import (
     Event,
@@ -32,6 +39,7 @@ from llmfake.providers._base import (
     ProviderSpec,
     Rendered,
     Route,
+    check_call_schemas,
     dumps,
     pretty,
 )
@@ -50,6 +58,7 @@ from llmfake.providers._openai_common import (
     render_error,
     render_invalid,
     require_model,
+    schema_errors,
     stop_list,
     stream_error,
 )
@@ -87,7 +96,7 @@ def parse_chat(inc: Incoming) -> Call:
     if max_tokens is None:
         max_tokens = opt_int(body, "max_tokens")
     schema, wants_json = _response_format(body.get("response_format"))
-    return make_call(
+    return check_call_schemas(make_call(
         inc, "openai", "chat", model,
         messages=messages_of(raw),
         stream=body.get("stream") is True,
@@ -98,7 +107,7 @@ def parse_chat(inc: Incoming) -> Call:
         forced_tool=forced_tool(body.get("tool_choice")),
         response_schema=schema,
         response_json=wants_json,
-    )
+    ), *schema_errors(body, "response_format"))
 
 
 def _response_format(fmt: Any) -> tuple[Mapping[str, Any] | None, bool]:
@@ -379,13 +388,63 @@ def parse_embeddings(inc: Incoming) -> Call:
     else:
         raise InvalidRequest("'$.input' is invalid. Please check the API reference: "
                              "https://platform.openai.com/docs/api-reference.", param="input")
+    _check_embedding_inputs(inputs, raw)
     fmt = body.get("encoding_format", "float")
     if fmt not in ("float", "base64"):
         raise InvalidRequest(f"Invalid value for 'encoding_format': {fmt!r}. Supported values "
                              "are: 'float' and 'base64'.", param="encoding_format",
                              code="invalid_value")
     return make_call(inc, "openai", "embeddings", model, inputs=tuple(inputs),
-                     dimensions=opt_int(body, "dimensions", minimum=1, maximum=65536))
+                     dimensions=opt_int(body, "dimensions", minimum=1,
+                                        maximum=MAX_EMBEDDING_DIMENSIONS))
+
+
+MAX_EMBEDDING_INPUTS = 2048
+"""Inputs in one embeddings request."""
+MAX_EMBEDDING_INPUT_TOKENS = 8192
+"""Tokens in one embeddings input."""
+MAX_EMBEDDING_TOKENS = 300_000
+"""Tokens summed over one embeddings request's inputs."""
+MAX_EMBEDDING_DIMENSIONS = 3072
+"""The largest ``dimensions`` (text-embedding-3-large's own size)."""
+_SLICE = 65_536
+
+
+def _tokens_past(text: str, limit: int) -> int:
+    """``text``'s tokens, counted slice by slice and no further than just past ``limit``."""
+    total = 0
+    for start in range(0, len(text), _SLICE):
+        total += count_tokens(text[start:start + _SLICE])
+        if total > limit:
+            break
+    return total
+
+
+def _check_embedding_inputs(inputs: list[str], raw: Any) -> None:
+    if isinstance(raw, list) and len(raw) > MAX_EMBEDDING_INPUTS:
+        raise InvalidRequest(f"'$.input' is invalid: an array of at most {MAX_EMBEDDING_INPUTS}"
+                             f" items is allowed, but got {len(raw)}. Please check the API "
+                             "reference: https://platform.openai.com/docs/api-reference.",
+                             param="input")
+    total = 0
+    for text in inputs:
+        # a token is at least a character: short texts need no counting
+        tokens = (len(text) if len(text) <= MAX_EMBEDDING_INPUT_TOKENS
+                  else _tokens_past(text, MAX_EMBEDDING_INPUT_TOKENS))
+        if tokens > MAX_EMBEDDING_INPUT_TOKENS:
+            raise InvalidRequest(
+                f"This model's maximum context length is {MAX_EMBEDDING_INPUT_TOKENS} tokens, "
+                f"however you requested {tokens} tokens ({tokens} in your prompt; 0 for the "
+                "completion). Please reduce your prompt; or completion length.", param="input")
+        total += tokens
+    if total > MAX_EMBEDDING_TOKENS:
+        counted = 0  # the character bound said maybe: count for real, stopping past the limit
+        for text in inputs:
+            counted += _tokens_past(text, MAX_EMBEDDING_TOKENS - counted)
+            if counted > MAX_EMBEDDING_TOKENS:
+                raise InvalidRequest(f"Requested {counted} tokens, max {MAX_EMBEDDING_TOKENS} "
+                                     "tokens per request", param="input",
+                                     code="max_tokens_per_request")
 
 
 def _encode(vector: tuple[float, ...], fmt: str) -> Any:

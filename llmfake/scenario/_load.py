@@ -3,6 +3,12 @@
 The format and its checks are declared in ``_format``; this module reads text and files, finds
 the built-in library, and turns what the checks found into one ``ScenarioError`` that lists
 every mistake with its path.
+
+A scenario may come from anyone who can reach the control API, so its size is bounded before
+anything reads it: at most ``MAX_VALUES`` values once YAML aliases are expanded (a "billion
+laughs" document is a few hundred bytes that alias its way to billions of values, which
+``reply.json`` would then write out on every request), nesting at most ``MAX_DEPTH`` deep, no
+alias inside its own anchor, and at most ``MAX_RULES`` rules.
 """
 
 from __future__ import annotations
@@ -36,6 +42,58 @@ def _error(exc: ValidationError, source: str) -> ScenarioError:
     return ScenarioError(problems[0][1], path=problems[0][0], source=source, problems=problems)
 
 
+MAX_VALUES = 1_000_000
+"""Values (mappings, lists and scalars) in a scenario once YAML aliases are expanded."""
+MAX_DEPTH = 100
+"""How deep a scenario's mappings and lists may nest."""
+MAX_RULES = 10_000
+"""Rules in one scenario."""
+
+
+def check_size(doc: object, source: str) -> None:
+    """Refuse (``ScenarioError``) a document over ``MAX_VALUES``, ``MAX_DEPTH`` or
+    ``MAX_RULES``. Aliased values are measured once and counted each time they appear, so the
+    check costs the document's size in memory, not its expanded size."""
+    sizes: dict[int, tuple[int, int]] = {}  # id -> (expanded values, height)
+    open_: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(doc, False)] if isinstance(doc, (dict, list)) else []
+    while stack:
+        node, done = stack.pop()
+        children = list(node.values()) if isinstance(node, dict) else node
+        key = id(node)
+        if done:
+            open_.discard(key)
+            count, height = 1 + (len(node) if isinstance(node, dict) else 0), 0
+            for child in children:
+                c, h = sizes.get(id(child), (1, 0)) if isinstance(child, (dict, list)) else (1, 0)
+                count, height = min(count + c, MAX_VALUES + 1), max(height, h + 1)
+            sizes[key] = (count, height)
+            continue
+        if key in sizes:
+            continue
+        open_.add(key)
+        stack.append((node, True))
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if id(child) in open_:
+                    raise ScenarioError("a YAML alias refers to a value that contains it; a "
+                                        "scenario cannot contain itself", source=source)
+                if id(child) not in sizes:
+                    stack.append((child, False))
+    count, height = sizes.get(id(doc), (1, 0))
+    if height > MAX_DEPTH:
+        raise ScenarioError(f"nested {height} levels deep; a scenario may nest at most "
+                            f"{MAX_DEPTH}", source=source)
+    if count > MAX_VALUES:
+        raise ScenarioError(f"over {MAX_VALUES} values once YAML aliases are expanded; keep "
+                            "large replies in a file the scenario names (a cassette), or "
+                            "anchors from repeating themselves", source=source)
+    rules = doc.get("rules") if isinstance(doc, dict) else None
+    if isinstance(rules, list) and len(rules) > MAX_RULES:
+        raise ScenarioError(f"{len(rules)} rules; a scenario may have at most {MAX_RULES}",
+                            path="rules", source=source)
+
+
 def parse_step(doc: Mapping[str, Any], source: str = "<step>") -> Step:
     """Validate one script step (as the ``reply``/``error``/``fault`` helpers build)."""
     try:
@@ -46,6 +104,7 @@ def parse_step(doc: Mapping[str, Any], source: str = "<step>") -> Step:
 
 def scenario_from_dict(doc: Mapping[str, Any], source: str = "<dict>") -> Scenario:
     """Validate ``doc`` and build a ``Scenario``; errors name ``source`` and each field path."""
+    check_size(doc, source)
     try:
         parsed = _format.Scenario.model_validate(doc, context={"source": source})
     except ValidationError as exc:
@@ -57,8 +116,14 @@ def scenario_from_text(text: str, source: str = "<text>") -> Scenario:
     """Parse YAML (JSON is YAML too) and build a ``Scenario``."""
     try:
         doc = safe_load(text)
-    except yaml.YAMLError:
+    except yaml.YAMLError as exc:
+        if "nesting depth" in str(exc):  # libyaml's own limit (1000): no need to parse again
+            raise ScenarioError(f"nested too deeply; a scenario may nest at most {MAX_DEPTH} "
+                                "levels", source=source) from None
         _not_yaml(text, source)
+    except RecursionError:
+        raise ScenarioError(f"nested too deeply; a scenario may nest at most {MAX_DEPTH} "
+                            "levels", source=source) from None
     if doc is None:
         doc = {}
     return scenario_from_dict(doc, source)
@@ -69,6 +134,9 @@ def _not_yaml(text: str, source: str) -> NoReturn:
     vaguer ("did not find expected ','" where PyYAML says what it got instead)."""
     try:
         yaml.load(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise ScenarioError(f"nested too deeply; a scenario may nest at most {MAX_DEPTH} "
+                            "levels", source=source) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

@@ -347,7 +347,20 @@ def _of(types: tuple[type, ...], what: str) -> Callable[[object], Any]:
 
 ARGUMENTS = Value(_of((Mapping, str), "an object or a JSON string"),
                   {"type": ["object", "string", "null"]})
-SCHEMA_OBJECT = Value(_of((Mapping,), "a JSON Schema object"), {"type": ["object", "null"]})
+def _schema_object(value: object) -> Any:
+    """A JSON Schema the generator can answer (see ``engine._schema_check``)."""
+    from llmfake.engine._schema_check import SchemaError, check_schema
+
+    value = _of((Mapping,), "a JSON Schema object")(value)
+    if value is not None:
+        try:
+            check_schema(value)
+        except SchemaError as exc:
+            raise problem(f"not a JSON Schema llmfake can answer: {exc}") from None
+    return value
+
+
+SCHEMA_OBJECT = Value(_schema_object, {"type": ["object", "null"]})
 
 
 def _regex(value: object) -> str:

@@ -35,7 +35,7 @@ from llmfake.providers import (
 from llmfake.providers._openai_common import render_invalid
 from llmfake.providers._router import Router
 from llmfake.scenario._model import ErrorSpec
-from llmfake.server._control import control
+from llmfake.server._control import MAX_CONTROL_BODY, control
 from llmfake.server._http import Connection, Request
 from llmfake.server._replay import render as render_replay
 from llmfake.server._wire import Finish, deliver
@@ -62,7 +62,9 @@ class App:
 
     def body_limit(self, req: Request) -> int:
         """The largest body the tenant a request goes to accepts."""
-        tenant, _ = _split(req.path)
+        tenant, path = _split(req.path)
+        if path.startswith("/_llmfake"):
+            return MAX_CONTROL_BODY
         return self.engine.tenant(tenant).scenario.limits.max_request_bytes
 
     def __call__(self, req: Request, conn: Connection) -> Coroutine[Any, Any, None] | None:
@@ -124,10 +126,21 @@ class App:
             _LOG.exception("llmfake failed on %s %s", req.method, path)
             exchange.outcome = "llmfake error"
             bug = InvalidRequest(f"llmfake internal error: {type(exc).__name__}: {exc}. This is "
-                                 "a bug in llmfake; please report it.", status=500)
-            _respond(conn, render_invalid(bug, "req_llmfake_internal_error"), exchange)
+                                 "a bug in llmfake; please report it.", status=500,
+                                 kind="server_error")
+            # In the shape of the provider the client speaks, so its SDK raises its own error;
+            # x-should-retry: false, so the SDK does not repeat a request that fails the same.
+            rendered = self.provider_of(req.method, path, req.headers).invalid(
+                bug, "req_llmfake_internal_error")
+            _respond(conn, _with_headers(rendered, {"x-should-retry": "false"}), exchange)
             finish()
             return None
+
+
+    def provider_of(self, method: str, path: str, headers: Mapping[str, str]) -> ProviderSpec:
+        """The provider whose route serves a request, or whose client most likely sent it."""
+        found = self.router.find(method, path, headers)
+        return found[1] if found is not None else owner_of(path, headers)
 
 
 def _split(target: str) -> tuple[str, str]:
