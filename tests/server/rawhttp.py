@@ -76,7 +76,7 @@ class Wire:
             conn = self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=1 << 20)
             if leftover:  # (h11 takes b"" for the end of the stream)
                 conn.receive_data(leftover)
-        headers = [("host", "fake"), ("content-length", "0")]
+        headers = [("host", "localhost"), ("content-length", "0")]
         if close:
             headers.append(("connection", "close"))
         if expect_continue:
@@ -148,7 +148,7 @@ class Wire:
 def request(method: str, target: str, body: bytes = b"", headers: dict[str, str] | None = None,
             version: str = "1.1") -> bytes:
     """A request's bytes, with a host and (for a body) a content-length."""
-    lines = [f"{method} {target} HTTP/{version}", "host: fake"]
+    lines = [f"{method} {target} HTTP/{version}", "host: localhost"]
     if body:
         lines.append(f"content-length: {len(body)}")
     lines += [f"{k}: {v}" for k, v in (headers or {}).items()]

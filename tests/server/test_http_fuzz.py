@@ -207,7 +207,7 @@ def valid_requests(draw: st.DrawFn) -> bytes:
     path = draw(st.sampled_from(PATHS))
     version = draw(st.sampled_from(["1.1", "1.0"]))
     body = draw(bodies)
-    head = [f"{method} {path} HTTP/{version}", "host: fake"]
+    head = [f"{method} {path} HTTP/{version}", "host: localhost"]
     head += [f"x-{k}: {v}" for k, v in draw(st.dictionaries(tokens, tokens, max_size=4)).items()]
     if draw(st.booleans()):
         head.append("connection: " + draw(st.sampled_from(["close", "keep-alive"])))
