@@ -1,7 +1,8 @@
 """The README's quick start, run literally as a new user would: in a fresh copy of the project,
 with only the system's ``python3`` on the PATH (no virtual environment active), the first
-command installs llmfake into a new venv and starts the server, which then answers curl's
-request. The second command is what CI runs verbatim (.ci/run), so it is not run again here.
+command, in the virtual environment the README asks for where pip refuses the system's
+Python, installs llmfake and starts the server, which then answers curl's request. The second
+command is what CI runs verbatim (.ci/run), so it is not run again here.
 """
 
 from __future__ import annotations
@@ -29,11 +30,16 @@ def quick_start_commands() -> list[str]:
     return [block.strip() for block in SH.findall(section)]
 
 
-def test_the_quick_start_is_two_commands_that_need_no_active_venv():
+VENV = "python3 -m venv .venv && . .venv/bin/activate"
+
+
+def test_the_quick_start_is_two_commands_and_says_how_to_run_them_in_a_venv():
     first, second, *_ = quick_start_commands()
     for command in (first, second):
-        assert command.startswith("python3 -m venv .venv && . .venv/bin/activate && "), command
+        assert command.startswith("python3 -m pip install -e "), command
         assert "\n" not in command
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"`{VENV}`" in text[text.index("## Quick start"):]
     assert first.endswith("python3 -m llmfake serve")
     assert second.endswith("python3 -m pytest")
     assert (ROOT / ".ci" / "run").read_text(encoding="utf-8").rstrip().endswith(second)
@@ -53,8 +59,8 @@ def _system_env() -> dict[str, str]:
 
 
 def test_the_first_command_installs_and_serves_from_a_fresh_copy(tmp_path):
-    first = quick_start_commands()[0].replace("python3 -m llmfake serve",
-                                              "python3 -m llmfake serve --port 0")
+    first = VENV + " && " + quick_start_commands()[0].replace(
+        "python3 -m llmfake serve", "python3 -m llmfake serve --port 0")
     project = tmp_path / "llmfake"
     shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(
         ".venv", ".git", "site", "__pycache__", "*.egg-info", ".mypy_cache", ".ruff_cache",

@@ -287,6 +287,23 @@ def _formatted(fmt: str, rng: random.Random, word: Callable[[], str]) -> str | N
     return maker() if maker else None
 
 
+def lookup(root: Any, ref: str) -> Any:
+    """The subschema a local ``$ref`` (``#``, ``#/$defs/x``) points to in ``root``; ``True``
+    (anything) for remote and anchor refs, which are out of scope, and for dangling ones."""
+    if ref != "#" and not ref.startswith("#/"):
+        return True
+    node: Any = root
+    for raw in ref[2:].split("/") if ref != "#" else []:
+        part = unquote(raw).replace("~1", "/").replace("~0", "~")
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return True
+    return node
+
+
 class _Generator:
     def __init__(self, root: Mapping[str, Any], rng: random.Random, words: tuple[str, ...]):
         self.root, self.rng, self.words, self.visits = root, rng, words, 0
@@ -295,18 +312,7 @@ class _Generator:
         return self.rng.choice(self.words)
 
     def lookup(self, ref: str) -> Any:
-        if ref != "#" and not ref.startswith("#/"):
-            return True  # remote and anchor refs are out of scope: accept anything
-        node: Any = self.root
-        for raw in ref[2:].split("/") if ref != "#" else []:
-            part = unquote(raw).replace("~1", "/").replace("~0", "~")
-            if isinstance(node, Mapping) and part in node:
-                node = node[part]
-            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-                node = node[int(part)]
-            else:
-                return True
-        return node
+        return lookup(self.root, ref)
 
     def resolve(self, schema: Any) -> Any:
         for _ in range(32):  # stops a cycle of bare refs with no container in between

@@ -27,6 +27,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from llmfake.engine._jsonschema import lookup
+
 __all__ = ["MAX_DEPTH", "MAX_INSTANCE", "MAX_NODES", "MAX_PATTERN", "SchemaError",
            "check_schema"]
 
@@ -198,15 +200,4 @@ class _Checker:
         return min(total, cap)
 
     def lookup(self, ref: str) -> Any:
-        if ref != "#" and not ref.startswith("#/"):
-            return True
-        node: Any = self.root
-        for raw in ref[2:].split("/") if ref != "#" else []:
-            part = raw.replace("~1", "/").replace("~0", "~")
-            if isinstance(node, Mapping) and part in node:
-                node = node[part]
-            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-                node = node[int(part)]
-            else:
-                return True
-        return node
+        return lookup(self.root, ref)

@@ -10,7 +10,6 @@ validating again. Field meanings are documented once, on the document's keys in 
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -352,20 +351,6 @@ class Scenario:
     strict: bool = False
     cassette: CassetteSpec | None = None
 
-    @functools.cached_property
-    def paced(self) -> bool:
-        """Whether any response of this scenario is due later than its request's arrival (a
-        latency anywhere, or a cassette replayed at its pace): the server then takes requests
-        in one per loop iteration, so that every arrival is stamped on time (``_intake``)."""
-        steps = [rule.step for rule in self.rules]
-        steps += [step for rule in self.rules for step in rule.script]
-        steps += [c.step for c in self.chaos]
-        steps += [c.step for rule in self.rules for c in rule.chaos]
-        latencies = [self.latency, *(r.latency for r in self.rules),
-                     *(s.latency for s in steps)]
-        if any(lat is not None and (lat.ttft > 0 or lat.per_token > 0) for lat in latencies):
-            return True
-        return self.cassette is not None and self.cassette.replay_speed > 0
     source: str = field(default="<dict>", compare=False)
     """Where the scenario came from (a path, a built-in name or ``<dict>``)."""
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import random
 import string
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -162,33 +161,8 @@ def test_journal_retry_index_with_keys_set_after_add():
 
 
 def test_server_journal_size():
-    import llmfake
 
     server = llmfake.serve({"reply": {"text": "x"}}, journal_size=2)
     assert server.journal().limit == 2
     with pytest.raises(ValueError, match="journal_size"):
         llmfake.serve(journal_size=0)
-
-
-@pytest.mark.parametrize(("doc", "paced"), [
-    ({}, False),
-    ({"latency": {"ttft": "0ms", "per_token": 0}}, False),
-    ({"latency": {"ttft": "1ms"}}, True),
-    ({"rules": [{"latency": {"per_token": "5ms"}}]}, True),
-    ({"rules": [{"script": [{"reply": "a"}, {"reply": "b", "latency": {"ttft": 1}}]}]}, True),
-    ({"chaos": [{"probability": 0.1, "error": 500, "latency": {"ttft": "2s"}}]}, True),
-    ({"rules": [{"chaos": [{"probability": 0.1, "fault": "reset",
-                            "latency": {"ttft": "2s"}}]}]}, True),
-    ({"rules": [{"fault": "hang", "duration": "1s"}]}, False),
-])
-def test_a_scenario_is_paced_when_any_response_is_due_after_arrival(doc, paced):
-    # Unpaced scenarios skip the intake gate (an iteration per request): nothing is due later
-    # than arrival, so a late arrival stamp shifts nothing.
-    assert llmfake.load_scenario(doc).paced is paced
-
-
-def test_a_cassette_replayed_at_its_pace_is_paced(tmp_path):
-    cassette = Path(__file__).parent / "data" / "one-chat.yaml"
-    assert llmfake.load_scenario({"cassette": str(cassette)}).paced
-    assert not llmfake.load_scenario({"cassette": {"path": str(cassette),
-                                                   "replay_speed": 0}}).paced
