@@ -38,7 +38,8 @@ def body_key(method: str, path: str, body: bytes) -> str:
 
 def safe_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """``headers`` with names lower-cased and secrets masked."""
-    return {k.lower(): (mask(v) if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()}
+    return {(low := k.lower()): (mask(v) if low in SECRET_HEADERS else v)
+            for k, v in headers.items()}
 
 
 @dataclass(slots=True)

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from llmfake.engine._call import Call
+from llmfake.engine._draws import ids as seeded_ids
+from llmfake.engine._draws import seeded
 from llmfake.engine._jsonschema import instance_from_schema
 from llmfake.engine._limits import Limiter
 from llmfake.engine._plan import Choice, Plan, Timing, ToolCall, Usage
@@ -26,7 +28,7 @@ from llmfake.engine._text import (
     count_tokens,
     cut,
     embedding,
-    generated_text,
+    generated,
     prompt_tokens,
 )
 from llmfake.engine._turns import fits, fitted_calls
@@ -156,17 +158,7 @@ class Engine:
     @staticmethod
     def ids(sc: Scenario, ordinal: int) -> tuple[str, str]:
         """The uid and request id of request ``ordinal`` (seeded)."""
-        ids = random.Random(f"{sc.seed}:ids:{ordinal}")
-        # ids.choice(_ALNUM) 29 times, unrolled: choice() draws getrandbits(6) until it is
-        # below 62, and so does this, so the ids are the same; a third of the cost.
-        bits = ids.getrandbits
-        chars = []
-        for _ in range(29):
-            r = bits(6)
-            while r >= 62:
-                r = bits(6)
-            chars.append(_ALNUM[r])
-        return "".join(chars), f"req_{ids.getrandbits(128):032x}"
+        return seeded_ids(sc.seed, ordinal)
 
     def limiter(self, state: TenantState) -> Limiter | None:
         """The limiter counting ``state``'s requests (shared by all tenants for by: global)."""
@@ -246,16 +238,17 @@ class Engine:
             "created": int(sc.freeze_time if sc.freeze_time is not None else time.time()),
         }
         timing_seed = f"{sc.seed}:timing:{ordinal}"
-        instant = Timing(_NO_LATENCY, timing_seed)  # errors answer at once
 
         if not ask.auth_ok:
-            return Plan(**base, error=ErrorSpec("auth"), source="auth", timing=instant)
+            return Plan(**base, error=ErrorSpec("auth"), source="auth",
+                        timing=Timing(_NO_LATENCY, timing_seed))
         admission = res.admission
         if admission is not None and admission.error is not None:
-            return Plan(**base, error=admission.error, timing=instant,
+            return Plan(**base, error=admission.error, timing=Timing(_NO_LATENCY, timing_seed),
                         rate_limit=admission.state, source=f"limit {admission.reason}")
-        limits: dict[str, Any] = {"rate_limit": admission.state if admission else None,
-                                  "limit_key": admission.key if admission else None}
+        rate_limit = limit_key = None
+        if admission is not None:
+            rate_limit, limit_key = admission.state, admission.key
 
         step, rule, source = _select(sc, ask.rule, res)
         scale = sc.time_scale
@@ -266,46 +259,60 @@ class Engine:
             return Plan(**base, error=_scaled_error(step.error, scale),
                         timing=Timing(_scaled_latency(step.latency or Latency(), scale),
                                       timing_seed),
-                        headers=headers, source=source, **limits)
+                        headers=headers, source=source, rate_limit=rate_limit,
+                        limit_key=limit_key)
         latency = step.latency or (rule.latency if rule else None) or sc.latency
         timing = Timing(_scaled_latency(latency, scale), timing_seed)
         fault = _scaled_fault(step.fault, scale)
         if fault is not None and fault.name == "error_event":
             fault = dataclasses.replace(fault, error=fault.error or ErrorSpec("server_error"))
             if not call.stream:  # no stream to carry the error event: the error is the answer
-                return Plan(**base, error=fault.error, fault=fault, timing=instant,
-                            headers=headers, source=source, **limits)
+                return Plan(**base, error=fault.error, fault=fault,
+                            timing=Timing(_NO_LATENCY, timing_seed), headers=headers,
+                            source=source, rate_limit=rate_limit, limit_key=limit_key)
         reply = step.reply
         if reply is None and rule is not None and rule.step.reply is not None:
             reply = rule.step.reply
         if sc.cassette is not None and (reply is None or reply == _EMPTY_REPLY):
             replayed = self._replay(state, call, route, base, timing_seed, step, source,
-                                    limits)
+                                    {"rate_limit": rate_limit, "limit_key": limit_key})
             if replayed is not None:
                 return replayed
         if reply is None:
             reply = sc.reply
-        # Seeding a Random from a string costs ~5 us, and a fixed text reply draws nothing:
-        # make it only when the reply may draw (draws are per ordinal, so this changes no byte).
-        rng = (random.Random(f"{sc.seed}:content:{ordinal}") if _draws(reply, call)
-               else _NO_DRAWS)
-        common = {**base, "timing": timing, "headers": headers, "fault": fault,
-                  "source": source, **limits}
-        if call.endpoint == "count_tokens":
-            return Plan(**common, usage=Usage(prompt))
-        if call.endpoint == "models":
+        plan = Plan(call, ordinal, uid, request_id, base["created"], timing=timing,
+                    headers=headers, fault=fault, source=source, rate_limit=rate_limit,
+                    limit_key=limit_key)
+        endpoint = call.endpoint
+        if endpoint == "count_tokens":
+            plan.usage = Usage(prompt)
+            return plan
+        if endpoint == "models":
             if call.model and sc.models and call.model not in sc.models:
-                return Plan(**{**common, "fault": None}, error=ErrorSpec("not_found"))
-            return Plan(**common, models=sc.models)
-        if call.endpoint == "embeddings":
+                plan.fault, plan.error = None, ErrorSpec("not_found")
+            else:
+                plan.models = sc.models
+            return plan
+        if endpoint == "embeddings":
             dims = (reply.embedding_dimensions or call.dimensions
                     or _DEFAULT_DIMENSIONS.get(call.model, DEFAULT_EMBEDDING_DIMENSIONS))
-            vectors = tuple(embedding(text, dims) for text in call.inputs)
-            return Plan(**common, embeddings=vectors, usage=Usage(prompt))
+            plan.embeddings = tuple(embedding(text, dims) for text in call.inputs)
+            plan.usage = Usage(prompt)
+            return plan
+        # Seeding a Random from a string costs ~5 us, and a fixed text reply draws nothing:
+        # make it only when the reply may draw (draws are per ordinal, so this changes no byte).
+        rng = (seeded(f"{sc.seed}:content:{ordinal}") if _draws(reply, call)
+               else _NO_DRAWS)
         per_chunk = latency.tokens_per_chunk
-        choices = tuple(_choice(reply, call, rng, i, per_chunk) for i in range(max(call.n, 1)))
-        completion = sum(c.token_count + sum(count_tokens(t.name + t.arguments)
-                                             for t in c.tool_calls) for c in choices)
+        if call.n <= 1:
+            choices: tuple[Choice, ...] = (_choice(reply, call, rng, 0, per_chunk),)
+        else:
+            choices = tuple(_choice(reply, call, rng, i, per_chunk) for i in range(call.n))
+        completion = 0
+        for c in choices:
+            completion += c.token_count
+            for t in c.tool_calls:
+                completion += count_tokens(t.name + t.arguments)
         if admission is not None and call.max_tokens is None and completion:
             # The reply, as providers count it: charged now here, by a shared backend when the
             # response is over.
@@ -313,7 +320,9 @@ class Engine:
                 limiter.charge(admission.key, completion)
             else:
                 res.charge = completion
-        return Plan(**common, choices=choices, usage=Usage(prompt, completion))
+        plan.choices = choices
+        plan.usage = Usage(prompt, completion)
+        return plan
 
     def _replay(self, state: TenantState, call: Call, route: tuple[str, str] | None,
                 base: dict[str, Any], timing_seed: str, step: Step, source: str,
@@ -351,7 +360,7 @@ def _select(sc: Scenario, index: int, res: Reservation) -> tuple[Step, Rule | No
     if res.chaos >= 0:
         return sc.chaos[res.chaos].step, None, f"chaos {res.chaos}"
     if index < 0:
-        return Step(reply=sc.reply), None, "default"
+        return sc.default_step, None, "default"
     rule = sc.rules[index]
     if res.rule_chaos >= 0:
         return (rule.chaos[res.rule_chaos].step, rule,
@@ -366,7 +375,7 @@ def _select(sc: Scenario, index: int, res: Reservation) -> tuple[Step, Rule | No
         return rule.script[pos % n], rule, f"rule {index} step {pos % n}"
     if rule.then == "last":
         return rule.script[-1], rule, f"rule {index} step {n - 1}"
-    return Step(reply=sc.reply), None, f"rule {index} then default"
+    return sc.default_step, None, f"rule {index} then default"
 
 
 class _NoDraws(random.Random):
@@ -465,24 +474,26 @@ def _tool_calls(reply: Reply, call: Call, rng: random.Random) -> tuple[ToolCall,
     return tuple(out)
 
 
-def _content_text(reply: Reply, call: Call, rng: random.Random) -> str:
+def _content_text(reply: Reply, call: Call, rng: random.Random
+                  ) -> tuple[str, tuple[str, ...] | None]:
+    """The reply's text, and its tokens where they come for free (generated text)."""
     if reply.json is not None:
-        return json.dumps(reply.json)
+        return json.dumps(reply.json), None
     schema = reply.json_schema or call.response_schema
     if schema is not None or call.response_json:
         if reply.text is not None and _is_json(reply.text):
-            return reply.text
+            return reply.text, None
         if schema is None:
             schema = {"type": "object", "properties": {"answer": {"type": "string"}},
                       "required": ["answer"]}
-        return json.dumps(instance_from_schema(schema, rng))
+        return json.dumps(instance_from_schema(schema, rng)), None
     if reply.text is not None:
-        return reply.text
+        return reply.text, None
     if reply.echo:
-        return call.last_user_text
+        return call.last_user_text, None
     gen = reply.generate
-    return generated_text(rng, sentences=gen.sentences if gen else None,
-                          words=gen.words if gen else None)
+    return generated(rng, sentences=gen.sentences if gen else None,
+                     words=gen.words if gen else None)
 
 
 def _is_json(text: str) -> bool:
@@ -496,14 +507,14 @@ def _is_json(text: str) -> bool:
 def _choice(reply: Reply, call: Call, rng: random.Random, index: int, per_chunk: int = 1
             ) -> Choice:
     if index:
-        rng = random.Random(f"{rng.random()}:{index}")
+        rng = seeded(f"{rng.random()}:{index}")
     tool_calls = _tool_calls(reply, call, rng)
     # A forced tool_choice makes the real API answer with the call alone, whatever text the
     # scenario would otherwise give.
     if tool_calls and (reply.text is None or not reply.tool_calls):
         return Choice(None, (), tool_calls, reply.finish_reason or "tool_calls")
-    text, tokens, limited, stopped = cut(_content_text(reply, call, rng), call.stop,
-                                         call.max_tokens)
+    content, known = _content_text(reply, call, rng)
+    text, tokens, limited, stopped = cut(content, call.stop, call.max_tokens, known)
     finish = "tool_calls" if tool_calls else ("length" if limited else "stop")
     count = len(tokens)
     if per_chunk > 1:

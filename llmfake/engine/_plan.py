@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from llmfake.record._cassette import Interaction
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ToolCall:
     """A tool call the model makes."""
 
@@ -27,7 +27,7 @@ class ToolCall:
     """The arguments as a JSON string."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Choice:
     """One choice of a reply."""
 
@@ -50,7 +50,7 @@ class Choice:
             object.__setattr__(self, "token_count", len(self.tokens))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Usage:
     """Token counts, from the documented estimate (see ``llmfake.engine._text``)."""
 
@@ -65,7 +65,7 @@ class Usage:
         return self.prompt_tokens + self.completion_tokens
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Timing:
     """When each part of the response is due, in seconds from the request's arrival."""
 
@@ -81,6 +81,9 @@ class Timing:
 
     def total(self, chunks: int) -> float:
         """When a non-streamed body of ``chunks`` chunks is due: ttft plus every token."""
+        latency = self.latency
+        if not latency.ttft and not latency.per_token:
+            return 0.0
         # Without jitter the seed draws nothing: leave it out, so requests share cache entries.
         return _schedule(self.latency, self.seed if self.latency.jitter else "", chunks)[chunks]
 
@@ -136,7 +139,9 @@ class RateLimit:
     """Wall-clock Unix time of the decision, for providers that send absolute reset times."""
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass costs a setattr call per field to make, and one is made per
+# request. Nothing changes it after it is made.
+@dataclass(slots=True)
 class Plan:
     """The decision for one request."""
 

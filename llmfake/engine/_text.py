@@ -17,6 +17,7 @@ import re
 import struct
 from collections.abc import Iterable
 
+from llmfake.engine._draws import below
 from llmfake.engine._words import WORDS as _WORDS
 
 _TOKEN = re.compile(r"\s*(?:[^\W\d_]{1,10}|\d{1,3}|[^\w\s]|_)|\s+")
@@ -53,44 +54,61 @@ def prompt_tokens(texts: Iterable[str]) -> int:
 
 def generated_text(rng: random.Random, *, sentences: int | None = None,
                    words: int | None = None) -> str:
-    """Seeded English-like text from the fixed word list (same rng state, same text).
+    """Seeded English-like text from the fixed word list (same rng state, same text)."""
+    return generated(rng, sentences=sentences, words=words)[0]
+
+
+def generated(rng: random.Random, *, sentences: int | None = None,
+              words: int | None = None) -> tuple[str, tuple[str, ...]]:
+    """``generated_text`` and its tokens (what ``tokenize`` gives for it, without the regex).
 
     Draws exactly what ``rng.choice(WORDS)`` and ``rng.randint`` draw (CPython's rejection
-    sampling on ``getrandbits``: the same bits, the same words), inlined because the method
-    calls were a third of a request's cost.
+    sampling on ``getrandbits``: the same bits, the same words), each batch of words in one
+    call (see ``_draws.below``): the method calls were a third of a request's cost.
     """
     bits = rng.getrandbits
-    table, n, k = _WORDS, _N_WORDS, _K_WORDS
     if words is not None:
-        picked = []
-        for _ in range(words):
-            r = bits(k)
-            while r >= n:
-                r = bits(k)
-            picked.append(table[r])
-        return " ".join(picked).capitalize() + "."
+        picked = below(bits, _N_WORDS, words)
+        return _sentence(picked, _FIRST_TOKENS)
     if sentences is None:
         r = bits(2)  # randint(1, 3)
         while r >= 3:
             r = bits(2)
         sentences = 1 + r
-    out = []
+    texts: list[str] = []
+    tokens: list[str] = []
+    first = _FIRST_TOKENS
     for _ in range(sentences):
         length = bits(4)  # randint(4, 12)
         while length >= 9:
             length = bits(4)
-        picked = []
-        for _ in range(4 + length):
-            r = bits(k)
-            while r >= n:
-                r = bits(k)
-            picked.append(table[r])
-        out.append(" ".join(picked).capitalize() + ".")
-    return " ".join(out)
+        text, toks = _sentence(below(bits, _N_WORDS, 4 + length), first)
+        texts.append(text)
+        tokens += toks
+        first = _NEXT_FIRST_TOKENS  # later sentences start after a space
+    return " ".join(texts), tuple(tokens)
+
+
+def _sentence(picked: list[int], first: tuple[tuple[str, ...], ...]
+              ) -> tuple[str, tuple[str, ...]]:
+    """The sentence of the words ``picked`` (indexes into the word list), and its tokens."""
+    table = _LOWER_WORDS
+    text = " ".join([table[i] for i in picked]).capitalize() + "."
+    tokens = list(first[picked[0]]) if picked else []
+    spaced = _SPACED_TOKENS
+    for i in picked[1:]:
+        tokens += spaced[i]
+    tokens.append(".")
+    return text, tuple(tokens)
 
 
 _N_WORDS = len(_WORDS)
-_K_WORDS = _N_WORDS.bit_length()
+# A sentence is its words joined by spaces, capitalised (the rest lower-cased), with a full
+# stop: each word's tokens as it appears there, worked out once.
+_LOWER_WORDS = tuple(w.lower() for w in _WORDS)
+_FIRST_TOKENS = tuple(tuple(_TOKEN.findall(w.capitalize())) for w in _LOWER_WORDS)
+_NEXT_FIRST_TOKENS = tuple(tuple(_TOKEN.findall(" " + w.capitalize())) for w in _LOWER_WORDS)
+_SPACED_TOKENS = tuple(tuple(_TOKEN.findall(" " + w)) for w in _LOWER_WORDS)
 
 
 def embedding(text: str, dimensions: int) -> tuple[float, ...]:
@@ -107,9 +125,9 @@ def embedding(text: str, dimensions: int) -> tuple[float, ...]:
 
 
 def cut(
-    text: str, stop: Iterable[str], max_tokens: int | None
+    text: str, stop: Iterable[str], max_tokens: int | None, tokens: tuple[str, ...] | None = None
 ) -> tuple[str, tuple[str, ...], bool, str | None]:
-    """Apply stop sequences, then the token limit.
+    """Apply stop sequences, then the token limit (``tokens``: ``text``'s, when known).
 
     Returns (text, tokens, hit the limit, the stop sequence that cut it). A model stops as
     soon as its output ends with a stop sequence, so the match that *ends* first wins.
@@ -119,7 +137,9 @@ def cut(
     if matches:
         _, at, hit = min(matches)
         text = text[:at]
-    tokens = tokenize(text)
+        tokens = None
+    if tokens is None:
+        tokens = tokenize(text)
     if max_tokens is not None and len(tokens) > max_tokens:
         tokens = tokens[:max_tokens]
         return "".join(tokens), tokens, True, None

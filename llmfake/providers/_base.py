@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
@@ -22,7 +23,7 @@ except ImportError:  # pragma: no cover - exercised where orjson is absent
     _orjson = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Incoming:
     """The parts of an HTTP request a provider reads (no I/O objects: parsing stays pure)."""
 
@@ -42,7 +43,7 @@ class Incoming:
     """The tenant."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Event:
     """One piece of a streamed body."""
 
@@ -55,7 +56,7 @@ class Event:
     ``after_chunks`` faults; framing (a role delta, message_start, pings, the finish) does not."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Rendered:
     """A response ready for the wire: a body, or a list of stream events."""
 
@@ -172,12 +173,14 @@ class LazyEvents(Sequence[Event]):
     late gives the same bytes as rendering early).
     """
 
-    __slots__ = ("_render", "_specs")
+    __slots__ = ("_render", "_render_run", "_specs")
 
     def __init__(self, specs: Sequence[tuple[int, bool, Any]],
-                 render: Callable[[Any], bytes]) -> None:
+                 render: Callable[[Any], bytes],
+                 render_run: Callable[[Sequence[Any]], bytes] | None = None) -> None:
         self._specs = specs
         self._render = render
+        self._render_run = render_run
 
     def __len__(self) -> int:
         return len(self._specs)
@@ -211,6 +214,13 @@ class LazyEvents(Sequence[Event]):
         """The bytes of events ``start`` to ``stop - 1``."""
         render = self._render
         return [render(spec) for _, _, spec in self._specs[start:stop]]
+
+    def payload(self, start: int, stop: int) -> bytes:
+        """The bytes of events ``start`` to ``stop - 1``, joined (``render_run`` renders them
+        in one go where the provider gives one)."""
+        if self._render_run is not None:
+            return self._render_run([spec for _, _, spec in self._specs[start:stop]])
+        return b"".join(self.data_range(start, stop))
 
     def schedule(self) -> tuple[list[int], list[bool]]:
         """Every event's ``due`` and ``chunk``, rendering nothing."""
@@ -289,8 +299,42 @@ def _orjson_safe(value: object, depth: int = 0) -> bool:
     return False
 
 
+class Template:
+    """A ``pretty`` body with slots, written once: filling it costs a join, not an encoding.
+
+    Made from a skeleton whose slot values are the strings ``"@@name@@"``; ``fill`` takes each
+    slot's JSON (bytes) in the order the slots appear and gives what ``pretty`` would write for
+    the skeleton with those values in place.
+    """
+
+    __slots__ = ("_format", "slots")
+
+    def __init__(self, skeleton: object) -> None:
+        parts = re.split(rb'"@@(\w+)@@"', pretty(skeleton))
+        self._format = b"%b".join(p.replace(b"%", b"%%") for p in parts[0::2])
+        self.slots = tuple(p.decode() for p in parts[1::2])
+        """The slot names, in the order ``fill`` takes their values."""
+
+    def fill(self, *values: bytes) -> bytes:
+        """The body with ``values`` (JSON, in slot order) in the slots."""
+        return self._format % values
+
+
+def json_bytes(value: str | int) -> bytes:
+    """A string or integer as ``pretty`` writes it (None: a lone surrogate, which it refuses)."""
+    if _orjson is not None:
+        return _orjson.dumps(value)  # type: ignore[no-any-return]
+    return json.dumps(value, ensure_ascii=False).encode()
+
+
 def dumps(value: object) -> str:
-    """Compact JSON, as the providers' stream chunks use."""
+    """Compact JSON, as the providers' stream chunks use: the stdlib's bytes (orjson writes
+    them where it writes what the stdlib does, see ``pretty``)."""
+    if _orjson is not None and _orjson_safe(value):
+        try:
+            return _orjson.dumps(value).decode()  # type: ignore[no-any-return]
+        except (TypeError, ValueError):
+            pass
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -20,11 +20,12 @@ The responses API lives in ``_openai_responses``. Everything here is pure: a req
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import json.encoder
 import random
 import struct
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from llmfake.engine._call import Call, Message
@@ -39,8 +40,10 @@ from llmfake.providers._base import (
     ProviderSpec,
     Rendered,
     Route,
+    Template,
     check_call_schemas,
     dumps,
+    json_bytes,
     pretty,
 )
 from llmfake.providers._openai_common import (
@@ -68,6 +71,7 @@ FINGERPRINT = "fp_llmfake"
 _json_str: Callable[[str], str] = json.encoder.encode_basestring
 """A str as JSON with ``ensure_ascii=False``: what ``dumps`` writes for it, in C."""
 DONE = b"data: [DONE]\n\n"
+_DONE_TEXT = DONE.decode()
 MODELS = (
     "gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-5", "gpt-5-mini", "o3-mini",
     "gpt-3.5-turbo-instruct", "text-embedding-3-small", "text-embedding-3-large",
@@ -186,6 +190,13 @@ def render_chat(plan: Plan) -> Rendered:
     tokens = max((_stream_len(c) for c in plan.choices), default=0)
     text = plan.choices[0].text if plan.choices else None
     if not call.stream:
+        if len(plan.choices) == 1 and text is not None:
+            choice = plan.choices[0]
+            if not choice.tool_calls and call.body.get("logprobs") is not True:
+                with contextlib.suppress(TypeError, ValueError):  # a lone surrogate
+                    return Rendered(200, {**headers, "content-type": JSON_TYPE},
+                                    _simple_chat(plan, text, choice.finish), tokens=tokens,
+                                    text=text)
         body = {
             "id": f"chatcmpl-{plan.uid}",
             "object": "chat.completion",
@@ -206,6 +217,30 @@ def render_chat(plan: Plan) -> Rendered:
                     events=_chat_events(plan), tokens=tokens, text=text)
 
 
+_SIMPLE_CHAT = Template({
+    "id": "@@id@@", "object": "chat.completion", "created": "@@created@@", "model": "@@model@@",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "@@content@@",
+                                         "refusal": None, "annotations": []},
+                 "logprobs": None, "finish_reason": "@@finish@@"}],
+    "usage": {"prompt_tokens": "@@prompt@@", "completion_tokens": "@@completion@@",
+              "total_tokens": "@@total@@",
+              "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+              "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+                                            "accepted_prediction_tokens": 0,
+                                            "rejected_prediction_tokens": 0}},
+    "service_tier": "default", "system_fingerprint": FINGERPRINT,
+})
+"""A completion of one choice with text only: most of them, written without a dict."""
+
+
+def _simple_chat(plan: Plan, text: str, finish: str) -> bytes:
+    u = plan.usage
+    return _SIMPLE_CHAT.fill(
+        b'"chatcmpl-%s"' % plan.uid.encode(), b"%d" % plan.created,
+        json_bytes(plan.call.model), json_bytes(text), json_bytes(finish),
+        b"%d" % u.prompt_tokens, b"%d" % u.completion_tokens, b"%d" % u.total_tokens)
+
+
 def _chat_events(plan: Plan) -> LazyEvents:
     """The chunk stream, each chunk rendered when the wire reaches it (see ``LazyEvents``)."""
     call = plan.call
@@ -220,13 +255,14 @@ def _chat_events(plan: Plan) -> LazyEvents:
     content_pre = [f'[{{"index":{i},"delta":{{"content":' for i in range(len(plan.choices))]
     content_post = '},"logprobs":null,"finish_reason":null}]' + tail
 
-    def render(spec: tuple[Any, ...]) -> bytes:
+    def render(spec: tuple[Any, ...]) -> str:
         kind = spec[0]
         if kind == "content":
-            line: str = head + content_pre[spec[1]] + _json_str(spec[2]) + content_post
-            return line.encode()
-        if kind == "choice":
-            return f"{head}{dumps(spec[1])}{tail}".encode()
+            index: int = spec[1]
+            token: str = spec[2]
+            return head + content_pre[index] + _json_str(token) + content_post
+        if kind == "choice":  # the choices' JSON, written out beforehand
+            return f"{head}{spec[1]}{tail}"
         if kind == "delta":
             _, i, step, delta = spec
             content = delta.get("content")
@@ -234,17 +270,30 @@ def _chat_events(plan: Plan) -> LazyEvents:
                         if isinstance(content, str) else None)
             choices = [{"index": i, "delta": delta, "logprobs": logprobs,
                         "finish_reason": None}]
-            return f"{head}{dumps(choices)}{tail}".encode()
+            return f"{head}{dumps(choices)}{tail}"
         if kind == "usage":
-            return f'{head}[],"usage":{dumps(_usage(plan))}}}\n\n'.encode()
-        return DONE
+            return f'{head}[],"usage":{dumps(_usage(plan))}}}\n\n'
+        return _DONE_TEXT
+
+    pres = [head + pre for pre in content_pre]
+
+    def render_run(specs: Sequence[tuple[Any, ...]]) -> bytes:
+        # A run of events in one join and one encode: content chunks are most of a stream.
+        parts: list[str] = []
+        for spec in specs:
+            if spec[0] == "content":
+                parts += (pres[spec[1]], _json_str(spec[2]), content_post)
+            else:
+                parts.append(render(spec))
+        return "".join(parts).encode()
 
     specs: list[tuple[int, bool, tuple[Any, ...]]] = []
     for i, c in enumerate(plan.choices):
-        first = {"role": "assistant", "content": "" if c.text is not None else None,
-                 "refusal": None}
-        specs.append((0, False, ("choice", [{"index": i, "delta": first, "logprobs": None,
-                                             "finish_reason": None}])))
+        # What dumps() writes for the first chunk's choices, without its cost.
+        content = '""' if c.text is not None else "null"
+        specs.append((0, False, ("choice", f'[{{"index":{i},"delta":{{"role":"assistant",'
+                                           f'"content":{content},"refusal":null}},'
+                                           '"logprobs":null,"finish_reason":null}]')))
     per_choice: list[list[tuple[Any, ...]]] = []
     for i, c in enumerate(plan.choices):
         if wants_logprobs:
@@ -266,12 +315,12 @@ def _chat_events(plan: Plan) -> LazyEvents:
                     specs.append((step, True, items[step]))
     last = max(longest - 1, 0)
     for i, c in enumerate(plan.choices):
-        specs.append((last, False, ("choice", [{"index": i, "delta": {}, "logprobs": None,
-                                                "finish_reason": c.finish}])))
+        specs.append((last, False, ("choice", f'[{{"index":{i},"delta":{{}},"logprobs":null,'
+                                              f'"finish_reason":{_json_str(c.finish)}}}]')))
     if include_usage:
         specs.append((last, False, ("usage",)))
     specs.append((last, False, ("done",)))
-    return LazyEvents(specs, render)
+    return LazyEvents(specs, lambda spec: render(spec).encode(), render_run)
 
 
 def _tool_deltas(choice: Choice) -> Iterator[dict[str, Any]]:

@@ -10,6 +10,7 @@ validating again. Field meanings are documented once, on the document's keys in 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -120,7 +121,7 @@ class Limits:
     quota_requests: int | None = None
     quota_tokens: int | None = None
 
-    @property
+    @functools.cached_property
     def active(self) -> bool:
         """Whether any counting limit is set (``max_request_bytes`` is always checked)."""
         return any(v is not None for v in (
@@ -355,3 +356,8 @@ class Scenario:
     """Where the scenario came from (a path, a built-in name or ``<dict>``)."""
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     """The document it was loaded from, as given (for the control API's GET)."""
+
+    @functools.cached_property
+    def default_step(self) -> Step:
+        """The step of a request no rule or chaos entry takes: the default reply."""
+        return Step(reply=self.reply)

@@ -87,9 +87,10 @@ class App:
         )
         retry = req.headers.get("x-stainless-retry-count")
         exchange.retry_count = int(retry) if retry and retry.isdigit() else None
-        aws = _AWS_ATTEMPT.search(req.headers.get("amz-sdk-request", ""))  # AWS SDKs: attempt=N
-        if exchange.retry_count is None and aws:
-            exchange.retry_count = int(aws.group(1)) - 1
+        if exchange.retry_count is None and "amz-sdk-request" in req.headers:
+            aws = _AWS_ATTEMPT.search(req.headers["amz-sdk-request"])  # AWS SDKs: attempt=N
+            if aws:
+                exchange.retry_count = int(aws.group(1)) - 1
         # Journaled on arrival, filled in as it goes: the journal is in arrival order and shows
         # what is still in flight.
         state.journal.add(exchange)
@@ -311,7 +312,7 @@ def _too_large(limit: int) -> InvalidRequest:
 
 
 def _decode(raw: bytes) -> Any:
-    if not raw.strip():
+    if not raw or raw.isspace():
         return None
     try:
         return orjson.loads(raw)

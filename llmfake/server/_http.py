@@ -72,7 +72,7 @@ class ClientGone(ConnectionError):
 class Request:
     """One parsed request. Header names are lower-cased; repeated headers are joined by ', '."""
 
-    __slots__ = ("_parts", "_size", "_target", "arrived", "body", "continue_", "headers",
+    __slots__ = ("_limit", "_parts", "_size", "_target", "arrived", "body", "continue_", "headers",
                  "keep_alive", "method", "path", "query", "too_large", "version")
 
     def __init__(self, arrived: float) -> None:
@@ -91,6 +91,7 @@ class Request:
         self.continue_ = False
         """A ``100 Continue`` is owed: sent once the requests before it are answered."""
         self._size = 0
+        self._limit = 0  # the body limit, worked out once the headers are in
         self._parts: list[bytes] = []
         self._target = b""
 
@@ -269,7 +270,7 @@ class Connection(asyncio.Protocol):
         req.query = url.query.decode("utf-8", "replace") if url.query else ""
         self._state, self._since = _BODY, self.loop.time()
         length = req.headers.get("content-length")
-        limit = min(self._server.body_limit(req), self._server.limits.max_body)
+        limit = req._limit = min(self._server.body_limit(req), self._server.limits.max_body)
         expects = req.headers.get("expect", "").lower() == "100-continue" and req.version == "1.1"
         if length is not None and length.isdigit() and int(length) > limit:
             self._too_large(req, body_coming=not expects)
@@ -291,7 +292,7 @@ class Connection(asyncio.Protocol):
         if req.too_large:
             return
         req._size += len(body)
-        if req._size > min(self._server.body_limit(req), self._server.limits.max_body):
+        if req._size > req._limit:
             self._too_large(req)
             return
         req._parts.append(body)

@@ -99,14 +99,17 @@ def pace(conn: Connection, events: Sequence[Event], deadlines: Sequence[float], 
     else:
         dues, flags = [e.due for e in events], [e.chunk for e in events]
 
-    def data_range(i: int, j: int) -> list[bytes]:
+    def payload_of(i: int, j: int) -> bytes:
         if lazy is not None:
-            return lazy.data_range(i, j)
-        return [e.data for e in events[i:j]]
+            return lazy.payload(i, j)
+        return b"".join([e.data for e in events[i:j]])
 
     # An event never goes before one ahead of it in the stream: its time is the latest of its
     # own deadline and theirs (sorted, so a bisection finds what is due).
-    ats = list(itertools.accumulate((start + deadlines[min(d, last)] for d in dues), max))
+    if not deadlines or deadlines[-1] <= 0:  # deadlines never decrease: all due at once
+        ats = [start] * n
+    else:
+        ats = list(itertools.accumulate((start + deadlines[min(d, last)] for d in dues), max))
     index = 0
 
     def step() -> None:
@@ -124,7 +127,7 @@ def pace(conn: Connection, events: Sequence[Event], deadlines: Sequence[float], 
                 return
             # A write at a time, so a slow reader pauses a stream that is all due at once.
             due = min(due, index + _EVENTS_PER_WRITE)
-            payload = b"".join(data_range(index, due))
+            payload = payload_of(index, due)
             chunks = sum(flags[index:due])
             exchange.chunks += chunks
             exchange.sent.append((loop.time() - start, ats[due - 1] - start, chunks))

@@ -42,9 +42,13 @@ def deliver(
     if replay is not None:
         deadlines, body_due, headers_at = replay.deadlines, replay.headers_at, replay.headers_at
     else:
+        body_due = plan.timing.total(rendered.tokens) if plan is not None else 0.0
+        if fault is None and rendered.events is None:  # a body on time: no deadlines needed
+            exchange.status = rendered.status
+            _body_at(conn, rendered, start + body_due, exchange, finish)
+            return None
         deadlines = (plan.timing.deadlines(max(rendered.tokens, 1)) if plan is not None
                      else (0.0,))
-        body_due = plan.timing.total(rendered.tokens) if plan is not None else 0.0
         headers_at = 0.0
     exchange.status = rendered.status
     if fault is not None and fault.name in BYTE_FAULTS:

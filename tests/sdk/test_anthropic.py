@@ -183,15 +183,10 @@ def test_stop_sequence_is_reported(fake, claude):
     assert (final.stop_reason, final.stop_sequence) == ("stop_sequence", "STOP")
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _StoppedChoice(Choice):
-    stop_sequence: str | None = None
-
-
 @pytest.mark.parametrize("stream", [False, True])
 def test_a_choice_cut_by_a_stop_sequence_renders_it(stream):
     # The provider's side of stop_sequence, whatever the engine does yet.
-    choice = _StoppedChoice("alpha ", ("alpha", " "), stop_sequence="STOP")
+    choice = Choice("alpha ", ("alpha", " "), stop_sequence="STOP")
     plan = Plan(call=Call("anthropic", "chat", MODEL, stream=stream), ordinal=0, uid="u" * 29,
                 request_id="req_1", created=0, choices=(choice,))
     rendered = render_messages(plan)

@@ -166,3 +166,86 @@ def test_server_journal_size():
     assert server.journal().limit == 2
     with pytest.raises(ValueError, match="journal_size"):
         llmfake.serve(journal_size=0)
+
+
+def test_seeded_is_random_random_of_the_same_text():
+    from llmfake.engine._draws import seeded
+
+    for text in ("0:content:0", "7:ids:3", "é" * 300):
+        fast, plain = seeded(text), random.Random(text)
+        assert fast.getstate() == plain.getstate()
+        assert fast.gauss(0.0, 1.0) == plain.gauss(0.0, 1.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=0, max_value=2**64), st.integers(min_value=0, max_value=10**9))
+def test_batched_ids_are_the_choice_draws(seed, ordinal):
+    from llmfake.engine._draws import _slow_ids, ids
+
+    assert ids(seed, ordinal) == _slow_ids(seed, ordinal)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=0, max_value=2**32), st.integers(min_value=1, max_value=971),
+       st.integers(min_value=0, max_value=60))
+def test_batched_draws_take_what_successive_draws_take(seed, n, count):
+    from llmfake.engine._draws import below
+
+    plain, batched = random.Random(seed), random.Random(seed)
+    expected = [plain.choice(range(n)) for _ in range(count)]
+    assert below(batched.getrandbits, n, count) == expected
+    assert batched.random() == plain.random()  # nothing drawn past what was used
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(min_value=0, max_value=2**32), st.none() | st.integers(1, 5),
+       st.none() | st.integers(1, 80))
+def test_generated_tokens_are_what_the_tokenizer_gives(seed, sentences, words):
+    from llmfake.engine._text import generated, generated_text
+
+    text, tokens = generated(random.Random(seed), sentences=sentences, words=words)
+    assert tokens == tuple(_TOKEN.findall(text))
+    assert text == generated_text(random.Random(seed), sentences=sentences, words=words)
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSON)
+def test_dumps_writes_what_the_stdlib_writes(value):
+    try:
+        expected = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    except UnicodeEncodeError:
+        return
+    assert dumps(value) == expected
+
+
+@pytest.mark.parametrize("scenario", [
+    {"reply": {"text": 'Hé "quoted" \\ back\nslash\u2028 ünï 😀 \t tab \x01'}},
+    {"reply": {"generate": {"words": 30}}},
+    {"reply": {"text": "cut here"}, "seed": 3},
+])
+@pytest.mark.parametrize("model", ["gpt-4o", 'odd "model" é'])
+def test_templated_chat_body_is_what_pretty_writes(scenario, model):
+    plan = _plan(scenario)
+    plan.call.stream = False
+    plan.call.model = model
+    body = render_chat(plan).body
+    parsed = json.loads(body)
+    assert pretty(parsed) == body
+    assert parsed["choices"][0]["message"]["content"] == plan.choices[0].text
+    assert parsed["model"] == model and parsed["id"] == f"chatcmpl-{plan.uid}"
+    assert parsed["usage"]["total_tokens"] == plan.usage.total_tokens
+
+
+@pytest.mark.parametrize("scenario", [
+    {"reply": {"text": 'Hé "quoted" \\ back\nslash\u2028 ünï 😀 \t tab'}},
+    {"reply": {"tool_calls": [{"name": "f", "arguments": {"a": 1}}]}},
+])
+@pytest.mark.parametrize("body", [{}, {"logprobs": True},
+                                  {"stream_options": {"include_usage": True}}])
+@pytest.mark.parametrize("n", [1, 2])
+def test_a_run_of_chunks_is_the_chunks_joined(scenario, body, n):
+    events = render_chat(_plan(scenario, body, n)).events
+    assert isinstance(events, LazyEvents)
+    whole = b"".join(events.data(i) for i in range(len(events)))
+    assert events.payload(0, len(events)) == whole
+    assert events.payload(1, 4) == b"".join(events.data(i) for i in range(1, 4))
