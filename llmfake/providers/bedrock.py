@@ -7,8 +7,11 @@ rest-json, signing name ``bedrock``). botocore percent-encodes the model id (``:
 
 Auth: requests are signed with SigV4 (``Authorization: AWS4-HMAC-SHA256 Credential=<access key
 id>/<date>/<region>/bedrock/aws4_request, ...``) or carry a Bedrock API key as a Bearer token.
-The access key id (or the token) is the call's key, so ``auth.keys`` and ``limits`` by key work;
-signatures are accepted, not verified.
+The access key id (or the token) is the call's key, so ``auth.keys`` and ``limits`` by key work.
+Signatures are accepted as they come, unless the scenario gives a key pair (``auth.aws``): then
+every request must be signed with it (``llmfake.providers._sigv4``), in any region, for the
+service ``bedrock``, or it gets AWS's 403 before anything else is looked at (a Bearer token
+too).
 
 InvokeModel bodies are the model family's own: Anthropic's messages body (``anthropic_version:
 bedrock-2023-05-31``, no ``model``, no ``stream``), Meta Llama (``prompt``, ``max_gen_len``) and
@@ -44,6 +47,7 @@ import llmfake.providers.anthropic as anthropic
 from llmfake.engine._call import Call, Message, ToolSpec
 from llmfake.engine._plan import Choice, Plan
 from llmfake.providers import _eventstream as es
+from llmfake.providers import _sigv4 as sigv4
 from llmfake.providers._base import (
     Event,
     Incoming,
@@ -53,7 +57,7 @@ from llmfake.providers._base import (
     Route,
     dumps,
 )
-from llmfake.scenario._model import ErrorSpec
+from llmfake.scenario._model import Auth, ErrorSpec
 
 JSON_TYPE = "application/json"
 _CORAL = ":http://internal.amazon.com/coral/com.amazon.bedrock/"
@@ -124,6 +128,21 @@ def _key(inc: Incoming) -> str | None:
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip() or None
     return None
+
+
+def verify(method: str, path: str, query: str, headers: Mapping[str, str], body: bytes,
+           auth: Auth) -> InvalidRequest | None:
+    """AWS's refusal of a request not signed with the scenario's key pair, if it gives one."""
+    keys = auth.aws
+    if keys is None:
+        return None
+    refusal = sigv4.verify(method, path, query, headers, body, service="bedrock",
+                           access_key_id=keys.access_key_id,
+                           secret_access_key=keys.secret_access_key,
+                           session_token=keys.session_token)
+    if refusal is None:
+        return None
+    return InvalidRequest(refusal.message, status=403, code=refusal.error_type, kind="auth")
 
 
 def _body(inc: Incoming) -> Mapping[str, Any]:
@@ -507,7 +526,9 @@ def render_error(spec: ErrorSpec, request_id: str, call: Call | None) -> Rendere
 
 def render_invalid(exc: InvalidRequest, request_id: str) -> Rendered:
     """A request Bedrock rejects: ValidationException, or the error its status stands for."""
-    if exc.status == 400:
+    if exc.kind == "auth" and exc.code:  # a refused signature names AWS's own error
+        etype = exc.code
+    elif exc.status == 400:
         etype = "ValidationException"
     elif exc.status == 404:
         etype = "UnknownOperationException"
@@ -563,5 +584,6 @@ PROVIDER = ProviderSpec(
                    "AWS_BEARER_TOKEN_BEDROCK"),
     upstream="https://bedrock-runtime.us-east-1.amazonaws.com",
     hosts=tuple(f"bedrock-runtime.{region}.amazonaws.com" for region in _REGIONS),
+    verify=verify,
 )
 """Amazon Bedrock runtime: its routes, errors and where its clients and its real API are."""

@@ -312,11 +312,22 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class AwsKeys:
+    """An AWS key pair Bedrock requests must be signed with."""
+
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+    session_token: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
 class Auth:
     """API-key checks."""
 
     required: bool = False
     keys: tuple[str, ...] = ()
+    aws: AwsKeys | None = None
+    """When set, Bedrock requests must be SigV4-signed with this pair."""
 
 
 @dataclass(frozen=True)
