@@ -1,9 +1,10 @@
-"""Amazon Bedrock runtime: Converse, ConverseStream, InvokeModel, InvokeModelWithResponseStream.
+"""Amazon Bedrock runtime: Converse, ConverseStream, InvokeModel, InvokeModelWithResponseStream,
+CountTokens.
 
-The paths are ``/model/{modelId}/converse``, ``/converse-stream``, ``/invoke`` and
-``/invoke-with-response-stream`` (botocore's ``bedrock-runtime`` service model, protocol
-rest-json, signing name ``bedrock``). botocore percent-encodes the model id (``:`` as ``%3A``);
-``anthropic.AnthropicBedrock`` leaves ``:`` as is: both are decoded here.
+The paths are ``/model/{modelId}/converse``, ``/converse-stream``, ``/invoke``,
+``/invoke-with-response-stream`` and ``/count-tokens`` (botocore's ``bedrock-runtime`` service
+model, protocol rest-json, signing name ``bedrock``). botocore percent-encodes the model id
+(``:`` as ``%3A``); ``anthropic.AnthropicBedrock`` leaves ``:`` as is: both are decoded here.
 
 Auth: requests are signed with SigV4 (``Authorization: AWS4-HMAC-SHA256 Credential=<access key
 id>/<date>/<region>/bedrock/aws4_request, ...``) or carry a Bedrock API key as a Bearer token.
@@ -36,6 +37,8 @@ retryable) and 500/502/503/504, not 408 or other 4xx.
 from __future__ import annotations
 
 import base64
+import binascii
+import dataclasses
 import json
 import math
 import re
@@ -313,6 +316,30 @@ def parse_invoke_stream(inc: Incoming) -> Call:
     return _parse_invoke(inc, True)
 
 
+def parse_count_tokens(inc: Incoming) -> Call:
+    """``POST /model/{modelId}/count-tokens``: ``{"input": {"converse": {...}}}`` (Converse's
+    messages, system and toolConfig) or ``{"input": {"invokeModel": {"body": <base64 of an
+    InvokeModel body>}}}``, counted as that request would be."""
+    given = _body(inc).get("input")
+    if not isinstance(given, Mapping) or len(given) != 1 or not (
+            isinstance(given.get("converse"), Mapping)
+            or isinstance(given.get("invokeModel"), Mapping)):
+        raise InvalidRequest("1 validation error detected: Value at 'input' failed to satisfy "
+                             "constraint: Member must have exactly one of converse or "
+                             "invokeModel set")
+    if "converse" in given:
+        call = _parse_converse(dataclasses.replace(inc, body=given["converse"]), False)
+    else:
+        try:
+            body = json.loads(base64.b64decode(str(given["invokeModel"].get("body", "")),
+                                               validate=True))
+        except (binascii.Error, ValueError):
+            raise InvalidRequest("Malformed input request, please reformat your input and try "
+                                 "again.") from None
+        call = _parse_invoke(dataclasses.replace(inc, body=body), False)
+    return dataclasses.replace(call, endpoint="count_tokens", body=_body(inc))
+
+
 # --- responses -------------------------------------------------------------------------------
 
 def _request_id(request_id: str) -> str:
@@ -456,6 +483,12 @@ def _chunk(payload: Mapping[str, Any], due: int, content: bool) -> Event:
     return Event(es.event("chunk", dumps({"bytes": data}).encode()), due, content)
 
 
+def render_count_tokens(plan: Plan) -> Rendered:
+    """``{"inputTokens": N}``."""
+    return Rendered(200, _headers(plan), dumps({"inputTokens": plan.usage.prompt_tokens}
+                                               ).encode())
+
+
 def render_invoke(plan: Plan) -> Rendered:
     """The model family's body, or its chunks in an event stream."""
     choice, family, u = _choice(plan), plan.call.wire.get("family"), plan.usage
@@ -570,8 +603,10 @@ _REGIONS = ("us-east-1", "us-east-2", "us-west-2", "ca-central-1", "eu-central-1
 
 PROVIDER = ProviderSpec(
     name="bedrock",
-    routes=tuple(Route("POST", f"/model/{{model}}/{action}", "bedrock", "chat", parse, render)
-                 for action, parse, render in _ROUTES),
+    routes=(*(Route("POST", f"/model/{{model}}/{action}", "bedrock", "chat", parse, render)
+              for action, parse, render in _ROUTES),
+            Route("POST", "/model/{model}/count-tokens", "bedrock", "count_tokens",
+                  parse_count_tokens, render_count_tokens)),
     error=render_error,
     invalid=render_invalid,
     stream_error=stream_error,
