@@ -18,8 +18,8 @@ secret, yyyymmdd), region), service), "aws4_request")``. This is what botocore's
 computes, and what the tests check against it.
 
 AWS refuses a request (403) whose signature does not match with ``InvalidSignatureException``,
-an access key id it does not know (or a session token that is not the key's) with
-``UnrecognizedClientException``, one with no ``Authorization`` at all with
+an access key id it does not know (or a session token that is not the key's, or a Bearer API
+key) with ``UnrecognizedClientException``, one with no ``Authorization`` at all with
 ``MissingAuthenticationTokenException``, and one signed more than 15 minutes away from its clock
 with ``InvalidSignatureException`` ("Signature expired" / "Signature not yet current").
 """
@@ -153,6 +153,8 @@ def verify(method: str, path: str, query: str, headers: Mapping[str, str], body:
     auth = headers.get("authorization", "")
     if not auth:
         return Refusal("MissingAuthenticationTokenException", MISSING)
+    if auth[:7].lower() == "bearer ":  # a Bedrock API key: not this key pair
+        return Refusal("UnrecognizedClientException", UNKNOWN_KEY)
     fields = dict(_FIELDS.findall(auth))
     scope = scope_of(auth)
     if scope is None or "SignedHeaders" not in fields or "Signature" not in fields:

@@ -11,8 +11,8 @@ id>/<date>/<region>/bedrock/aws4_request, ...``) or carry a Bedrock API key as a
 The access key id (or the token) is the call's key, so ``auth.keys`` and ``limits`` by key work.
 Signatures are accepted as they come, unless the scenario gives a key pair (``auth.aws``): then
 every request must be signed with it (``llmfake.providers._sigv4``), in any region, for the
-service ``bedrock``, or it gets AWS's 403 before anything else is looked at (a Bearer token
-too).
+service ``bedrock``, or it gets AWS's 403 before anything else is looked at (a Bearer API key
+is refused as an unknown key).
 
 InvokeModel bodies are the model family's own: Anthropic's messages body (``anthropic_version:
 bedrock-2023-05-31``, no ``model``, no ``stream``), Meta Llama (``prompt``, ``max_gen_len``) and

@@ -17,8 +17,8 @@ from typing import Any, Literal
 
 ENDPOINTS = ("chat", "responses", "completions", "embeddings", "models", "count_tokens")
 """Endpoint names a rule can match. Anthropic messages, Gemini generateContent and Ollama chat
-count as ``chat``; Ollama generate counts as ``completions``; Anthropic count_tokens and Gemini
-countTokens as ``count_tokens``."""
+count as ``chat``; Ollama generate counts as ``completions``; Anthropic count_tokens, Gemini
+countTokens and Bedrock CountTokens as ``count_tokens``."""
 
 PROVIDER_NAMES = ("openai", "azure", "anthropic", "gemini", "ollama", "bedrock",
                   "vertex")

@@ -118,6 +118,15 @@ def test_missing_signature_and_other_services(fake):
     assert other.status_code == 403 and "'bedrock'" in other.json()["message"]
 
 
+def test_a_bedrock_api_key_is_not_the_key_pair(fake):
+    fake.use(SIGNED)
+    with anthropic.AnthropicBedrock(base_url=fake.url, api_key="bedrock-api-key",
+                                    aws_region="us-east-1", max_retries=0) as claude:
+        with pytest.raises(anthropic.PermissionDeniedError, match="security token"):
+            claude.messages.create(model=MODEL, max_tokens=10,
+                                   messages=[{"role": "user", "content": "hi"}])
+
+
 def test_an_old_signature_has_expired(fake):
     fake.use(SIGNED)
     url = f"{fake.url}/model/{MODEL}/converse"
