@@ -12,7 +12,7 @@ from typing import Any, overload
 from llmfake.engine._call import Call
 from llmfake.engine._plan import Plan
 from llmfake.engine._schema_check import SchemaError, check_schema
-from llmfake.scenario._model import ErrorSpec
+from llmfake.scenario._model import Auth, ErrorSpec
 
 _orjson: Any
 try:  # a C encoder with indentation (pretty() is otherwise the stdlib's pure-Python encoder,
@@ -162,6 +162,11 @@ class ProviderSpec:
     hosts: tuple[str, ...] = ()
     """The real API's hosts, which ``llmfake.intercept`` routes to the fake (``*.`` matches any
     subdomain)."""
+    verify: Callable[[str, str, str, Mapping[str, str], bytes, Auth], InvalidRequest | None
+                     ] | None = None
+    """Checks a request's signature before it is parsed, where the scenario's ``auth`` asks
+    (Bedrock: SigV4 with ``auth.aws``): (method, path as sent, raw query, headers, raw body,
+    auth) to the refusal, rendered by ``invalid``, or None to go on."""
 
 
 class LazyEvents(Sequence[Event]):

@@ -51,3 +51,35 @@ def exception(exception_type: str, payload: bytes) -> bytes:
     """An ``exception`` message of member ``exception_type`` (``throttlingException``)."""
     return message([(":exception-type", exception_type), (":content-type", "application/json"),
                     (":message-type", "exception")], payload)
+
+
+def frame_length(data: bytes | bytearray) -> int | None:
+    """The total length of the message ``data`` starts with, once its first 4 bytes are in."""
+    return struct.unpack_from(">I", data)[0] if len(data) >= 4 else None
+
+
+def decode(frame: bytes) -> tuple[list[tuple[str, str]], bytes] | None:
+    """The string headers and payload of one whole message, or None when ``message`` would not
+    give these bytes back (a header of another type, a bad length or CRC): such a frame is
+    kept as bytes."""
+    if len(frame) < 16:
+        return None
+    total, head_len = struct.unpack_from(">II", frame)
+    if total != len(frame) or 12 + head_len + 4 > total:
+        return None
+    headers: list[tuple[str, str]] = []
+    pos, end = 12, 12 + head_len
+    try:
+        while pos < end:
+            name_len = frame[pos]
+            name = frame[pos + 1:pos + 1 + name_len].decode("utf-8")
+            pos += 1 + name_len
+            kind, value_len = struct.unpack_from(">BH", frame, pos)
+            if kind != _STRING:
+                return None
+            headers.append((name, frame[pos + 3:pos + 3 + value_len].decode("utf-8")))
+            pos += 3 + value_len
+    except (IndexError, struct.error, UnicodeDecodeError):
+        return None
+    payload = frame[end:total - 4]
+    return (headers, payload) if message(headers, payload) == frame else None

@@ -1,14 +1,18 @@
-"""Amazon Bedrock runtime: Converse, ConverseStream, InvokeModel, InvokeModelWithResponseStream.
+"""Amazon Bedrock runtime: Converse, ConverseStream, InvokeModel, InvokeModelWithResponseStream,
+CountTokens.
 
-The paths are ``/model/{modelId}/converse``, ``/converse-stream``, ``/invoke`` and
-``/invoke-with-response-stream`` (botocore's ``bedrock-runtime`` service model, protocol
-rest-json, signing name ``bedrock``). botocore percent-encodes the model id (``:`` as ``%3A``);
-``anthropic.AnthropicBedrock`` leaves ``:`` as is: both are decoded here.
+The paths are ``/model/{modelId}/converse``, ``/converse-stream``, ``/invoke``,
+``/invoke-with-response-stream`` and ``/count-tokens`` (botocore's ``bedrock-runtime`` service
+model, protocol rest-json, signing name ``bedrock``). botocore percent-encodes the model id
+(``:`` as ``%3A``); ``anthropic.AnthropicBedrock`` leaves ``:`` as is: both are decoded here.
 
 Auth: requests are signed with SigV4 (``Authorization: AWS4-HMAC-SHA256 Credential=<access key
 id>/<date>/<region>/bedrock/aws4_request, ...``) or carry a Bedrock API key as a Bearer token.
-The access key id (or the token) is the call's key, so ``auth.keys`` and ``limits`` by key work;
-signatures are accepted, not verified.
+The access key id (or the token) is the call's key, so ``auth.keys`` and ``limits`` by key work.
+Signatures are accepted as they come, unless the scenario gives a key pair (``auth.aws``): then
+every request must be signed with it (``llmfake.providers._sigv4``), in any region, for the
+service ``bedrock``, or it gets AWS's 403 before anything else is looked at (a Bearer API key
+is refused as an unknown key).
 
 InvokeModel bodies are the model family's own: Anthropic's messages body (``anthropic_version:
 bedrock-2023-05-31``, no ``model``, no ``stream``), Meta Llama (``prompt``, ``max_gen_len``) and
@@ -33,6 +37,8 @@ retryable) and 500/502/503/504, not 408 or other 4xx.
 from __future__ import annotations
 
 import base64
+import binascii
+import dataclasses
 import json
 import math
 import re
@@ -44,6 +50,7 @@ import llmfake.providers.anthropic as anthropic
 from llmfake.engine._call import Call, Message, ToolSpec
 from llmfake.engine._plan import Choice, Plan
 from llmfake.providers import _eventstream as es
+from llmfake.providers import _sigv4 as sigv4
 from llmfake.providers._base import (
     Event,
     Incoming,
@@ -53,7 +60,7 @@ from llmfake.providers._base import (
     Route,
     dumps,
 )
-from llmfake.scenario._model import ErrorSpec
+from llmfake.scenario._model import Auth, ErrorSpec
 
 JSON_TYPE = "application/json"
 _CORAL = ":http://internal.amazon.com/coral/com.amazon.bedrock/"
@@ -124,6 +131,21 @@ def _key(inc: Incoming) -> str | None:
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip() or None
     return None
+
+
+def verify(method: str, path: str, query: str, headers: Mapping[str, str], body: bytes,
+           auth: Auth) -> InvalidRequest | None:
+    """AWS's refusal of a request not signed with the scenario's key pair, if it gives one."""
+    keys = auth.aws
+    if keys is None:
+        return None
+    refusal = sigv4.verify(method, path, query, headers, body, service="bedrock",
+                           access_key_id=keys.access_key_id,
+                           secret_access_key=keys.secret_access_key,
+                           session_token=keys.session_token)
+    if refusal is None:
+        return None
+    return InvalidRequest(refusal.message, status=403, code=refusal.error_type, kind="auth")
 
 
 def _body(inc: Incoming) -> Mapping[str, Any]:
@@ -294,6 +316,30 @@ def parse_invoke_stream(inc: Incoming) -> Call:
     return _parse_invoke(inc, True)
 
 
+def parse_count_tokens(inc: Incoming) -> Call:
+    """``POST /model/{modelId}/count-tokens``: ``{"input": {"converse": {...}}}`` (Converse's
+    messages, system and toolConfig) or ``{"input": {"invokeModel": {"body": <base64 of an
+    InvokeModel body>}}}``, counted as that request would be."""
+    given = _body(inc).get("input")
+    if not isinstance(given, Mapping) or len(given) != 1 or not (
+            isinstance(given.get("converse"), Mapping)
+            or isinstance(given.get("invokeModel"), Mapping)):
+        raise InvalidRequest("1 validation error detected: Value at 'input' failed to satisfy "
+                             "constraint: Member must have exactly one of converse or "
+                             "invokeModel set")
+    if "converse" in given:
+        call = _parse_converse(dataclasses.replace(inc, body=given["converse"]), False)
+    else:
+        try:
+            body = json.loads(base64.b64decode(str(given["invokeModel"].get("body", "")),
+                                               validate=True))
+        except (binascii.Error, ValueError):
+            raise InvalidRequest("Malformed input request, please reformat your input and try "
+                                 "again.") from None
+        call = _parse_invoke(dataclasses.replace(inc, body=body), False)
+    return dataclasses.replace(call, endpoint="count_tokens", body=_body(inc))
+
+
 # --- responses -------------------------------------------------------------------------------
 
 def _request_id(request_id: str) -> str:
@@ -437,6 +483,12 @@ def _chunk(payload: Mapping[str, Any], due: int, content: bool) -> Event:
     return Event(es.event("chunk", dumps({"bytes": data}).encode()), due, content)
 
 
+def render_count_tokens(plan: Plan) -> Rendered:
+    """``{"inputTokens": N}``."""
+    return Rendered(200, _headers(plan), dumps({"inputTokens": plan.usage.prompt_tokens}
+                                               ).encode())
+
+
 def render_invoke(plan: Plan) -> Rendered:
     """The model family's body, or its chunks in an event stream."""
     choice, family, u = _choice(plan), plan.call.wire.get("family"), plan.usage
@@ -507,7 +559,9 @@ def render_error(spec: ErrorSpec, request_id: str, call: Call | None) -> Rendere
 
 def render_invalid(exc: InvalidRequest, request_id: str) -> Rendered:
     """A request Bedrock rejects: ValidationException, or the error its status stands for."""
-    if exc.status == 400:
+    if exc.kind == "auth" and exc.code:  # a refused signature names AWS's own error
+        etype = exc.code
+    elif exc.status == 400:
         etype = "ValidationException"
     elif exc.status == 404:
         etype = "UnknownOperationException"
@@ -549,8 +603,10 @@ _REGIONS = ("us-east-1", "us-east-2", "us-west-2", "ca-central-1", "eu-central-1
 
 PROVIDER = ProviderSpec(
     name="bedrock",
-    routes=tuple(Route("POST", f"/model/{{model}}/{action}", "bedrock", "chat", parse, render)
-                 for action, parse, render in _ROUTES),
+    routes=(*(Route("POST", f"/model/{{model}}/{action}", "bedrock", "chat", parse, render)
+              for action, parse, render in _ROUTES),
+            Route("POST", "/model/{model}/count-tokens", "bedrock", "count_tokens",
+                  parse_count_tokens, render_count_tokens)),
     error=render_error,
     invalid=render_invalid,
     stream_error=stream_error,
@@ -563,5 +619,6 @@ PROVIDER = ProviderSpec(
                    "AWS_BEARER_TOKEN_BEDROCK"),
     upstream="https://bedrock-runtime.us-east-1.amazonaws.com",
     hosts=tuple(f"bedrock-runtime.{region}.amazonaws.com" for region in _REGIONS),
+    verify=verify,
 )
 """Amazon Bedrock runtime: its routes, errors and where its clients and its real API are."""

@@ -18,6 +18,21 @@ A cassette file looks like::
           chunks:                          # a stream, one entry per SSE event / NDJSON line
           - {offset: 0.052, data: "data: {...}\\n\\n"}
 
+A binary body (Bedrock's AWS event stream, ``application/vnd.amazon.eventstream``) is written
+as YAML's ``!!binary`` (base64) in ``response.body.string``, which vcrpy reads back as bytes, and
+its chunks are its event-stream messages decoded: each message's string headers and its
+payload as text, from which loading re-encodes the very same bytes (prelude, CRCs)::
+
+          - offset: 0.052
+            headers:
+              :event-type: contentBlockDelta
+              :content-type: application/json
+              :message-type: event
+            data: '{"contentBlockIndex":0,"delta":{"text":"Hello"}}'
+
+A message that would not re-encode byte for byte (a header of another type, a payload that is
+not UTF-8) is kept as ``{offset, base64}``.
+
 vcrpy and pytest-recording read ``request`` and ``response`` and ignore ``llmfake`` (vcrpy builds
 its request with ``Request(**request)``, so llmfake's extras cannot live inside ``request``).
 ``response.body.string`` always holds the whole body (the chunks concatenated), so vcrpy replays a
@@ -58,7 +73,9 @@ __all__ = [
 
 VERSION = 1
 STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "application/jsonl",
-                "application/json-seq")
+                "application/json-seq", "application/vnd.amazon.eventstream")
+BINARY_STREAM = "application/vnd.amazon.eventstream"
+"""AWS event streams (Bedrock): binary, cut into messages by their length prelude."""
 
 
 
@@ -73,6 +90,14 @@ class Chunk:
 
     offset: float
     data: str
+    raw: bytes | None = None
+    """The bytes, when they are binary (an AWS event-stream message); ``data`` is then its
+    payload as text (for reading, matching and redaction)."""
+
+    @property
+    def content(self) -> bytes:
+        """The bytes that go on the wire."""
+        return self.raw if self.raw is not None else self.data.encode("utf-8")
 
 
 @dataclasses.dataclass
@@ -111,6 +136,23 @@ class RecordedResponse:
     chunks: list[Chunk] | None = None
     headers_at: float = 0.0
     """Seconds from the request start until the upstream's status and headers arrived."""
+    raw: bytes | None = None
+    """The body's bytes when it is binary (an AWS event stream); ``body`` is then empty."""
+
+    @property
+    def content(self) -> bytes:
+        """The body's bytes, as they go on the wire."""
+        if self.raw is not None:
+            return self.raw
+        if self.chunks is not None and self.is_binary:
+            return b"".join(c.content for c in self.chunks)
+        return self.body.encode("utf-8")
+
+    @property
+    def is_binary(self) -> bool:
+        """True when the body is bytes, not text (written as ``!!binary``)."""
+        return self.raw is not None or (
+            self.chunks is not None and any(c.raw is not None for c in self.chunks))
 
     @property
     def is_stream(self) -> bool:
@@ -166,6 +208,14 @@ class Cassette:
 # --- helpers --------------------------------------------------------------------------------
 
 
+def _es() -> Any:
+    """The event-stream codec, imported when a binary stream is met (importing the providers
+    would triple the import time of ``llmfake.record``)."""
+    from llmfake.providers import _eventstream
+
+    return _eventstream
+
+
 def header(headers: Mapping[str, Sequence[str]], name: str) -> str | None:
     """The first value of header ``name`` (case-insensitive), or None."""
     low = name.lower()
@@ -197,6 +247,24 @@ def parse_json(text: str | None) -> Any:
 
 
 _SSE_BOUNDARY = re.compile(r"\r\n\r\n|\n\n|\r\r")
+
+
+def split_frames(body: bytes) -> list[bytes]:
+    """Split a buffered AWS event stream into its messages (a truncated end as one piece)."""
+    out: list[bytes] = []
+    pos = 0
+    while pos < len(body):
+        size = _es().frame_length(body[pos:pos + 4]) or len(body)
+        out.append(body[pos:pos + max(size, 1)])
+        pos += max(size, 1)
+    return out
+
+
+def binary_chunk(offset: float, frame: bytes) -> Chunk:
+    """A chunk of an event-stream message: its payload as ``data``, its bytes as ``raw``."""
+    decoded = _es().decode(frame)
+    text = decoded[1].decode("utf-8", errors="replace") if decoded is not None else ""
+    return Chunk(offset, text, frame)
 
 
 def split_stream(body: str, media_type: str) -> list[str]:
@@ -243,7 +311,7 @@ def _interaction_to_dict(it: Interaction) -> dict[str, Any]:
                     "headers": {k: list(v) for k, v in req.headers.items()}},
         "response": {"status": {"code": resp.status, "message": resp.message},
                      "headers": {k: list(v) for k, v in resp.headers.items()},
-                     "body": {"string": resp.body}},
+                     "body": {"string": resp.content if resp.is_binary else resp.body}},
     }
     extra: dict[str, Any] = {}
     req_json = req.json
@@ -251,7 +319,7 @@ def _interaction_to_dict(it: Interaction) -> dict[str, Any]:
         extra["request"] = {"json": req_json}
     rextra: dict[str, Any] = {"headers_at": round(resp.headers_at, 4)}
     if resp.chunks is not None:
-        rextra["chunks"] = [{"offset": round(c.offset, 4), "data": c.data} for c in resp.chunks]
+        rextra["chunks"] = [_chunk_to_dict(c) for c in resp.chunks]
     else:
         resp_json = resp.json
         if resp_json is not None:
@@ -259,6 +327,16 @@ def _interaction_to_dict(it: Interaction) -> dict[str, Any]:
     extra["response"] = rextra
     out["llmfake"] = extra
     return out
+
+
+def _chunk_to_dict(c: Chunk) -> dict[str, Any]:
+    offset = round(c.offset, 4)
+    if c.raw is None:
+        return {"offset": offset, "data": c.data}
+    decoded = _es().decode(c.raw)
+    if decoded is not None and _es().message(decoded[0], c.data.encode("utf-8")) == c.raw:
+        return {"offset": offset, "headers": dict(decoded[0]), "data": c.data}
+    return {"offset": offset, "base64": base64.b64encode(c.raw).decode("ascii")}
 
 
 def dump(cassette: Cassette, path: str | os.PathLike[str]) -> None:
@@ -377,10 +455,18 @@ def _interaction_from_dict(d: Any, source: str, index: int) -> Interaction:
     message = status.get("message") or ""
     body_d = _need(rs, "body", dict, "response.body", source, index)
     raw = body_d.get("string", "")
-    if isinstance(raw, bytes):
-        raw = _decode_bytes(raw)
-    body = _text(raw) or ""
     headers = _headers(rs.get("headers"), "response.headers", source, index)
+    mt = content_type(headers)
+    binary: bytes | None = None
+    if isinstance(raw, bytes):
+        if mt == BINARY_STREAM:
+            binary, raw = raw, ""
+        else:
+            try:
+                raw = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                binary, raw = raw, ""
+    body = _text(raw) or ""
     extra = d.get("llmfake")
     rextra = extra.get("response") if isinstance(extra, dict) else None
     chunks: list[Chunk] | None = None
@@ -390,21 +476,18 @@ def _interaction_from_dict(d: Any, source: str, index: int) -> Interaction:
         raw_chunks = rextra.get("chunks")
         if raw_chunks is not None:
             chunks = _chunks(raw_chunks, source, index)
-            if not body:
+            if not body and all(c.raw is None for c in chunks):
                 body = "".join(c.data for c in chunks)
-    mt = content_type(headers)
-    if chunks is None and is_stream_type(mt):
+    if chunks is not None and any(c.raw is not None for c in chunks):
+        binary, body = None, ""  # the chunks hold the bytes
+    elif chunks is None and mt == BINARY_STREAM:
+        chunks = [binary_chunk(0.0, f) for f in split_frames(binary or body.encode("utf-8"))]
+        binary, body = None, ""
+    elif chunks is None and is_stream_type(mt):
         chunks = [Chunk(0.0, piece) for piece in split_stream(body, mt)]
     response = RecordedResponse(status=code, message=str(message), headers=headers, body=body,
-                                chunks=chunks, headers_at=headers_at)
+                                chunks=chunks, headers_at=headers_at, raw=binary)
     return Interaction(request, response)
-
-
-def _decode_bytes(raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return base64.b64encode(raw).decode("ascii")
 
 
 def _chunks(value: Any, source: str, index: int) -> list[Chunk]:
@@ -415,13 +498,32 @@ def _chunks(value: Any, source: str, index: int) -> list[Chunk]:
     last = 0.0
     for j, c in enumerate(value):
         what = f"llmfake.response.chunks[{j}]"
-        if not isinstance(c, dict) or "data" not in c:
+        if not isinstance(c, dict) or ("data" not in c and "base64" not in c):
             raise CassetteError(f"field '{what}' must be a mapping with 'offset' and 'data'",
                                 source=source, index=index)
         offset = c.get("offset", last)
         if not isinstance(offset, (int, float)) or isinstance(offset, bool) or offset < 0:
             raise CassetteError(f"field '{what}.offset' must be a number of seconds >= 0",
                                 source=source, index=index)
-        out.append(Chunk(float(offset), str(c["data"])))
+        out.append(_chunk(c, float(offset), what, source, index))
         last = float(offset)
     return out
+
+
+def _chunk(c: dict[str, Any], offset: float, what: str, source: str, index: int) -> Chunk:
+    """A chunk as written: text, an event-stream message (headers and data) or base64."""
+    if "base64" in c:
+        try:
+            return binary_chunk(offset, base64.b64decode(str(c["base64"]), validate=True))
+        except ValueError:
+            raise CassetteError(f"field '{what}.base64' is not base64", source=source,
+                                index=index) from None
+    headers = c.get("headers")
+    if headers is None:
+        return Chunk(offset, str(c["data"]))
+    if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+        raise CassetteError(f"field '{what}.headers' must map header names to strings",
+                            source=source, index=index)
+    data = str(c["data"])
+    frame = _es().message([(str(k), v) for k, v in headers.items()], data.encode("utf-8"))
+    return Chunk(offset, data, frame)

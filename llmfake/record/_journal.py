@@ -43,7 +43,7 @@ def exchange_of(it: Interaction, *, seq: int, tenant: str, started: float, ended
         outcome="reply" if resp.status < 400 else f"error {resp.status}",
         source="recorded", body_key=body_key(req.method, req.path,
                                              (req.body or "").encode("utf-8")),
-        bytes_sent=len(resp.body.encode("utf-8")),
+        bytes_sent=len(resp.content),
     )
     _describe(exchange, req.method, req.path, headers, req.json)
     return exchange

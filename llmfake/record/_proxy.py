@@ -3,6 +3,11 @@
 ``with record("https://api.openai.com", "tests/cassettes/x.yaml") as proxy:`` then point the SDK
 at ``proxy.openai_base_url``. The cassette is written (redacted) after every interaction and on
 close, so nothing is lost if the process dies.
+
+Bedrock's streams are binary (AWS event stream): they are cut into messages by their length
+prelude, each kept as its bytes (the cassette holds it decoded, re-encoded byte for byte on
+loading). A SigV4-signed request is signed again for the upstream's host
+(``llmfake.record._resign``), as the client signed it for the proxy's.
 """
 
 from __future__ import annotations
@@ -15,15 +20,18 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import aiohttp
+import yarl
 from aiohttp import web
 
 from llmfake.record._cassette import (
+    BINARY_STREAM,
     Cassette,
     Chunk,
     Headers,
     Interaction,
     RecordedRequest,
     RecordedResponse,
+    binary_chunk,
     content_type,
     dump,
     is_stream_type,
@@ -31,10 +39,11 @@ from llmfake.record._cassette import (
 )
 from llmfake.record._match import Matcher
 from llmfake.record._redact import Redactor
+from llmfake.record._resign import resign
 from llmfake.server._background import Listener
 
-__all__ = ["HOP_BY_HOP", "Recorder", "StreamSplitter", "Upstream", "create_proxy_app",
-           "record"]
+__all__ = ["HOP_BY_HOP", "FrameSplitter", "Recorder", "StreamSplitter", "Upstream",
+           "create_proxy_app", "record"]
 
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
@@ -82,6 +91,32 @@ class StreamSplitter:
             if i >= 0 and (best < 0 or i + len(sep) < best):
                 best = i + len(sep)
         return best
+
+
+class FrameSplitter:
+    """Cuts an AWS event stream into its messages by their length prelude, stamping each with
+    the time its last byte arrived (``StreamSplitter``'s interface, for binary streams)."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self.chunks: list[Chunk] = []
+
+    def feed(self, data: bytes, offset: float) -> None:
+        """Add bytes received ``offset`` seconds after the request start."""
+        self._buf += data
+        while len(self._buf) >= 4:
+            size = max(int.from_bytes(self._buf[:4], "big"), 1)
+            if len(self._buf) < size:
+                return
+            self.chunks.append(binary_chunk(offset, bytes(self._buf[:size])))
+            del self._buf[:size]
+
+    def close(self, offset: float) -> list[Chunk]:
+        """Keep what is left (a truncated last message) as one chunk and return every chunk."""
+        if self._buf:
+            self.chunks.append(binary_chunk(offset, bytes(self._buf)))
+            self._buf.clear()
+        return self.chunks
 
 
 def _utf8_decoder() -> codecs.IncrementalDecoder:
@@ -211,10 +246,14 @@ async def _forward(state: _State, request: web.Request) -> web.StreamResponse:
             del req_headers[h]
     recorded_req = RecordedRequest(request.method, url, req_headers,
                                    body.decode("utf-8", errors="replace") if body else None)
+    target: str | yarl.URL = url
+    signed = resign(request.method, url, fwd, body)
+    if signed is not None:  # sent as signed: yarl would decode %3A in Bedrock's model ids
+        target, fwd = yarl.URL(url, encoded=True), signed
     assert state.session is not None
     try:
         upstream = await state.session.request(
-            request.method, url, headers=fwd, data=body or None, allow_redirects=False,
+            request.method, target, headers=fwd, data=body or None, allow_redirects=False,
             skip_auto_headers=("User-Agent", "Content-Type"))
     except aiohttp.ClientError as exc:
         return web.Response(status=502, text=f"llmfake record: upstream {url} failed: {exc}\n")
@@ -232,7 +271,9 @@ async def _forward(state: _State, request: web.Request) -> web.StreamResponse:
         if length is not None and not encoded and not stream:
             out.content_length = int(length)
         await out.prepare(request)
-        splitter = StreamSplitter(mt) if stream else None
+        splitter: StreamSplitter | FrameSplitter | None = None
+        if stream:
+            splitter = FrameSplitter() if mt == BINARY_STREAM else StreamSplitter(mt)
         raw = bytearray()
         async for data in upstream.content.iter_any():
             offset = time.monotonic() - t0
@@ -255,7 +296,7 @@ def _recorded(it: Interaction) -> web.Response:
     resp = it.response
     headers = [(k, v) for k, vs in resp.headers.items()
                if k.lower() not in _NOT_TO_CLIENT | {"set-cookie"} for v in vs]
-    return web.Response(status=resp.status, headers=headers, body=resp.body.encode("utf-8"))
+    return web.Response(status=resp.status, headers=headers, body=resp.content)
 
 
 def _interaction(recorded_req: RecordedRequest, upstream: aiohttp.ClientResponse,
@@ -264,11 +305,17 @@ def _interaction(recorded_req: RecordedRequest, upstream: aiohttp.ClientResponse
     for h in list(resp_headers):
         if h.lower() in ("transfer-encoding", "connection", "keep-alive"):
             del resp_headers[h]
-    text = "".join(c.data for c in chunks) if chunks is not None \
-        else raw.decode("utf-8", errors="replace")
+    binary: bytes | None = None
+    if chunks is not None:
+        text = "" if any(c.raw is not None for c in chunks) else "".join(c.data for c in chunks)
+    else:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:  # kept as bytes, not mangled into replacement characters
+            text, binary = "", bytes(raw)
     response = RecordedResponse(status=upstream.status, message=upstream.reason or "",
                                 headers=resp_headers, body=text, chunks=chunks,
-                                headers_at=headers_at)
+                                headers_at=headers_at, raw=binary)
     return Interaction(recorded_req, response)
 
 

@@ -21,7 +21,7 @@ __all__ = ["DEFAULT_HEADERS", "DEFAULT_QUERY", "PLACEHOLDER", "Redactor"]
 PLACEHOLDER = "REDACTED"
 DEFAULT_HEADERS: frozenset[str] = frozenset({
     "authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key",
-    "openai-organization", "openai-project", "cookie", "set-cookie",
+    "openai-organization", "openai-project", "cookie", "set-cookie", "x-amz-security-token",
 })
 DEFAULT_QUERY: frozenset[str] = frozenset({"key"})
 _MIN_SECRET = 6  # shorter values are not scrubbed from bodies (too many false hits)
@@ -120,13 +120,28 @@ class Redactor:
             body=None if body is None else self.redact_text(body, secrets))
         resp = it.response
         chunks = None if resp.chunks is None else [
-            Chunk(c.offset, self.redact_text(c.data, secrets)) for c in resp.chunks]
+            self._redact_chunk(c, secrets) for c in resp.chunks]
         response = RecordedResponse(
             status=resp.status, message=resp.message, headers=rs_headers,
-            body="".join(c.data for c in chunks) if chunks is not None
+            body=resp.body if resp.is_binary
+            else "".join(c.data for c in chunks) if chunks is not None
             else self.redact_text(resp.body, secrets),
-            chunks=chunks, headers_at=resp.headers_at)
+            chunks=chunks, headers_at=resp.headers_at, raw=resp.raw)
         return Interaction(request, response)
+
+
+    def _redact_chunk(self, c: Chunk, secrets: set[str]) -> Chunk:
+        data = self.redact_text(c.data, secrets)
+        if c.raw is None or data == c.data:
+            return Chunk(c.offset, data, c.raw)
+        # An event-stream message is encoded again around its redacted payload (new lengths
+        # and CRCs), so the stream still parses.
+        from llmfake.providers import _eventstream as es
+
+        decoded = es.decode(c.raw)
+        if decoded is None:
+            return Chunk(c.offset, c.data, c.raw)
+        return Chunk(c.offset, data, es.message(decoded[0], data.encode("utf-8")))
 
 
 def _collect(value: str, secrets: set[str]) -> None:

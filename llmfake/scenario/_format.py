@@ -543,6 +543,22 @@ class Rule(_Outcome, _RuleKeys):
                        latency=self.latency.build() if self.latency else None, name=self.name)
 
 
+class AwsKeys(_Doc):
+    """An AWS key pair that Bedrock requests must be signed with (SigV4, in any region)."""
+
+    access_key_id: Str
+    """The access key id (``AKIA...``); a request signed with another gets 403
+    UnrecognizedClientException."""
+    secret_access_key: Str
+    """The secret key; a signature made with another gets 403 InvalidSignatureException."""
+    session_token: OptStr = None
+    """When set, requests must also carry it as ``X-Amz-Security-Token`` (temporary
+    credentials)."""
+
+    def build(self) -> rt.AwsKeys:
+        return rt.AwsKeys(self.access_key_id, self.secret_access_key, self.session_token)
+
+
 class Auth(_Doc):
     """API-key checks."""
 
@@ -550,10 +566,15 @@ class Auth(_Doc):
     """Answer 401 when a request carries no API key (default: true when keys are given)."""
     keys: list[Str] = Field(default_factory=list)
     """When not empty, answer 401 to any key not in this list."""
+    aws: Annotated[AwsKeys | None, _object(AwsKeys)] = None
+    """An AWS key pair: Bedrock requests must carry a valid SigV4 signature made with it, or
+    get AWS's 403 (InvalidSignatureException, UnrecognizedClientException,
+    MissingAuthenticationTokenException)."""
 
     def build(self) -> rt.Auth:
         given = "required" in self.model_fields_set
-        return rt.Auth(self.required if given else bool(self.keys), tuple(self.keys))
+        return rt.Auth(self.required if given else bool(self.keys), tuple(self.keys),
+                       self.aws.build() if self.aws is not None else None)
 
 
 class Cassette(_Doc):

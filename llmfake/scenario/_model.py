@@ -18,8 +18,8 @@ from typing import Any, Literal
 
 ENDPOINTS = ("chat", "responses", "completions", "embeddings", "models", "count_tokens")
 """Endpoint names a rule can match. Anthropic messages, Gemini generateContent and Ollama chat
-count as ``chat``; Ollama generate counts as ``completions``; Anthropic count_tokens and Gemini
-countTokens as ``count_tokens``."""
+count as ``chat``; Ollama generate counts as ``completions``; Anthropic count_tokens, Gemini
+countTokens and Bedrock CountTokens as ``count_tokens``."""
 
 PROVIDER_NAMES = ("openai", "azure", "anthropic", "gemini", "ollama", "bedrock",
                   "vertex")
@@ -313,11 +313,22 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class AwsKeys:
+    """An AWS key pair Bedrock requests must be signed with."""
+
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+    session_token: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
 class Auth:
     """API-key checks."""
 
     required: bool = False
     keys: tuple[str, ...] = ()
+    aws: AwsKeys | None = None
+    """When set, Bedrock requests must be SigV4-signed with this pair."""
 
 
 @dataclass(frozen=True)

@@ -181,6 +181,11 @@ def _parse(req: Request, router: Router, engine: Engine, tenant: str, path: str,
         limit = state.scenario.limits.max_request_bytes
         return _Reject(lambda rid: provider.invalid(_too_large(limit), rid), "too large")
     raw = req.body
+    if provider.verify is not None:  # Bedrock's SigV4, when the scenario gives a key pair
+        refused = provider.verify(method, req.path, req.query, headers, raw, state.scenario.auth)
+        if refused is not None:
+            denied = refused
+            return _Reject(lambda rid: provider.invalid(denied, rid), "unauthorized")
     body = _decode(raw)
     exchange.body_key = body_key(method, path, raw)
     if exchange.retry_count is not None:

@@ -51,11 +51,10 @@ def render(plan: Plan, extra_headers: Mapping[str, str]) -> Replay:
     headers.update(extra_headers)
     headers_at = max(response.headers_at, 0.0) * factor
     if response.chunks is None:
-        rendered = Rendered(response.status, headers, response.body.encode("utf-8"),
-                            text=response.body)
+        rendered = Rendered(response.status, headers, response.content, text=response.body)
         return Replay(rendered, (headers_at,), headers_at)
     provider = spec_of(plan.call.provider)
-    events = tuple(Event(c.data.encode("utf-8"), i, is_content(c.data, provider))
+    events = tuple(Event(c.content, i, is_content(c.data, provider))
                    for i, c in enumerate(response.chunks))
     # Offsets are absolute, so a slow write never pushes later chunks back; a chunk recorded
     # before the headers (clock skew in a hand-edited file) goes out with them.

@@ -109,16 +109,26 @@ def _vertex(target: Any) -> list[Any]:
             message.model_dump(), events]
 
 
+def _boto3(target: Any) -> Any:
+    return boto3.client("bedrock-runtime", endpoint_url=target.url, region_name="us-east-1",
+                        aws_access_key_id="AKIDLLMFAKE", aws_secret_access_key=KEY)
+
+
+BEDROCK_MODEL = "anthropic.claude-sonnet-4-6-v1:0"
+BEDROCK_HI = [{"role": "user", "content": [{"text": "hi"}]}]
+
+
 def _bedrock(target: Any) -> list[Any]:
-    # Non-streamed calls only: event streams are binary, which cassettes do not hold yet.
-    client = boto3.client("bedrock-runtime", endpoint_url=target.url, region_name="us-east-1",
-                          aws_access_key_id="AKIDLLMFAKE", aws_secret_access_key=KEY)
-    model = "anthropic.claude-sonnet-4-6-v1:0"
-    whole = client.converse(modelId=model, messages=[{"role": "user", "content": [{"text": "hi"}]}])
+    client, model = _boto3(target), BEDROCK_MODEL
+    whole = client.converse(modelId=model, messages=BEDROCK_HI)
     body = json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 50,
                        "messages": HI})
     invoked = json.loads(client.invoke_model(modelId=model, body=body)["body"].read())
-    return [whole["output"], whole["usage"], whole["stopReason"], invoked]
+    # Event streams are binary: botocore's parser reads the replayed frames.
+    events = list(client.converse_stream(modelId=model, messages=BEDROCK_HI)["stream"])
+    chunks = [json.loads(e["chunk"]["bytes"]) for e in client.invoke_model_with_response_stream(
+        modelId=model, body=body)["body"]]
+    return [whole["output"], whole["usage"], whole["stopReason"], invoked, events, chunks]
 
 
 SESSIONS: dict[str, Session] = {"openai": _openai, "azure": _azure, "anthropic": _anthropic,
@@ -192,6 +202,12 @@ def _ollama_pieces(target: Any) -> list[str]:
                         for c in client.chat(model="llama3.2", messages=HI, stream=True))
 
 
+def _bedrock_pieces(target: Any) -> list[str]:
+    stream = _boto3(target).converse_stream(modelId=BEDROCK_MODEL, messages=BEDROCK_HI)
+    return _collect(e["contentBlockDelta"]["delta"].get("text", "") if "contentBlockDelta" in e
+                    else "" for e in stream["stream"])
+
+
 def _collect(pieces: Iterable[str]) -> list[str]:
     """The non-empty pieces a stream gave before it broke off."""
     out: list[str] = []
@@ -204,7 +220,7 @@ def _collect(pieces: Iterable[str]) -> list[str]:
 
 STREAMS: dict[str, Callable[[Any], list[str]]] = {
     "openai": _openai_pieces, "azure": _azure_pieces, "anthropic": _anthropic_pieces,
-    "gemini": _gemini_pieces, "ollama": _ollama_pieces}
+    "gemini": _gemini_pieces, "ollama": _ollama_pieces, "bedrock": _bedrock_pieces}
 
 
 @pytest.mark.parametrize("provider", list(STREAMS))
