@@ -174,15 +174,19 @@ class LazyEvents(Sequence[Event]):
 
     Rendering all of a stream's events before its first write kept the server's loop busy
     ~0.2 ms per request, which a burst of concurrent streams paid for in first-byte lateness.
-    Each event is ``(due, chunk, spec)``; ``render(spec)`` gives its bytes (pure, so rendering
-    late gives the same bytes as rendering early).
+    Event ``i`` is ``dues[i]``, ``chunks[i]`` and ``specs[i]``, kept as three lists (the pacer
+    reads the first two whole, and a stream's content specs can be its tokens as they are);
+    ``render(spec)`` gives an event's bytes (pure, so rendering late gives the same bytes as
+    rendering early) and ``render_run(specs)`` those of several, joined.
     """
 
-    __slots__ = ("_render", "_render_run", "_specs")
+    __slots__ = ("_chunks", "_dues", "_render", "_render_run", "_specs")
 
-    def __init__(self, specs: Sequence[tuple[int, bool, Any]],
+    def __init__(self, dues: list[int], chunks: list[bool], specs: Sequence[Any],
                  render: Callable[[Any], bytes],
                  render_run: Callable[[Sequence[Any]], bytes] | None = None) -> None:
+        self._dues = dues
+        self._chunks = chunks
         self._specs = specs
         self._render = render
         self._render_run = render_run
@@ -198,38 +202,37 @@ class LazyEvents(Sequence[Event]):
     def __getitem__(self, index: int | slice) -> Event | Sequence[Event]:
         if isinstance(index, slice):
             return tuple(self[i] for i in range(*index.indices(len(self))))
-        due, chunk, spec = self._specs[index]
-        return Event(self._render(spec), due, chunk)
+        return Event(self._render(self._specs[index]), self._dues[index], self._chunks[index])
 
     def __iter__(self) -> Iterator[Event]:
         render = self._render
-        for due, chunk, spec in self._specs:
+        for spec, due, chunk in zip(self._specs, self._dues, self._chunks, strict=True):
             yield Event(render(spec), due, chunk)
 
     def meta(self, index: int) -> tuple[int, bool]:
         """``(due, chunk)`` of event ``index``, without rendering it."""
-        due, chunk, _ = self._specs[index]
-        return due, chunk
+        return self._dues[index], self._chunks[index]
 
     def data(self, index: int) -> bytes:
         """The bytes of event ``index``."""
-        return self._render(self._specs[index][2])
+        return self._render(self._specs[index])
 
     def data_range(self, start: int, stop: int) -> list[bytes]:
         """The bytes of events ``start`` to ``stop - 1``."""
         render = self._render
-        return [render(spec) for _, _, spec in self._specs[start:stop]]
+        return [render(spec) for spec in self._specs[start:stop]]
 
     def payload(self, start: int, stop: int) -> bytes:
         """The bytes of events ``start`` to ``stop - 1``, joined (``render_run`` renders them
         in one go where the provider gives one)."""
         if self._render_run is not None:
-            return self._render_run([spec for _, _, spec in self._specs[start:stop]])
+            return self._render_run(self._specs[start:stop])
         return b"".join(self.data_range(start, stop))
 
     def schedule(self) -> tuple[list[int], list[bool]]:
-        """Every event's ``due`` and ``chunk``, rendering nothing."""
-        return [s[0] for s in self._specs], [s[1] for s in self._specs]
+        """Every event's ``due`` and ``chunk``, rendering nothing (the lists themselves: read
+        them, do not change them)."""
+        return self._dues, self._chunks
 
 
 def event_meta(events: Sequence[Event], index: int) -> tuple[int, bool]:

@@ -255,12 +255,14 @@ def _chat_events(plan: Plan) -> LazyEvents:
     content_pre = [f'[{{"index":{i},"delta":{{"content":' for i in range(len(plan.choices))]
     content_post = '},"logprobs":null,"finish_reason":null}]' + tail
 
-    def render(spec: tuple[Any, ...]) -> str:
+    def render(spec: str | tuple[Any, ...]) -> str:
+        if type(spec) is str:  # a token of the only choice
+            return pres[0] + _json_str(spec) + content_post
         kind = spec[0]
         if kind == "content":
             index: int = spec[1]
             token: str = spec[2]
-            return head + content_pre[index] + _json_str(token) + content_post
+            return pres[index] + _json_str(token) + content_post
         if kind == "choice":  # the choices' JSON, written out beforehand
             return f"{head}{spec[1]}{tail}"
         if kind == "delta":
@@ -277,28 +279,36 @@ def _chat_events(plan: Plan) -> LazyEvents:
 
     pres = [head + pre for pre in content_pre]
 
-    def render_run(specs: Sequence[tuple[Any, ...]]) -> bytes:
+    def render_run(specs: Sequence[str | tuple[Any, ...]]) -> bytes:
         # A run of events in one join and one encode: content chunks are most of a stream.
         parts: list[str] = []
+        pre = pres[0]
         for spec in specs:
-            if spec[0] == "content":
-                parts += (pres[spec[1]], _json_str(spec[2]), content_post)
+            if type(spec) is str:
+                parts += (pre, _json_str(spec), content_post)
             else:
                 parts.append(render(spec))
         return "".join(parts).encode()
 
-    specs: list[tuple[int, bool, tuple[Any, ...]]] = []
+    dues: list[int] = []
+    chunks: list[bool] = []
+    specs: list[str | tuple[Any, ...]] = []
     for i, c in enumerate(plan.choices):
         # What dumps() writes for the first chunk's choices, without its cost.
         content = '""' if c.text is not None else "null"
-        specs.append((0, False, ("choice", f'[{{"index":{i},"delta":{{"role":"assistant",'
-                                           f'"content":{content},"refusal":null}},'
-                                           '"logprobs":null,"finish_reason":null}]')))
-    per_choice: list[list[tuple[Any, ...]]] = []
+        specs.append(("choice", f'[{{"index":{i},"delta":{{"role":"assistant",'
+                                f'"content":{content},"refusal":null}},'
+                                '"logprobs":null,"finish_reason":null}]'))
+    dues += [0] * len(specs)
+    chunks += [False] * len(specs)
+    per_choice: list[list[str | tuple[Any, ...]]] = []
     for i, c in enumerate(plan.choices):
+        items: list[str | tuple[Any, ...]]
         if wants_logprobs:
-            items: list[tuple[Any, ...]] = [("delta", i, step, {"content": token})
-                                            for step, token in enumerate(c.tokens)]
+            items = [("delta", i, step, {"content": token})
+                     for step, token in enumerate(c.tokens)]
+        elif len(plan.choices) == 1:
+            items = list(c.tokens)  # plain tokens: most streams, rendered by the template
         else:
             items = [("content", i, token) for token in c.tokens]
         if c.tool_calls:
@@ -307,20 +317,27 @@ def _chat_events(plan: Plan) -> LazyEvents:
         per_choice.append(items)
     longest = max((len(d) for d in per_choice), default=0)
     if len(per_choice) == 1:
-        specs += [(step, True, item) for step, item in enumerate(per_choice[0])]
+        specs += per_choice[0]
+        dues += range(len(per_choice[0]))
+        chunks += [True] * len(per_choice[0])
     else:
         for step in range(longest):
             for items in per_choice:
                 if step < len(items):
-                    specs.append((step, True, items[step]))
+                    specs.append(items[step])
+                    dues.append(step)
+                    chunks.append(True)
     last = max(longest - 1, 0)
     for i, c in enumerate(plan.choices):
-        specs.append((last, False, ("choice", f'[{{"index":{i},"delta":{{}},"logprobs":null,'
-                                              f'"finish_reason":{_json_str(c.finish)}}}]')))
+        specs.append(("choice", f'[{{"index":{i},"delta":{{}},"logprobs":null,'
+                                f'"finish_reason":{_json_str(c.finish)}}}]'))
     if include_usage:
-        specs.append((last, False, ("usage",)))
-    specs.append((last, False, ("done",)))
-    return LazyEvents(specs, lambda spec: render(spec).encode(), render_run)
+        specs.append(("usage",))
+    specs.append(("done",))
+    framing = len(specs) - len(dues)
+    dues += [last] * framing
+    chunks += [False] * framing
+    return LazyEvents(dues, chunks, specs, lambda spec: render(spec).encode(), render_run)
 
 
 def _tool_deltas(choice: Choice) -> Iterator[dict[str, Any]]:

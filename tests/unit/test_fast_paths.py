@@ -91,7 +91,7 @@ def test_strike_index_counts_lazy_events_without_rendering():
         rendered.append(spec)
         return b"x"
 
-    lazy = LazyEvents([(0, False, 0), (0, True, 1), (1, True, 2), (2, False, 3)], render)
+    lazy = LazyEvents([0, 0, 1, 2], [False, True, True, False], [0, 1, 2, 3], render)
     eager = tuple(Event(b"x", due, chunk) for due, chunk, _ in
                   [(0, False, 0), (0, True, 1), (1, True, 2), (2, False, 3)])
     for after in (None, 0, 1, 2, 5):
