@@ -212,9 +212,9 @@ class Capacity(_Doc):
     the provider's own overload error. Counted per tenant, and across instances sharing a
     state backend."""
 
-    _say = {("missing", "slots"): (("slots",), "a capacity block needs 'slots', the requests "
-                                              "generated at once, e.g. 'capacity: {slots: 4, "
-                                              "queue: 16}'")}
+    _say = {("missing", "slots"): ((), "a capacity block needs 'slots', the requests "
+                                       "generated at once, e.g. 'capacity: {slots: 4, "
+                                       "queue: 16}'")}
 
     slots: Annotated[int, v.whole(1, 1_000_000)]
     """Requests generated at once; the next ones wait for a slot."""

@@ -221,7 +221,7 @@ def test_models_and_errors_take_no_slot(fake, client):
 
 
 @pytest.mark.parametrize(("doc", "says"), [
-    ({"capacity": {}}, "capacity.slots: a capacity block needs 'slots'"),
+    ({"capacity": {}}, "capacity: a capacity block needs 'slots'"),
     ({"capacity": {"slots": 0}}, "capacity.slots: expected a whole number from 1"),
     ({"capacity": {"slots": 2, "queu": 1}}, "capacity.queu: unknown key 'queu' (did you mean "
                                             "'queue'?)"),
