@@ -17,6 +17,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from redis.commands.core import AsyncScript
+
     from llmfake.engine._redis import RedisState
     from llmfake.scenario._model import Capacity
 
@@ -77,6 +79,7 @@ class RedisSlots:
 
     def __init__(self, state: RedisState) -> None:
         self.state = state
+        self._scripts: dict[int, dict[str, AsyncScript]] = {}
 
     def _keys(self, tenant: str) -> list[str]:
         base = f"{self.state.namespace}:T:{tenant}:cap"
@@ -84,8 +87,12 @@ class RedisSlots:
 
     async def _run(self, script: str, tenant: str, args: list[Any]) -> Any:
         client = self.state._client()[0]
+        scripts = self._scripts.get(id(client))
+        if scripts is None:  # registered once per client: EVALSHA from then on
+            scripts = {text: client.register_script(text) for text in (TAKE, GIVE_BACK, LEAVE)}
+            self._scripts = {id(client): scripts}
         try:
-            return await client.eval(script, 2, *self._keys(tenant), *args)
+            return await scripts[script](keys=self._keys(tenant), args=args)
         except Exception as exc:
             raise self.state.unavailable(exc) from exc
 
