@@ -16,6 +16,7 @@ import openai
 import pytest
 
 import llmfake
+from llmfake._redis_server import RedisServer
 
 TEN_TOKENS = "one two three four five six seven eight nine ten"
 HI = [{"role": "user", "content": "hi"}]
@@ -110,3 +111,31 @@ def test_a_slot_freed_on_one_instance_goes_to_a_request_queued_on_the_other(
         assert done, "the queued request never got the slot"
         assert time.monotonic() >= released
     assert done[0].choices[0].message.content == "queued"
+
+
+def test_redis_lost_while_queued_is_a_503_naming_it(redis_server: RedisServer) -> None:
+    # redis_server skips where redis-server is missing; this test kills a Redis of its own.
+    own = RedisServer()
+    scenario = {"capacity": {"slots": 1, "queue": 1}, "latency": {"per_token": "1s"}}
+    errors: list[openai.APIStatusError] = []
+    try:
+        with instances(scenario, own.url) as (a, b), openai.OpenAI(
+                base_url=b.url + "/v1", api_key="k", max_retries=0) as client:
+
+            def queued() -> None:
+                try:
+                    client.chat.completions.create(model="m", messages=HI, max_tokens=1)
+                except openai.APIStatusError as exc:
+                    errors.append(exc)
+
+            with slot_held(a):
+                waiting = threading.Thread(target=queued)
+                waiting.start()
+                time.sleep(0.3)  # b's request waits for the slot, blocked on Redis
+                own.stop()
+                waiting.join(10)
+    finally:
+        own.stop()
+    assert len(errors) == 1, errors
+    assert errors[0].status_code == 503
+    assert own.url in errors[0].message
