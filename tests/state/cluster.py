@@ -85,6 +85,12 @@ class RoundRobin:
     def close(self) -> None:
         async def shut() -> None:
             self._server.close()
+            # Connections still piped (a keep-alive client not closed yet) end here, not in
+            # the garbage collector.
+            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in others:
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
             await self._server.wait_closed()
 
         with contextlib.suppress(Exception):
@@ -103,6 +109,8 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         pass
     finally:
         writer.close()
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await writer.wait_closed()
 
 
 @contextlib.contextmanager
