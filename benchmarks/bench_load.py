@@ -10,7 +10,10 @@ aiohttp clients sharing the connections):
   bytes (*exactly* the bytes llmfake answered, read from it first): what Python does on a core;
 - ``aiohttp``: ``_baseline_server.py``, a bare aiohttp handler answering the same bytes;
 - ``aimock``: the Node peer (``_peers.py``, pinned npm version), one catch-all fixture with the
-  same text, when node and npm are present.
+  same text, when node and npm are present;
+- ``llmfake-redis`` (with ``--state redis``): llmfake again, its state in a private
+  ``redis-server`` started for the run (not pinned: Redis's own CPU is not llmfake's), so the
+  cost of shared state shows side by side with ``memory`` (``redis_vs_memory``).
 
 Two modes:
 
@@ -24,6 +27,7 @@ Two modes:
     python benchmarks/bench_load.py --json                   # both modes, 3 rounds of 10 s
     python benchmarks/bench_load.py --mode chat --quick      # 1 round of 2 s
     python benchmarks/bench_load.py --scenario my.yaml --only llmfake --profile out.prof
+    python benchmarks/bench_load.py --mode chat --only llmfake --state redis --quick
 
 Loopback only; bounded by duration; exits 0 when it could measure.
 """
@@ -288,6 +292,15 @@ def servers(cpu: int | None, extra: Sequence[str], args: argparse.Namespace
         info = {"body_bytes": len(body), "stream_bytes": len(events),
                 "stream_events": events.count(b"data: ")}
         found = {"llmfake": fake}
+        if args.state == "redis":
+            from llmfake._redis_server import RedisServer
+
+            redis = stack.enter_context(RedisServer())
+            shared = stack.enter_context(server_process(
+                "llmfake-redis", [*argv, "--state", redis.url], cpu))
+            fetch(shared.url, False)  # it answers (fetch raises on anything but a 200)
+            found["llmfake-redis"] = shared
+            info["redis"] = redis.url
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="llmfake-bench-")))
         body_file, stream_file = tmp / "body.json", tmp / "stream.sse"
         body_file.write_bytes(body)
@@ -366,6 +379,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                 for k, m in med.items() if k != "llmfake" and mine
                                 and m["req_per_s"]}
             result["ratio"] = result["ratios"].get("reference")
+            shared = med.get("llmfake-redis", {}).get("req_per_s")
+            if shared and mine:
+                result["redis_vs_memory"] = round(shared / mine, 3)
             if stream:
                 for k in med:
                     n = info.get("aimock_stream_events" if k == "aimock" else "stream_events")
@@ -399,6 +415,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="run llmfake under cProfile and write its profile to FILE.prof")
     p.add_argument("--no-log", dest="log", action="store_false",
                    help="llmfake serve --quiet (default: the per-request log on)")
+    p.add_argument("--state", choices=("memory", "redis"), default="memory",
+                   help="redis: measure llmfake with its state in a private redis-server too, "
+                        "side by side with memory (needs redis-server on PATH)")
     p.add_argument("--server-cpu", type=int, default=0)
     p.add_argument("--client-cpu", type=int, default=1)
     p.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
@@ -408,6 +427,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def fix_arguments(args: argparse.Namespace) -> None:
     args.modes = args.modes or ["chat", "stream"]
     args.only = list(dict.fromkeys(["llmfake", *(args.only or SERVERS)]))
+    if args.state == "redis":
+        args.only.insert(1, "llmfake-redis")
     if args.driver is None:
         args.driver = "wrk" if have_wrk() else "aiohttp"
 
@@ -435,11 +456,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             if k not in r:
                 continue
             m = r[k]
-            print(f"{mode:6} {k:9} {m['req_per_s']:>9,.0f} req/s  p50 {m['p50_ms']} ms  "
+            print(f"{mode:6} {k:13} {m['req_per_s']:>9,.0f} req/s  p50 {m['p50_ms']} ms  "
                   f"p99 {m['p99_ms']} ms  {m['server_us_per_req']} us CPU/req  "
                   f"errors {m['errors']}")
         for k, v in r["ratios"].items():
             print(f"{mode:6} ratio llmfake/{k} {v}")
+        if "redis_vs_memory" in r:
+            print(f"{mode:6} --state redis / memory {r['redis_vs_memory']}")
 
 
 if __name__ == "__main__":

@@ -100,7 +100,7 @@ class RedisState:
         loop = self._loop
         if loop is None or loop.is_closed():
             return
-        keys = [self._key(tenant, what) for what in ("sc", "st", "j")]
+        keys = [self._key(tenant, what) for what in ("sc", "st", "j", "cap", "capq")]
 
         def start() -> None:
             task = loop.create_task(self._unlink(keys))

@@ -206,6 +206,41 @@ class Limits(_Doc):
                          self.max_request_bytes, self.by, self.quota_requests, self.quota_tokens)
 
 
+class Capacity(_Doc):
+    """A provider under load: requests are generated in a fixed number of slots; the others
+    wait in a queue (the wait counts in their time to first token), and a full queue answers
+    the provider's own overload error. Counted per tenant, and across instances sharing a
+    state backend."""
+
+    _say = {("missing", "slots"): ((), "a capacity block needs 'slots', the requests "
+                                       "generated at once, e.g. 'capacity: {slots: 4, "
+                                       "queue: 16}'")}
+
+    slots: Annotated[int, v.whole(1, 1_000_000)]
+    """Requests generated at once; the next ones wait for a slot."""
+    queue: Annotated[int | None, v.whole(0, 1_000_000, null=True)] = None
+    """Requests that may wait for a slot; one more gets the overload error (0: none wait;
+    null, the default: any number)."""
+    prefill: Duration = 0.0
+    """Time per prompt token before the first token (a 1000-token prompt at 0.1ms: 100ms more
+    time to first token)."""
+    slowdown: Annotated[float, v.number(0, 1000)] = 0.0
+    """How much slower each token comes as slots fill: the per-token latency times 1 +
+    slowdown x (busy - 1) / (slots - 1), busy counting this request when it gets its slot (1:
+    twice as slow with every slot busy)."""
+    error: Annotated[str | int, v.ERROR] = "overloaded"
+    """The error a request gets when the queue is full: an error name or a status (default
+    overloaded: OpenAI 503, Anthropic 529 overloaded_error, Gemini 503 UNAVAILABLE, Ollama
+    503, Bedrock ModelNotReadyException)."""
+    retry_after: OptDuration = None
+    """Seconds sent as retry-after with that error (default: none, as providers send none)."""
+
+    def build(self) -> rt.Capacity:
+        name, status = v.error_name(self.error)
+        return rt.Capacity(self.slots, self.queue, self.prefill, self.slowdown,
+                           rt.ErrorSpec(name, status, retry_after=self.retry_after))
+
+
 class Generate(_Doc):
     """Seeded generated text."""
 
@@ -655,6 +690,9 @@ class Scenario(_Doc):
         Cassette, lambda path: {"path": str(path) if isinstance(path, Path) else path},
         also=Str)] = None
     """A recorded session replayed for the requests no rule answers otherwise."""
+    capacity: Annotated[Capacity | None, _object(Capacity)] = None
+    """Slots, a waiting queue, prefill time and slow-down under load (default: none, every
+    request is served at once)."""
 
     def build(self, source: str, raw: Mapping[str, Any]) -> rt.Scenario:
         return rt.Scenario(
@@ -664,4 +702,5 @@ class Scenario(_Doc):
             rules=tuple(r.build() for r in self.rules),
             chaos=tuple(c.build() for c in self.chaos), auth=self.auth.build(),
             models=tuple(self.models), strict=self.strict,
-            cassette=self.cassette.build() if self.cassette else None, source=source, raw=raw)
+            cassette=self.cassette.build() if self.cassette else None,
+            capacity=self.capacity.build() if self.capacity else None, source=source, raw=raw)

@@ -130,6 +130,21 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Capacity:
+    """A provider under load: slots that generate at once, a queue waiting for them."""
+
+    slots: int
+    queue: int | None = None
+    """Requests that may wait for a slot (None: any number)."""
+    prefill: float = 0.0
+    """Seconds per prompt token, added to the time to first token."""
+    slowdown: float = 0.0
+    """Per-token latency with every slot busy is ``1 + slowdown`` times a lone request's."""
+    error: ErrorSpec = field(default_factory=lambda: ErrorSpec("overloaded"))
+    """What a request finding the queue full gets."""
+
+
+@dataclass(frozen=True)
 class ToolCallSpec:
     """A tool call the fake model makes."""
 
@@ -362,6 +377,8 @@ class Scenario:
     models: tuple[str, ...] = ()
     strict: bool = False
     cassette: CassetteSpec | None = None
+    capacity: Capacity | None = None
+    """Slots and a queue (None: every request is served at once)."""
 
     source: str = field(default="<dict>", compare=False)
     """Where the scenario came from (a path, a built-in name or ``<dict>``)."""

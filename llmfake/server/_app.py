@@ -10,6 +10,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Coroutine, Mapping
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -35,6 +36,7 @@ from llmfake.providers import (
 from llmfake.providers._openai_common import render_invalid
 from llmfake.providers._router import Router
 from llmfake.scenario._model import ErrorSpec
+from llmfake.server._capacity import through_capacity
 from llmfake.server._control import MAX_CONTROL_BODY, control
 from llmfake.server._http import Connection, Request
 from llmfake.server._replay import render as render_replay
@@ -216,6 +218,9 @@ def _serve(req: Request, conn: Connection, router: Router, engine: Engine, tenan
         return None
     route, provider, call = parsed
     plan = engine.decide(call, (req.method, path))
+    if engine.tenant(tenant).scenario.capacity is not None:  # slots, a queue: may wait
+        return through_capacity(engine, conn, plan, exchange, start, done, finish,
+                                partial(_answer, conn, route, provider))
     return _answer(conn, route, provider, plan, exchange, start, done, finish)
 
 
@@ -247,7 +252,10 @@ async def _serve_shared(req: Request, conn: Connection, router: Router, engine: 
         return
     reserved.append(res[0])
     plan = engine.decide(call, (req.method, path), res)
-    pending = _answer(conn, route, provider, plan, exchange, start, done, finish)
+    pending = (through_capacity(engine, conn, plan, exchange, start, done, finish,
+                                partial(_answer, conn, route, provider))
+               if engine.tenant(tenant).scenario.capacity is not None else
+               _answer(conn, route, provider, plan, exchange, start, done, finish))
     if pending is not None:
         await pending
 

@@ -167,6 +167,9 @@ class Connection(asyncio.Protocol):
         self.task: asyncio.Task[None] | None = None
         self.lost: asyncio.Future[None] = self.loop.create_future()
         """Done once the connection is closed, by either side."""
+        self.client_eof = False
+        """The client is done sending (it left, or half-closed): a request queued for a
+        capacity slot gives its place up."""
 
     # --- asyncio.Protocol -----------------------------------------------------------------------
 
@@ -213,6 +216,7 @@ class Connection(asyncio.Protocol):
     def eof_received(self) -> bool | None:
         # The client is done sending; answers still in progress may go out (half-close).
         self._stop_parsing = True
+        self.client_eof = True
         if self.current is None and not self._queue:
             return False  # nothing left to say: close
         self._close_after = True

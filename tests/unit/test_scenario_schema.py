@@ -89,7 +89,9 @@ STEP_KEYS = {"reply", "error", "fault", "retry_after", "should_retry", "message"
 def test_schema_keys_are_the_formats_keys() -> None:
     assert set(SCHEMA["properties"]) == {
         "name", "description", "seed", "freeze_time", "time_scale", "latency", "limits", "reply",
-        "rules", "chaos", "auth", "models", "strict", "cassette"}
+        "rules", "chaos", "auth", "models", "strict", "cassette", "capacity"}
+    assert set(DEFS["Capacity"]["properties"]) == {"slots", "queue", "prefill", "slowdown",
+                                                   "error", "retry_after"}
     assert set(DEFS["Rule"]["properties"]) == {"name", "match", "script", "then", "chaos",
                                                *STEP_KEYS}
     assert set(DEFS["Step"]["properties"]) == STEP_KEYS
@@ -216,6 +218,8 @@ EVERY_KEY = {
     "strict": False,
     "cassette": {"path": str(CASSETTE), "replay_speed": 2, "strict": False,
                  "ignore": ["user", "seed"]},
+    "capacity": {"slots": 4, "queue": 16, "prefill": "0.1ms", "slowdown": 0.5,
+                 "error": "overloaded", "retry_after": "1s"},
 }
 
 VALID_DOCS: list[Json] = [
@@ -482,6 +486,9 @@ scenarios = _opt(
     rules=st.lists(rules(), max_size=3),
     auth=_opt(required=st.booleans(), keys=st.lists(texts, max_size=2)),
     models=st.lists(texts, max_size=3),
+    capacity=st.fixed_dictionaries({"slots": st.integers(1, 1_000_000)}, optional={
+        "queue": st.none() | st.integers(0, 1_000_000), "prefill": durations,
+        "slowdown": st.floats(0, 1000), "error": error_values, "retry_after": durations}),
 )
 
 
@@ -643,7 +650,8 @@ def test_every_bounded_key_has_edge_cases() -> None:
         "tokens_per_minute", "max_concurrent", "max_request_bytes", "sentences", "words",
         "dimensions", "error", "status", "retry_after", "after_chunks", "after_bytes",
         "duration", "probability", "tokens_per_chunk", "quota_tokens", "quota_requests",
-        "time_scale", "spread", "replay_speed", "after", "before"}
+        "time_scale", "spread", "replay_speed", "after", "before", "slots", "queue",
+        "prefill", "slowdown"}
 
 
 @pytest.mark.parametrize(("path", "doc", "valid"), EDGE_CASES,
