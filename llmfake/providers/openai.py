@@ -256,7 +256,7 @@ def _chat_events(plan: Plan) -> LazyEvents:
     content_post = '},"logprobs":null,"finish_reason":null}]' + tail
 
     def render(spec: str | tuple[Any, ...]) -> str:
-        if type(spec) is str:  # a token of the only choice
+        if isinstance(spec, str):  # a token of the only choice
             return pres[0] + _json_str(spec) + content_post
         kind = spec[0]
         if kind == "content":
