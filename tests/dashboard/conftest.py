@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dashboard_pages import wait
 
 CHROMIUM = os.environ.get("LLMFAKE_CHROMIUM", "/usr/bin/chromium")
 DRIVER = os.environ.get("LLMFAKE_CHROMEDRIVER", "/usr/bin/chromedriver")
@@ -77,3 +78,12 @@ def screenshot(chromium, tmp_path):
         return path
 
     return take
+
+
+@pytest.fixture
+def page(chromium, server):
+    """The dashboard of the module's ``server`` open and subscribed to the live journal."""
+    chromium.get(server.url + "/_llmfake/ui")
+    wait(chromium, lambda d: d.find_element("id", "status").text == "live", timeout=10)
+    return chromium
+
