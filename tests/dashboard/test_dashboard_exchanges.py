@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import openai
 import pytest
 from dashboard_pages import click, row_text, wait
@@ -117,9 +118,13 @@ def test_the_timeline_of_a_stream_a_fault_stalled_shows_where_it_was_cut(
     assert "stall after 3 chunks for 0.2 s" in page.find_element("id", "detail").text
     timeline = page.find_element("id", "timeline")
     assert len(timeline.find_elements("css selector", "rect.chunk")) == len(exchange.sent)
-    # Eight words: the five never sent are faded on the schedule; the stall spans 0.2 s up to
-    # the red line where the connection was cut.
-    assert len(timeline.find_elements("css selector", "rect.planned.unsent")) == 5
+    # The events never sent (from the fourth chunk on) are faded on the schedule; the stall
+    # spans 0.2 s up to the red line where the connection was cut.
+    schedule = httpx.get(server.url + "/_llmfake/ui/api/exchange?tenant=cut&seq=0").json()[
+        "schedule"]
+    fourth = [i for i, (_, chunk) in enumerate(schedule) if chunk][3]
+    assert len(timeline.find_elements("css selector", "rect.planned.unsent")) == (
+        len(schedule) - fourth)
     assert timeline.find_elements("css selector", "rect.stall")
     cut = timeline.find_element("css selector", "line.cut")
     assert "fault stall cut the stream" in cut.get_attribute("textContent")

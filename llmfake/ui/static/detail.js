@@ -30,7 +30,8 @@ export function timeline(e) {
   let strikeAt = null;
   for (const [planned, chunk] of schedule) {
     if (chunk) content++;
-    const unsent = cut && chunk && content > e.chunks;
+    // Every event from the first content chunk past those sent: the fault struck before it.
+    const unsent = cut && (strikeAt != null || (chunk && content > e.chunks));
     if (unsent && strikeAt == null) strikeAt = planned;
     const bar = svg("rect", { class: unsent ? "planned unsent" : "planned", x: x(planned) - 1, y: 6, width: 3, height: 20 });
     bar.append(svg("title", {}));
