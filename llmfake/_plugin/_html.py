@@ -52,7 +52,7 @@ def write_report(target: Path, runs: dict[str, dict[str, Any]]) -> None:
     failed = sum(1 for _, r in order if r["outcome"] == "failed")
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
              f"<title>llmfake report</title><style>{_CSS}</style></head><body>",
-             f"<h1>llmfake report: {len(order)} tests used the fake, {failed} failed</h1>"]
+             f"<h1>llmfake report: {len(order)} tests, {failed} failed</h1>"]
     if not order:
         parts.append("<p class='muted'>No test used the llmfake fixture.</p>")
     for nodeid, run in order:
