@@ -9,7 +9,7 @@ import hashlib
 import itertools
 from collections import deque
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from llmfake._assertions import JournalAssertions
@@ -98,18 +98,29 @@ class Exchange:
     sent: list[tuple[float, float, int]] = field(default_factory=list, repr=False)
     """Each write of a paced stream: (seconds after arrival it went out, seconds after arrival
     the scenario's schedule asked for, chunks in it). The dashboard's timeline and the time to
-    first byte come from it; streams cut by a fault are not listed."""
+    first byte come from it."""
     body_key: str = field(default="", repr=False)
     """A digest of method, path and body: identical requests share it (retries)."""
+    _kept: Any = field(default=None, repr=False, compare=False)
+    """The response as put on the wire and the plan behind it, kept (bounded) by
+    ``llmfake.ui.keep`` for the dashboard's cassette export and timelines. The underscore keeps
+    it out of orjson's encoding (the shared journal); ``to_json`` leaves it out too."""
 
     @property
     def failed(self) -> bool:
         """Whether the client did not get a whole success (an error status or a cut)."""
         return self.status >= 400 or self.status == 0 or not self.completed
 
+    def note_write(self, at: float, planned: float) -> None:
+        """Add a write to ``sent`` (a stream a fault cuts): its chunks are those counted since
+        the writes before it."""
+        self.sent.append((at, planned, self.chunks - sum(s[2] for s in self.sent)))
+
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
-        return asdict(self)
+        out = asdict(replace(self, _kept=None))
+        del out["_kept"]
+        return out
 
 
 RETRY_WINDOW = 60.0

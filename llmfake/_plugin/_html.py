@@ -2,13 +2,15 @@
 
 Failed tests come first, each opening on its requests' timeline (what the client sent, what it
 got, when, and how long it waited before retrying), then the failure, then the exchanges in a
-table. Passed tests follow, folded. The timeline is an inline SVG drawn here: one bar per
+table, then the files the test attached (``ATTACHMENT``: screenshots), embedded as data URIs.
+Passed tests follow, folded. The timeline is an inline SVG drawn here: one bar per
 exchange from arrival to end, coloured by status, with a tick per stream write and, after a
 failed attempt that gave a Retry-After, a dashed mark where that delay ended.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +34,8 @@ svg { width: 100%; max-width: 1100px; display: block; }
 .tick { stroke: #fff; stroke-width: 1; } .ra { stroke: #6b7385; stroke-dasharray: 3 2; }
 .label { font: 11px ui-monospace, monospace; fill: #1d2330; }
 .muted { color: #6b7385; }
+figure.attachment { margin: .75em 0; } figure.attachment img { max-width: 100%;
+  border: 1px solid #e3e6ec; } figcaption { color: #6b7385; font-size: 11px; }
 """
 
 
@@ -48,7 +52,7 @@ def write_report(target: Path, runs: dict[str, dict[str, Any]]) -> None:
     failed = sum(1 for _, r in order if r["outcome"] == "failed")
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
              f"<title>llmfake report</title><style>{_CSS}</style></head><body>",
-             f"<h1>llmfake report: {len(order)} tests used the fake, {failed} failed</h1>"]
+             f"<h1>llmfake report: {len(order)} tests, {failed} failed</h1>"]
     if not order:
         parts.append("<p class='muted'>No test used the llmfake fixture.</p>")
     for nodeid, run in order:
@@ -72,8 +76,28 @@ def _test(nodeid: str, run: dict[str, Any]) -> str:
         out.append(f"<pre class='failure'>{html.escape(run['failure'])}</pre>")
     if exchanges:
         out.append(_table(exchanges))
+    out += [_figure(Path(p)) for p in run.get("attachments", [])]
     out.append("</details></section>")
     return "".join(out)
+
+
+_IMAGES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+           ".svg": "image/svg+xml"}
+
+
+def _figure(path: Path) -> str:
+    """An attached file: an image inline, anything else (or a file gone) named."""
+    name = html.escape(path.name)
+    kind = _IMAGES.get(path.suffix.lower())
+    try:
+        data = path.read_bytes() if kind is not None else None
+    except OSError:
+        return f"<p class='muted attachment'>{name}: attached, but no longer on disk</p>"
+    if data is None:
+        return f"<p class='muted attachment'>{name}: attached (not an image)</p>"
+    uri = f"data:{kind};base64,{base64.b64encode(data).decode()}"
+    return (f"<figure class='attachment'><img src='{uri}' alt='{name}'>"
+            f"<figcaption>{html.escape(str(path))}</figcaption></figure>")
 
 
 def _ms(seconds: float | None) -> str:

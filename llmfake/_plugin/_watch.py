@@ -7,6 +7,9 @@ HTML is written by ``_html`` at the end of the session.
   ``llmfake`` fixture with its exchanges and their timeline, failed tests first. Each test's
   exchanges are read from its tenant when its call phase ends (the tenant is dropped at
   teardown) and travel on the call's report, so under xdist the controller writes the file.
+- A test attaches a file to its entry (screenshots: PNG, JPEG, SVG) by adding the user property
+  ``llmfake_attachment`` (``ATTACHMENT``) with the file's path; a test that fails has them
+  embedded in its entry (a test that did not use the fixture gets an entry for them).
 - ``--llmfake-ui`` starts the session's server before the first test and prints the URL of its
   dashboard, which shows every test's tenant as the run goes.
 """
@@ -18,6 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+ATTACHMENT = "llmfake_attachment"
+"""The user property (``request.node.user_properties``) whose value is the path of a file to
+embed in the HTML report's entry of the test, when it fails."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -92,6 +99,13 @@ class _Runs:
             run = self.runs[report.nodeid]
             run["outcome"] = "failed"
             run["failure"] = (run["failure"] + "\n\n" + report.longreprtext).strip()
+        attached = [str(v) for k, v in report.user_properties if k == ATTACHMENT]
+        if report.failed and attached:
+            run = self.runs.setdefault(report.nodeid, {
+                "outcome": "failed", "exchanges": [], "failure": report.longreprtext,
+                "duration": report.duration})
+            known = run.setdefault("attachments", [])
+            known += [a for a in attached if a not in known]
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if hasattr(self.config, "workerinput"):

@@ -41,7 +41,7 @@ from llmfake.server._control import MAX_CONTROL_BODY, control
 from llmfake.server._http import Connection, Request
 from llmfake.server._replay import render as render_replay
 from llmfake.server._wire import Finish, deliver
-from llmfake.ui import Live, ui
+from llmfake.ui import Live, keep, ui
 
 _TENANT = re.compile(r"/t/([A-Za-z0-9_.~-]{1,128})(/.*)?\Z")
 _SECRET_QUERY = re.compile(r"((?:^|[?&])(?:key|api-key|api_key)=)[^&]*", re.IGNORECASE)
@@ -276,6 +276,7 @@ def _answer(conn: Connection, route: Route, provider: ProviderSpec, plan: Plan,
             extra["x-should-retry"] = "true" if error.should_retry else "false"
         rendered = _with_headers(provider.error(error, plan.request_id, call), extra)
         plan_for_wire: Plan | None = plan if plan.fault is None else None
+        keep(exchange, plan, rendered)
         return deliver(conn, plan_for_wire, rendered, start, exchange, finish)
     replay = None
     if plan.recorded is not None:
@@ -292,6 +293,7 @@ def _answer(conn: Connection, route: Route, provider: ProviderSpec, plan: Plan,
         assert p.fault.error is not None
         return provider.stream_error(p.fault.error, p)
 
+    keep(exchange, plan, rendered)
     return deliver(conn, plan, rendered, start, exchange, finish, stream_error, replay)
 
 
@@ -316,6 +318,7 @@ def _with_headers(rendered: Rendered, extra: Mapping[str, str]) -> Rendered:
 def _respond(conn: Connection, rendered: Rendered, exchange: Exchange) -> None:
     exchange.status = rendered.status
     exchange.completed = True
+    keep(exchange, None, rendered)
     conn.respond(rendered.status, rendered.headers, rendered.body)
 
 

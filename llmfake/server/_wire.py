@@ -153,9 +153,9 @@ async def _stream_fault(conn: Connection, plan: Plan | None, fault: FaultSpec,
     for index, event in enumerate(events):
         due = start + deadlines[min(event.due, len(deadlines) - 1)]
         if pending and due > pending_deadline:
-            await _flush(conn, pending, pending_deadline, exchange)
+            await _flush(conn, pending, pending_deadline, exchange, start)
         if index == strike:
-            await _flush(conn, pending, pending_deadline, exchange)
+            await _flush(conn, pending, pending_deadline, exchange, start)
             await _sleep_until(loop, due)
             await _strike(conn, fault, plan, event, stream_error, exchange)
             return
@@ -163,12 +163,12 @@ async def _stream_fault(conn: Connection, plan: Plan | None, fault: FaultSpec,
         pending_deadline = due
         if event.chunk:
             exchange.chunks += 1
-    await _flush(conn, pending, pending_deadline, exchange)
+    await _flush(conn, pending, pending_deadline, exchange, start)
     await _strike(conn, fault, plan, None, stream_error, exchange)
 
 
 async def _flush(conn: Connection, pending: list[bytes], deadline: float,
-                 exchange: Exchange) -> None:
+                 exchange: Exchange, start: float) -> None:
     if not pending:
         return
     await _sleep_until(conn.loop, deadline)
@@ -176,6 +176,7 @@ async def _flush(conn: Connection, pending: list[bytes], deadline: float,
     pending.clear()
     exchange.bytes_sent += len(data)
     conn.send(data)
+    exchange.note_write(conn.loop.time() - start, deadline - start)
     await conn.drain()
 
 

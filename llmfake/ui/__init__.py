@@ -11,7 +11,8 @@ the dashboard's own path so they take the tenant prefix like the rest of the con
   mistakes come back with the line of each field), ``POST api/builtin`` switches to a built-in,
   ``POST api/inject`` gives the next N requests an error or a fault (``_api``);
 - ``api/export?tenant=T&seqs=0,1``: those exchanges as a pytest test replaying them
-  (``_export``).
+  (``_export``); ``api/cassette?tenant=T&seqs=0,1``: as a cassette ``llmfake replay`` serves
+  (``_cassette``), from what ``keep`` kept of each response (``_kept``).
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ from typing import TYPE_CHECKING
 
 from llmfake.server._http import Connection, Request
 from llmfake.ui._api import api
+from llmfake.ui._kept import keep
 from llmfake.ui._live import Live
 
 if TYPE_CHECKING:
     from llmfake.server._app import App
 
-__all__ = ["Live", "ui"]
+__all__ = ["Live", "keep", "ui"]
 
 _TYPES = {"html": "text/html; charset=utf-8", "js": "text/javascript; charset=utf-8",
           "css": "text/css; charset=utf-8", "png": "image/png", "LICENSE": "text/plain"}

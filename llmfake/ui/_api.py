@@ -17,8 +17,9 @@ from llmfake.scenario._load import (
     scenario_from_text,
 )
 from llmfake.server._http import Connection, Request
+from llmfake.ui._cassette import cassette_text
 from llmfake.ui._export import pytest_module
-from llmfake.ui._live import summary
+from llmfake.ui._kept import fault, schedule
 
 if TYPE_CHECKING:
     from llmfake.server._app import App
@@ -39,21 +40,27 @@ def api(req: Request, conn: Connection, app: App, tenant: str, what: str) -> Non
         seq = int(query["seq"]) if query.get("seq", "").isdigit() else -1
         for e in state.journal:
             if e.seq == seq:
-                return _json(conn, {**summary(e), **e.to_json(), "ttfb": summary(e)["ttfb"]})
+                return _json(conn, {**e.to_json(), **app.live.summary(e), "schedule": schedule(e),
+                                    "fault": fault(e)})
         return _json(conn, {"error": f"no exchange {seq} in tenant {state.name}'s journal"}, 404)
-    if what == "export" and method == "GET":
+    if what in ("export", "cassette") and method == "GET":
         query = dict(parse_qsl(req.query))
         state = engine.tenant(query.get("tenant", tenant))
         wanted = {int(s) for s in query.get("seqs", "").split(",") if s.strip().isdigit()}
+        chosen = [e for e in state.journal if e.seq in wanted]
+        name = re.sub(r"[^A-Za-z0-9_]", "_", state.name)
         try:
-            source = pytest_module([e for e in state.journal if e.seq in wanted])
+            if what == "export":
+                text, kind, file = (pytest_module(chosen), "text/x-python",
+                                    f"test_exported_{name}.py")
+            else:
+                text, kind, file = (cassette_text(chosen), "application/yaml",
+                                    f"cassette_{name}.yaml")
         except ValueError as exc:
             return _json(conn, {"error": str(exc)}, 400)
-        name = re.sub(r"[^A-Za-z0-9_]", "_", state.name)
         return conn.respond(200, {
-            "content-type": "text/x-python; charset=utf-8",
-            "content-disposition": f'attachment; filename="test_exported_{name}.py"'},
-            source.encode())
+            "content-type": f"{kind}; charset=utf-8",
+            "content-disposition": f'attachment; filename="{file}"'}, text.encode())
     if what == "scenario" and method == "GET":
         sc = state.scenario
         return _json(conn, {"tenant": tenant, "name": sc.name, "source": sc.source,

@@ -19,6 +19,7 @@ import orjson
 from llmfake.journal import Exchange
 from llmfake.metrics import first_byte
 from llmfake.server._http import ClientGone, Connection
+from llmfake.ui._kept import limits
 
 if TYPE_CHECKING:
     from llmfake.server._app import App
@@ -34,15 +35,17 @@ _SSE = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no
         "x-accel-buffering": "no"}
 
 
-def summary(e: Exchange) -> dict[str, Any]:
-    """What the journal table and the charts need of an exchange (no bodies or headers)."""
+def summary(e: Exchange, attempts_by: str = "identical") -> dict[str, Any]:
+    """What the journal table and the charts need of an exchange (no bodies or headers);
+    ``attempts_by`` is its journal's, so the page groups retries as the journal does."""
     return {"seq": e.seq, "tenant": e.tenant, "method": e.method, "path": e.path,
             "provider": e.provider, "endpoint": e.endpoint, "model": e.model,
             "stream": e.stream, "status": e.status, "outcome": e.outcome, "source": e.source,
             "started": e.started, "ended": e.ended, "duration": e.duration,
             "ttfb": first_byte(e), "chunks": e.chunks, "completed": e.completed,
             "client_disconnected": e.client_disconnected, "attempt": e.attempt,
-            "retry_after": e.retry_after, "key": e.body_key}
+            "retry_after": e.retry_after, "key": e.body_key, "retry_count": e.retry_count,
+            "by": attempts_by, "limits": limits(e)}
 
 
 class Live:
@@ -85,11 +88,16 @@ class Live:
         items = sorted((e for s in states for e in s.journal),
                        key=lambda e: e.started)[-SNAPSHOT:]
         dropped = sum(s.journal.dropped for s in states)
-        conn.send(_event("snapshot", {"exchanges": [summary(e) for e in items],
+        conn.send(_event("snapshot", {"exchanges": [self.summary(e) for e in items],
                                       "dropped": dropped, "tenant": tenant}))
         self._pages[conn] = tenant
         conn.lost.add_done_callback(lambda _: self._pages.pop(conn, None))
         conn.loop.call_later(KEEPALIVE, self._keepalive, conn)
+
+    def summary(self, e: Exchange) -> dict[str, Any]:
+        """``summary`` of ``e``, with its tenant's ``attempts_by``."""
+        state = self.app.engine.tenants.get(e.tenant)
+        return summary(e, state.journal.attempts_by if state is not None else "identical")
 
     def _flush(self) -> None:
         self._timer = None
@@ -100,10 +108,10 @@ class Live:
         for conn, tenant in list(self._pages.items()):
             if tenant is None:
                 everything = everything or _event(
-                    "exchanges", [summary(e) for e in queued])
+                    "exchanges", [self.summary(e) for e in queued])
                 data = everything
             else:
-                mine = [summary(e) for e in queued if e.tenant == tenant]
+                mine = [self.summary(e) for e in queued if e.tenant == tenant]
                 if not mine:
                     continue
                 data = _event("exchanges", mine)

@@ -14,6 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dashboard_pages import wait
+
+from llmfake._plugin._watch import ATTACHMENT
 
 CHROMIUM = os.environ.get("LLMFAKE_CHROMIUM", "/usr/bin/chromium")
 DRIVER = os.environ.get("LLMFAKE_CHROMEDRIVER", "/usr/bin/chromedriver")
@@ -64,16 +67,42 @@ def chromium() -> Iterator[object]:
 
 
 @pytest.fixture
-def screenshot(chromium, tmp_path):
-    """``screenshot(name)`` saves the page under the test's tmp path and, with
+def screenshot(chromium, tmp_path, request):
+    """``screenshot(name)`` saves the page under the test's tmp path, attached to the test's
+    entry in ``--llmfake-report=html:PATH`` should it fail, and, with
     ``LLMFAKE_DOCS_SCREENSHOTS=1``, as ``docs/images/<name>.png`` for the docs."""
 
     def take(name: str) -> Path:
         path = tmp_path / f"{name}.png"
         chromium.save_screenshot(str(path))
+        request.node.user_properties.append((ATTACHMENT, str(path)))
         if os.environ.get("LLMFAKE_DOCS_SCREENSHOTS") == "1":
             DOCS_IMAGES.mkdir(exist_ok=True)
             shutil.copyfile(path, DOCS_IMAGES / f"{name}.png")
         return path
 
     return take
+
+
+@pytest.fixture
+def page(chromium, server):
+    """The dashboard of the module's ``server`` open and subscribed to the live journal."""
+    chromium.get(server.url + "/_llmfake/ui")
+    wait(chromium, lambda d: d.find_element("id", "status").text == "live", timeout=10)
+    return chromium
+
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A browser test that fails saves the page as it was then (``failed.png`` under its tmp
+    path) and attaches it to its HTML report entry, beside the screenshots it took."""
+    if call.when == "call" and call.excinfo is not None and "chromium" in item.funcargs:
+        folder = item.funcargs.get("tmp_path") or item.config._tmp_path_factory.mktemp("failed")
+        path = folder / "failed.png"
+        try:
+            item.funcargs["chromium"].save_screenshot(str(path))
+            item.user_properties.append((ATTACHMENT, str(path)))
+        except Exception as exc:  # a browser gone too: the failure says more than we could
+            item.user_properties.append(("llmfake_attachment_error", repr(exc)))
+    return (yield)

@@ -9,6 +9,7 @@ import time
 import httpx
 import openai
 import pytest
+from dashboard_pages import row, row_text, wait
 
 import llmfake
 
@@ -24,17 +25,6 @@ def server():
         yield s
 
 
-@pytest.fixture
-def page(chromium, server):
-    """The dashboard open and subscribed to the live journal."""
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    chromium.get(server.url + "/_llmfake/ui")
-    WebDriverWait(chromium, 10).until(
-        lambda d: d.find_element("id", "status").text == "live")
-    return chromium
-
-
 def run_exported(tmp_path, source):
     """Run an exported test module in a child pytest with the plugin; its result."""
     (tmp_path / "test_exported.py").write_text(source)
@@ -44,26 +34,6 @@ def run_exported(tmp_path, source):
                             cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert "1 passed" in result.stdout, result.stdout + result.stderr
     return result
-
-
-def wait(driver, condition, timeout=5.0):
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(driver, timeout, poll_frequency=0.02).until(condition)
-
-
-def row(driver, tenant, seq):
-    found = driver.find_elements(
-        "css selector", f'#journal tr[data-tenant="{tenant}"][data-seq="{seq}"]')
-    return found[0] if found else False
-
-
-def row_text(driver, tenant, seq):
-    """The row's text and class, read at once (the table is redrawn as exchanges arrive)."""
-    return driver.execute_script(
-        "const r = document.querySelector(`#journal tr[data-tenant='${arguments[0]}']"
-        "[data-seq='${arguments[1]}']`); return r && [r.innerText, r.className];",
-        tenant, seq) or False
 
 
 def test_a_request_appears_within_a_second_and_its_detail_shows_the_chunks(

@@ -3,10 +3,13 @@ the report is opened from disk in headless Chromium."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -105,3 +108,39 @@ def test_llmfake_ui_prints_the_dashboard_url(tmp_path):
                       result.stdout)
     assert match, result.stdout
     assert result.returncode == 0
+
+
+BROWSER_TEST = '''
+def test_the_page_says_hello(chromium, screenshot):
+    chromium.get("data:text/html,<h1>hello</h1>")
+    screenshot("page")
+    assert chromium.find_element("tag name", "h1").text == "goodbye"
+'''
+
+
+def test_a_failing_browser_tests_screenshots_are_in_its_report_entry(tmp_path, chromium):
+    """The browser tests' own conftest, in a child session: the screenshot the test took and
+    the page as it was when it failed are embedded in the test's entry, and show from disk."""
+    here = Path(__file__).parent
+    for name in ("conftest.py", "dashboard_pages.py"):
+        shutil.copyfile(here / name, tmp_path / name)
+    (tmp_path / "test_browser.py").write_text(BROWSER_TEST)
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    env = {k: v for k, v in os.environ.items() if k != "LLMFAKE_DOCS_SCREENSHOTS"}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "llmfake", "-p", "no:cacheprovider", "-q",
+         f"--basetemp={tmp_path / 'tmp'}", "--llmfake-report=html:report.html",
+         "test_browser.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
+    assert "1 failed" in result.stdout, result.stdout + result.stderr
+    shots = sorted(p.name for p in (tmp_path / "tmp").rglob("*.png"))
+    assert shots == ["failed.png", "page.png"]
+    report = tmp_path / "report.html"
+    text = report.read_text()
+    assert text.count("<img src='data:image/png;base64,") == 2
+    assert "<script" not in text
+    chromium.get(report.as_uri())
+    section = chromium.find_element("css selector", "section.failed")
+    assert section.get_attribute("data-nodeid") == "test_browser.py::test_the_page_says_hello"
+    images = section.find_elements("css selector", "figure.attachment img")
+    assert [chromium.execute_script("return arguments[0].naturalWidth", i) for i in images] == [
+        1400, 1400]  # the browser's window width: whole screenshots, decoded

@@ -1,7 +1,7 @@
 // The dashboard: the live journal (Server-Sent Events), filters, retry chains, charts.
 // Plain ES modules served as they are: no build step, nothing fetched from outside.
 import { showDetail } from "./detail.js";
-import { drawCharts } from "./charts.js";
+import { drawCharts, limitSeries } from "./charts.js";
 import { setupScenario } from "./scenario.js";
 
 const ROWS = 300;          // rows in the table: the newest that pass the filters
@@ -17,6 +17,7 @@ const tbody = document.querySelector("#journal tbody");
 let dropped = 0;
 let pending = false;
 let selected = null;
+const picked = new Set();   // exchanges ticked for export
 
 const byId = new Map();     // tenant, seq and arrival -> the exchange (in flight, then ended)
 
@@ -31,11 +32,23 @@ function add(e) {
   byId.set(uid, e);
   all.push(e);
   const id = e.tenant + "\u0000" + e.key;
-  let chain = e.attempt > 0 ? openChain.get(id) : undefined;
-  if (!chain) { chain = []; openChain.set(id, chain); }
+  let chain = e.key ? openChain.get(id) : undefined;
+  if (!chain || !continues(chain[chain.length - 1], e)) { chain = []; openChain.set(id, chain); }
   chain.push(e);
   chains.set(e, chain);
   note(e);
+}
+
+// Whether ``e`` is another attempt of the request whose latest attempt is ``last``: the
+// journal's rule (Journal.requests), with the tenant journal's ``attempts_by`` (``e.by``).
+const RETRY_WINDOW = 60;
+const failed = (x) => x.status >= 400 || x.status === 0 || !x.completed;
+function continues(last, e) {
+  if (e.retry_count != null && (e.by === "header" || e.retry_count > 0)) return e.retry_count > 0;
+  if (e.attempt > 0) return true;
+  if (e.by === "header" || last.ended == null || !failed(last)) return false;
+  const gap = e.started - last.ended;
+  return gap >= -0.001 && gap <= RETRY_WINDOW;
 }
 
 // Offer each value seen in the filters' menus.
@@ -86,6 +99,17 @@ function row(e, chain, member) {
   }
   tr.cells[4].className = "s" + String(e.status)[0];
   if (i > 0) tr.cells[8].className = "gap";
+  const tick = document.createElement("input");
+  tick.type = "checkbox";
+  tick.className = "pick";
+  tick.checked = picked.has(e);
+  tick.title = "select for export";
+  tick.addEventListener("click", (ev) => {
+    ev.stopPropagation();
+    if (tick.checked) picked.add(e); else picked.delete(e);
+    exportBar();
+  });
+  tr.cells[0].prepend(tick);
   tr.addEventListener("click", () => {
     selected = e;
     for (const s of tbody.querySelectorAll("tr.selected")) s.classList.remove("selected");
@@ -131,6 +155,24 @@ function later() {
   setTimeout(() => requestAnimationFrame(render), wait);
 }
 
+// The ticked exchanges, one tenant's, in journal order, as a cassette or a pytest test.
+function exportBar() {
+  const bar = document.getElementById("export-bar");
+  const list = [...picked].sort((a, b) => a.seq - b.seq);
+  const tenants = new Set(list.map((e) => e.tenant));
+  const note = bar.querySelector(".muted");
+  for (const a of bar.querySelectorAll("a")) a.hidden = tenants.size !== 1;
+  if (tenants.size !== 1) {
+    note.textContent = list.length ? "select exchanges of one tenant to export them" : "tick exchanges to export them";
+    return;
+  }
+  const query = `tenant=${encodeURIComponent(list[0].tenant)}&seqs=${list.map((e) => e.seq).join(",")}`;
+  note.textContent = `${list.length} selected:`;
+  document.getElementById("export-selected-cassette").href = `api/cassette?${query}`;
+  document.getElementById("export-selected-test").href = `api/export?${query}`;
+}
+exportBar();
+
 filters.addEventListener("change", () => { lastRender = -Infinity; later(); });
 
 const scopeMatch = location.pathname.match(/^\/t\/([^/]+)\//);
@@ -144,7 +186,7 @@ source.addEventListener("open", () => { status.textContent = "live"; status.clas
 source.addEventListener("error", () => { status.textContent = "reconnecting"; status.className = "status down"; });
 source.addEventListener("snapshot", (ev) => {
   const snap = JSON.parse(ev.data);
-  all.length = 0; chains.clear(); openChain.clear(); byId.clear();
+  all.length = 0; chains.clear(); openChain.clear(); byId.clear(); picked.clear(); exportBar();
   dropped = snap.dropped;
   for (const e of snap.exchanges) add(e);
   later();
@@ -153,4 +195,4 @@ source.addEventListener("exchanges", (ev) => {
   for (const e of JSON.parse(ev.data)) add(e);
   later();
 });
-window.llmfake = { all, chains };  // for the browser tests and the curious
+window.llmfake = { all, chains, picked, limits: () => limitSeries(all.filter(passes)) };  // for the browser tests and the curious

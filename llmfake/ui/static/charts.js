@@ -1,5 +1,5 @@
-// Charts read at a glance (uPlot, vendored): answers per second by status class, and the
-// distributions of time to first byte and of duration.
+// Charts read at a glance (uPlot, vendored): answers per second by status class, the
+// distributions of time to first byte and of duration, and the rate-limit windows.
 /* global uPlot */
 const charts = {};
 let last = -Infinity;
@@ -62,4 +62,74 @@ function draw(exchanges) {
     series: [{ label: "≤ s" }, { label: "ttfb", stroke: "#3b82f6", paths: bars, fill: "#3b82f680" },
       { label: "duration", stroke: "#9333ea", paths: bars, fill: "#9333ea40" }],
   }, [edges, hist(exchanges.filter((e) => e.ttfb != null).map((e) => e.ttfb)), hist(exchanges.map((e) => e.duration))]);
+  drawLimits(exchanges);
+}
+
+// How full each tenant's rate-limit window is (% of its requests, and of its tokens, per
+// minute): each request fills it by what it took; between requests it drains at the rate that
+// empties it by the reset time the limiter gave, as the buckets refill continuously.
+export function limitSeries(exchanges) {
+  const byTenant = new Map();
+  for (const e of exchanges) {
+    if (!e.limits) continue;
+    if (!byTenant.has(e.tenant)) byTenant.set(e.tenant, []);
+    byTenant.get(e.tenant).push(e);
+  }
+  const series = [];
+  for (const [tenant, list] of byTenant) {
+    list.sort((a, b) => a.started - b.started);
+    for (const kind of ["requests", "tokens"]) {
+      if (list[0].limits[`${kind}_limit`] == null) continue;
+      const points = [];
+      let prev = null;
+      for (const e of list) {
+        const l = e.limits, t = e.started;
+        const used = 100 * (1 - l[`${kind}_remaining`] / l[`${kind}_limit`]);
+        if (prev) {
+          const full = prev.t + prev.reset;
+          if (full < t) points.push([full, 0]);
+          else points.push([t - 1e-6, prev.used * (prev.reset > 0 ? 1 - (t - prev.t) / prev.reset : 0)]);
+        }
+        points.push([t, used]);
+        prev = { t, used, reset: l[`${kind}_reset`] };
+      }
+      if (prev) points.push([prev.t + prev.reset, 0]);
+      series.push({ label: `${tenant} ${kind}`, points });
+    }
+  }
+  return series;
+}
+
+const COLOURS = ["#3b82f6", "#c53030", "#1f8a4c", "#9333ea", "#b7791f", "#0891b2"];
+
+function drawLimits(exchanges) {
+  const series = limitSeries(exchanges);
+  const host = document.getElementById("chart-limits");
+  host.dataset.series = JSON.stringify(series.map((s) => s.label));
+  if (!series.length) {
+    charts["chart-limits"]?.destroy();
+    delete charts["chart-limits"];
+    host.textContent = "";
+    return;
+  }
+  // One x axis for all: each series has values at its own times and gaps elsewhere.
+  const xs = [...new Set(series.flatMap((s) => s.points.map((p) => p[0])))].sort((a, b) => a - b);
+  const index = new Map(xs.map((x, i) => [x, i]));
+  const ys = series.map((s) => {
+    const y = xs.map(() => null);
+    for (const [x, v] of s.points) y[index.get(x)] = v;
+    return y;
+  });
+  const labels = series.map((s) => s.label).join("|");
+  if (charts["chart-limits"] && host.dataset.labels !== labels) {
+    charts["chart-limits"].destroy();
+    delete charts["chart-limits"];
+  }
+  host.dataset.labels = labels;
+  put("chart-limits", {
+    title: "rate-limit window used (%), per tenant",
+    scales: { x: { time: false }, y: { range: [0, 100] } },
+    series: [{ label: "s" }, ...series.map((s, i) => ({ label: s.label, spanGaps: true,
+      stroke: COLOURS[i % COLOURS.length], dash: s.label.endsWith("tokens") ? [4, 3] : undefined }))],
+  }, [xs, ...ys]);
 }

@@ -1,0 +1,106 @@
+"""What the journal keeps of each response for the dashboard: the bytes, the schedule, limits.
+
+The journal records the reply's text, not the bytes the client got. The cassette export and the
+stream timelines need those, so the server hands each exchange's rendered response and its plan
+to ``keep`` just before it goes on the wire. That costs one tuple: the response is kept by
+reference (a stream's events are rendered lazily and rendering is pure, so they can be rendered
+again when an export asks), the plan gives the schedule the scenario asked for, the fault and
+the rate-limit counters. A response past ``KEEP_BYTES`` or ``KEEP_EVENTS`` is kept truncated,
+so a journal of 10,000 exchanges stays bounded.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import asdict, replace
+from typing import TYPE_CHECKING, Any
+
+from llmfake.journal import Exchange
+from llmfake.providers._base import Rendered, event_meta
+
+if TYPE_CHECKING:
+    from llmfake.engine._plan import Plan
+
+KEEP_BYTES = 256 * 1024
+"""A response body longer than this is kept cut at this length."""
+KEEP_EVENTS = 4096
+"""A stream of more events than this is kept cut after this many."""
+
+Kept = tuple["Plan | None", Rendered, bool]
+"""What ``keep`` stores: the plan (None for a request refused before the engine), the response,
+and whether it was cut to fit."""
+
+
+def keep(exchange: Exchange, plan: Plan | None, rendered: Rendered) -> None:
+    """Keep ``rendered`` (about to go out for ``plan``) on ``exchange``, bounded."""
+    events = rendered.events
+    if len(rendered.body) <= KEEP_BYTES and (events is None or len(events) <= KEEP_EVENTS):
+        exchange._kept = (plan, rendered, False)
+        return
+    cut = replace(rendered, body=rendered.body[:KEEP_BYTES],
+                  events=None if events is None else tuple(events[:KEEP_EVENTS]))
+    exchange._kept = (plan, cut, True)
+
+
+def kept(exchange: Exchange) -> Kept | None:
+    """What ``keep`` kept of ``exchange``'s response (None: nothing went out for it yet)."""
+    value: Kept | None = exchange._kept
+    return value
+
+
+def schedule(exchange: Exchange) -> list[tuple[float, bool]] | None:
+    """Each stream event's time as the scenario's schedule asked (seconds after arrival) and
+    whether it carries content; None when the response is not a stream."""
+    k = kept(exchange)
+    if k is None or k[1].events is None:
+        return None
+    plan, rendered, _ = k
+    events = k[1].events
+    if plan is None:
+        deadlines: tuple[float, ...] = (0.0,)
+    elif plan.recorded is not None:
+        from llmfake.server._replay import render as render_replay
+
+        deadlines = render_replay(plan, {}).deadlines
+    else:
+        deadlines = plan.timing.deadlines(max(rendered.tokens, 1))
+    last = len(deadlines) - 1
+    metas = [event_meta(events, i) for i in range(len(events))]
+    # As the pacer sends them: an event never goes before one ahead of it.
+    ats = itertools.accumulate((deadlines[min(due, last)] for due, _ in metas), max)
+    return [(at, chunk) for at, (_, chunk) in zip(ats, metas, strict=True)]
+
+
+def body_due(exchange: Exchange) -> float:
+    """When a whole (not streamed) body was due, in seconds after arrival."""
+    k = kept(exchange)
+    if k is None or k[0] is None:
+        return 0.0
+    plan, rendered = k[0], k[1]
+    if plan.recorded is not None:
+        from llmfake.server._replay import render as render_replay
+
+        return render_replay(plan, {}).headers_at
+    return plan.timing.total(rendered.tokens)
+
+
+def limits(exchange: Exchange) -> dict[str, Any] | None:
+    """The tenant's rate-limit counters once ``exchange`` was counted (remaining, limit and
+    seconds to reset, for requests and tokens); None when its scenario sets no limits."""
+    k = kept(exchange)
+    state = k[0].rate_limit if k is not None and k[0] is not None else None
+    if state is None:
+        return None
+    out = asdict(state)
+    del out["now"]
+    return out
+
+
+def fault(exchange: Exchange) -> dict[str, Any] | None:
+    """The fault the plan struck, with its parameters (None: no fault)."""
+    k = kept(exchange)
+    spec = k[0].fault if k is not None and k[0] is not None else None
+    if spec is None:
+        return None
+    return {"name": spec.name, "after_chunks": spec.after_chunks,
+            "duration": spec.duration}
