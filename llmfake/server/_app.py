@@ -41,7 +41,8 @@ from llmfake.server._control import MAX_CONTROL_BODY, control
 from llmfake.server._http import Connection, Request
 from llmfake.server._replay import render as render_replay
 from llmfake.server._wire import Finish, deliver
-from llmfake.ui import Live, keep, ui
+from llmfake.ui._kept import keep
+from llmfake.ui._live import Live
 
 _TENANT = re.compile(r"/t/([A-Za-z0-9_.~-]{1,128})(/.*)?\Z")
 _SECRET_QUERY = re.compile(r"((?:^|[?&])(?:key|api-key|api_key)=)[^&]*", re.IGNORECASE)
@@ -74,7 +75,12 @@ class App:
         start = req.arrived  # every deadline counts from here
         tenant, path = _split(req.path)
         if path == "/metrics" or path.startswith("/_llmfake/ui"):
-            self.metrics.serve(req, conn) if path == "/metrics" else ui(req, conn, self)
+            if path == "/metrics":
+                self.metrics.serve(req, conn)
+            else:
+                from llmfake.ui import ui  # the package's own import of the server: not at load
+
+                ui(req, conn, self)
             return None
         if path.startswith("/_llmfake/") or path == "/_llmfake":
             return control(req, conn, self.engine, tenant, path[len("/_llmfake"):].strip("/"))

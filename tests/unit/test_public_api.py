@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import inspect
+import subprocess
+import sys
+
+import pytest
 
 import llmfake
 
@@ -42,3 +46,12 @@ def test_every_llmfake_error_is_in_errors_and_exported():
         assert cls.__module__ == "llmfake.errors", f"{cls.__name__} is defined outside errors.py"
         assert getattr(llmfake, cls.__name__) is cls, f"{cls.__name__} is not exported"
         assert cls.__name__ in (llmfake.errors.__doc__ or ""), f"{cls.__name__} not in the tree"
+
+
+@pytest.mark.parametrize("module", ["llmfake.ui", "llmfake.server", "llmfake.metrics",
+                                    "llmfake.record"])
+def test_each_package_imports_on_its_own(module):
+    # A cycle (ui -> server -> _app -> ui) once broke importing the dashboard first.
+    done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
