@@ -70,7 +70,10 @@ def base_headers(plan: Plan) -> dict[str, str]:
 
 
 def _token_count(plan: Plan) -> int:
-    return max((len(c.tokens) for c in plan.choices), default=1)
+    choices = plan.choices
+    if len(choices) == 1:
+        return len(choices[0].tokens)
+    return max((len(c.tokens) for c in choices), default=1)
 
 
 def error_object(spec: ErrorSpec, call: Call | None) -> tuple[int, dict[str, Any]]:

@@ -100,7 +100,7 @@ def parse_chat(inc: Incoming) -> Call:
     if max_tokens is None:
         max_tokens = opt_int(body, "max_tokens")
     schema, wants_json = _response_format(body.get("response_format"))
-    return check_call_schemas(make_call(
+    call = make_call(
         inc, "openai", "chat", model,
         messages=messages_of(raw),
         stream=body.get("stream") is True,
@@ -111,7 +111,10 @@ def parse_chat(inc: Incoming) -> Call:
         forced_tool=forced_tool(body.get("tool_choice")),
         response_schema=schema,
         response_json=wants_json,
-    ), *schema_errors(body, "response_format"))
+    )
+    if schema is None and not call.tools:
+        return call  # nothing to check (the error builders cost more than the check)
+    return check_call_schemas(call, *schema_errors(body, "response_format"))
 
 
 def _response_format(fmt: Any) -> tuple[Mapping[str, Any] | None, bool]:
@@ -187,8 +190,10 @@ def render_chat(plan: Plan) -> Rendered:
     """A chat completion, or its chunk stream."""
     call = plan.call
     headers = base_headers(plan)
-    tokens = max((_stream_len(c) for c in plan.choices), default=0)
-    text = plan.choices[0].text if plan.choices else None
+    choices = plan.choices
+    tokens = (_stream_len(choices[0]) if len(choices) == 1 else
+              max((_stream_len(c) for c in choices), default=0))
+    text = choices[0].text if choices else None
     if not call.stream:
         if len(plan.choices) == 1 and text is not None:
             choice = plan.choices[0]

@@ -206,7 +206,9 @@ def _parse(req: Request, router: Router, engine: Engine, tenant: str, path: str,
     try:
         call = route.parse(inc)
     except InvalidRequest as exc:
-        invalid = exc
+        # Kept past this frame: without its traceback, which would hold this frame, which
+        # holds it (a cycle only the garbage collector frees).
+        invalid = exc.with_traceback(None)
         return _Reject(lambda rid: provider.invalid(invalid, rid), "invalid")
     exchange.model, exchange.stream = call.model, call.stream
     return route, provider, call

@@ -139,6 +139,10 @@ def head_block(headers: Mapping[str, str]) -> bytes:
     return "".join(lines).encode("utf-8")
 
 
+_SPENT_PARSER = httptools.HttpRequestParser(object())
+"""What a closed connection's parser is replaced with (it has no callbacks)."""
+
+
 class Connection(asyncio.Protocol):
     """One client connection: parses its requests, runs the handler, writes the answers."""
 
@@ -183,6 +187,10 @@ class Connection(asyncio.Protocol):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        # The parser holds this connection's bound methods: let go of it, or each connection
+        # would be a cycle left for the garbage collector to find.
+        self._parser = _SPENT_PARSER
+        self._stop_parsing = True
         self._server.connections.discard(self)
         if not self.lost.done():
             self.lost.set_result(None)

@@ -88,54 +88,67 @@ def pace(conn: Connection, events: Sequence[Event], deadlines: Sequence[float], 
     (``start`` plus ``deadlines[event.due]``) has come; every event due by then goes in one
     write. ``done`` is called once: with None after the last event, or with the error that
     ended the stream (``ClientGone``)."""
-    loop = conn.loop
-    p = pacer(loop)
-    order = p.ticket()
-    n = len(events)
-    last = len(deadlines) - 1
-    lazy = events if isinstance(events, LazyEvents) else None
-    if lazy is not None:
-        dues, flags = lazy.schedule()
-    else:
-        dues, flags = [e.due for e in events], [e.chunk for e in events]
+    _Stream(conn, events, deadlines, start, exchange, done).step()
 
-    def payload_of(i: int, j: int) -> bytes:
+
+class _Stream:
+    """One stream being paced. A class, not a closure: a closure that schedules itself is a
+    reference cycle, which only the cyclic collector frees, and its collections grew with the
+    journal until they cost a third of a stream's time."""
+
+    __slots__ = ("ats", "conn", "done", "events", "exchange", "flags", "index", "lazy", "n",
+                 "order", "pacer", "start")
+
+    def __init__(self, conn: Connection, events: Sequence[Event], deadlines: Sequence[float],
+                 start: float, exchange: Exchange,
+                 done: Callable[[BaseException | None], None]) -> None:
+        self.conn, self.events, self.start, self.exchange, self.done = (
+            conn, events, start, exchange, done)
+        self.pacer = pacer(conn.loop)
+        self.order = self.pacer.ticket()
+        self.n = n = len(events)
+        self.index = 0
+        lazy = self.lazy = events if isinstance(events, LazyEvents) else None
         if lazy is not None:
-            return lazy.payload(i, j)
-        return b"".join([e.data for e in events[i:j]])
+            dues, self.flags = lazy.schedule()
+        else:
+            dues, self.flags = [e.due for e in events], [e.chunk for e in events]
+        # An event never goes before one ahead of it in the stream: its time is the latest of
+        # its own deadline and theirs (sorted, so a bisection finds what is due).
+        if not deadlines or deadlines[-1] <= 0:  # deadlines never decrease: all due at once
+            self.ats = [start] * n
+        else:
+            last = len(deadlines) - 1
+            self.ats = list(itertools.accumulate(
+                (start + deadlines[min(d, last)] for d in dues), max))
 
-    # An event never goes before one ahead of it in the stream: its time is the latest of its
-    # own deadline and theirs (sorted, so a bisection finds what is due).
-    if not deadlines or deadlines[-1] <= 0:  # deadlines never decrease: all due at once
-        ats = [start] * n
-    else:
-        ats = list(itertools.accumulate((start + deadlines[min(d, last)] for d in dues), max))
-    index = 0
-
-    def step() -> None:
-        nonlocal index
+    def step(self) -> None:
+        """Send what is due, then wait for the next deadline or for the client to read."""
+        conn, ats, index, n = self.conn, self.ats, self.index, self.n
+        loop = conn.loop
+        exchange = self.exchange
         while True:
             if index >= n:
-                done(None)
+                self.done(None)
                 return
             if conn.closed:
-                done(ClientGone("the client went away"))
+                self.done(ClientGone("the client went away"))
                 return
             due = bisect.bisect_right(ats, loop.time(), index)
             if due == index:
-                p.at(ats[index], step, order)
+                self.pacer.at(ats[index], self.step, self.order)
                 return
             # A write at a time, so a slow reader pauses a stream that is all due at once.
             due = min(due, index + _EVENTS_PER_WRITE)
-            payload = payload_of(index, due)
-            chunks = sum(flags[index:due])
+            lazy = self.lazy
+            payload = (lazy.payload(index, due) if lazy is not None else
+                       b"".join([e.data for e in self.events[index:due]]))
+            chunks = sum(self.flags[index:due])
             exchange.chunks += chunks
-            exchange.sent.append((loop.time() - start, ats[due - 1] - start, chunks))
+            exchange.sent.append((loop.time() - self.start, ats[due - 1] - self.start, chunks))
             exchange.bytes_sent += len(payload)
-            index = due
+            index = self.index = due
             conn.send(payload)
             if conn.write_paused:  # a slow reader: resume once it has taken this
-                conn.when_drained(step)
+                conn.when_drained(self.step)
                 return
-
-    step()
