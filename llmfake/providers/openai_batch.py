@@ -160,6 +160,8 @@ class Job:
             return 0
         stop = v + p if self.cancel_at is None else min(self.cancel_at, v + p)
         span = min(t, stop) - v
+        if span <= 0:  # cancelled while validating
+            return 0
         n = len(self.custom_ids)
         answered = n if p <= 0 or span >= p else int(span * n / p)
         return min(len(self.lines), answered)

@@ -684,6 +684,12 @@ class Batch(_Doc):
                      self.progress)]
         return []
 
+    @staticmethod
+    def _schema_rules(schema: dict[str, Any]) -> None:
+        schema["if"] = {"required": ["progress"]}
+        schema["then"] = {"required": ["outcome"], "properties": {
+            "outcome": {"enum": ["expired", "cancelled"]}}}
+
     def build(self) -> rt.BatchSpec:
         return rt.BatchSpec(self.outcome, self.validating, self.in_progress, self.finalizing,
                             self.progress, self.max_files, self.max_storage)
