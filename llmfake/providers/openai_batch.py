@@ -86,7 +86,9 @@ class Line:
     record: bytes
     """Its line of the output or error file (no newline)."""
     prompt: int = 0
+    """Its prompt tokens."""
     completion: int = 0
+    """Its completion tokens."""
 
 
 @dataclass
@@ -118,13 +120,18 @@ class Job:
     ended: bool = False
     """Whether its output files are made."""
     _ok: list[int] = field(default_factory=list, init=False, repr=False)
+    _prompt: list[int] = field(default_factory=list, init=False, repr=False)
+    _completion: list[int] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.index()
 
     def index(self) -> None:
-        """Cumulative counts of answered lines, so a poll is cheap however long the batch."""
+        """Running sums over the decided lines (answered 2xx, tokens), so that a poll costs
+        the same however long the batch."""
         self._ok = [0, *itertools.accumulate(int(line.ok) for line in self.lines)]
+        self._prompt = [0, *itertools.accumulate(line.prompt for line in self.lines)]
+        self._completion = [0, *itertools.accumulate(line.completion for line in self.lines)]
 
     def elapsed(self, engine: Engine) -> float:
         """Scenario seconds since creation."""
@@ -176,10 +183,8 @@ class Job:
             done = self.done(t)
             completed = self._ok[done]
             failed = done - completed + (total - done if status in _TERMINAL else 0)
-        prompt = completion = 0
-        for line in self.lines[:self.done(t)]:
-            prompt += line.prompt
-            completion += line.completion
+        answered = self.done(t)
+        prompt, completion = self._prompt[answered], self._completion[answered]
 
         def at(name: str) -> int | None:
             return None if name not in reached else self.created_at + int(reached[name])
