@@ -289,10 +289,15 @@ def test_storage_is_bounded_per_tenant(fake, client):
     upload(client, b"y" * 60 + b"\n", "b.jsonl")  # deleting frees room
 
 
-def test_a_reset_forgets_the_tenants_files_and_batches(fake, client):
+def test_a_reset_forgets_the_tenants_files_and_batches(fake, client, server):
     fake.use(FAST)
     batch, _ = run(client, jsonl(1))
     assert len(client.files.list().data) == 2
+    with openai.OpenAI(base_url=server.tenant_url(fake.tenant + "-other") + "/v1",
+                       api_key="sk-other") as other:
+        assert other.files.list().data == []  # another tenant sees none of them
+        with pytest.raises(openai.NotFoundError):
+            other.batches.retrieve(batch.id)
     with urllib.request.urlopen(urllib.request.Request(fake.url + "/_llmfake/reset",
                                                        method="POST")) as response:
         assert response.status == 200
