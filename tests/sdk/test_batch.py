@@ -325,3 +325,27 @@ async def test_the_async_client_runs_a_batch(fake, aclient):
     ids = [b.id async for b in aclient.batches.list()]
     assert ids == [batch.id]
     assert (await aclient.files.retrieve(uploaded.id)).bytes == len(jsonl(2))
+
+
+def test_a_responses_batch_renders_refused_lines_in_the_error_file(fake, client):
+    fake.use(FAST)
+    rows = [{"custom_id": "ok", "method": "POST", "url": "/v1/responses",
+             "body": {"model": "gpt-4o", "input": "hi"}},
+            {"custom_id": "stream", "method": "POST", "url": "/v1/responses",
+             "body": {"model": "gpt-4o", "input": "hi", "stream": True}},
+            {"custom_id": "bad", "method": "POST", "url": "/v1/responses",
+             "body": {"model": "gpt-4o", "input": 5}}]
+    batch, _ = run(client, "\n".join(json.dumps(r) for r in rows).encode(), "/v1/responses")
+    assert batch.request_counts.model_dump() == {"total": 3, "completed": 1, "failed": 2}
+    (ok,) = lines(client, batch.output_file_id)
+    assert openai.types.responses.Response.model_validate(ok["response"]["body"]).output_text
+    refused = {e["custom_id"]: e["response"] for e in lines(client, batch.error_file_id)}
+    assert refused["stream"]["status_code"] == refused["bad"]["status_code"] == 400
+    assert refused["stream"]["body"]["error"]["param"] == "stream"
+    assert refused["bad"]["body"]["error"]["param"] == "input"  # the endpoint's own 400
+
+
+def test_an_upload_that_is_not_multipart_gets_a_400_saying_so(fake, client):
+    fake.use(FAST)
+    with pytest.raises(openai.BadRequestError, match="Expected a multipart/form-data upload"):
+        client.post("/files", body={"purpose": "batch"}, cast_to=object)
