@@ -90,6 +90,8 @@ class TenantState:
     version: str = "0"
     """The version of the scenario in force, as a shared state backend counts them (a PUT or
     a reset on any instance makes a new one)."""
+    resources: dict[str, Any] = field(default_factory=dict)
+    """Stateful resources its requests made (OpenAI files and batches), gone on reset."""
 
     def __post_init__(self) -> None:
         # assert_all_consumed() on the journal needs the script positions.
@@ -111,6 +113,7 @@ class TenantState:
         self.script_pos.clear()
         self.limiter = None
         self.matcher = None
+        self.resources.clear()
 
 
 class Engine:

@@ -7,12 +7,15 @@ import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from llmfake.engine._call import Call
 from llmfake.engine._plan import Plan
 from llmfake.engine._schema_check import SchemaError, check_schema
 from llmfake.scenario._model import Auth, ErrorSpec
+
+if TYPE_CHECKING:
+    from llmfake.engine._engine import Engine
 
 _orjson: Any
 try:  # a C encoder with indentation (pretty() is otherwise the stdlib's pure-Python encoder,
@@ -41,6 +44,8 @@ class Incoming:
     """The parsed JSON body (None for an empty body)."""
     tenant: str = "default"
     """The tenant."""
+    raw: bytes = b""
+    """The body as received (a multipart upload is not JSON)."""
 
 
 @dataclass(slots=True)
@@ -106,6 +111,9 @@ class Route:
     accepts: Callable[[Mapping[str, str]], bool] | None = None
     """When two providers share a path (``GET /v1/models``), the route whose ``accepts`` takes
     the request's headers wins; routes with ``accepts`` are tried before those without."""
+    handler: Callable[[Incoming, Engine, str], Rendered] | None = None
+    """A stateful resource (OpenAI files and batches) answers the request itself, given the
+    engine and a request id, instead of ``parse``, ``engine.decide`` and ``render``."""
 
 
 def _no_claim(path: str, headers: Mapping[str, str]) -> int:

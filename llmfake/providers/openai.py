@@ -13,7 +13,8 @@ the API answers ``Requested N tokens, max 300000 tokens per request``, code
 largest). Tokens are llmfake's estimate (``engine._text``), counted in slices that stop as
 soon as a limit is passed, so a 32 MiB body costs no more than a request at the limit.
 
-The responses API lives in ``_openai_responses``. Everything here is pure: a request becomes a
+The responses API lives in ``_openai_responses``; the Files and Batch APIs, stateful resources,
+in ``openai_files`` and ``openai_batch``. Everything here is pure: a request becomes a
 ``Call``, a ``Plan`` becomes bytes; the server does the sending and the timing.
 """
 
@@ -32,6 +33,7 @@ from llmfake.engine._call import Call, Message
 from llmfake.engine._plan import Choice, Plan
 from llmfake.engine._text import count_tokens, tokenize
 from llmfake.providers import _openai_responses as responses
+from llmfake.providers import openai_batch, openai_files
 from llmfake.providers._base import (
     Event,
     Incoming,
@@ -587,7 +589,7 @@ def _claim(path: str, headers: Mapping[str, str]) -> int:
 
 PROVIDER = ProviderSpec(
     name="openai",
-    routes=_routes(),
+    routes=_routes() + openai_files.ROUTES + openai_batch.ROUTES,
     error=render_error,
     invalid=render_invalid,
     stream_error=_stream_error,

@@ -34,6 +34,7 @@ from pydantic import (
 from llmfake.scenario import _model as rt
 from llmfake.scenario import _values as v
 from llmfake.scenario._model import (
+    BATCH_OUTCOMES,
     ENDPOINTS,
     FAULT_NAMES,
     FINISH_REASONS,
@@ -654,6 +655,46 @@ class Cassette(_Doc):
                                tuple(sorted(set(self.ignore))), self._loaded)
 
 
+class Batch(_Doc):
+    """How OpenAI batches (the Batch API) run: how long each phase lasts, times time_scale,
+    and how the batch ends; and how much a tenant may store through the Files API."""
+
+    outcome: Annotated[str, v.choice(BATCH_OUTCOMES, "batch outcome")] = rt.BatchSpec.outcome
+    """How batches end: completed, failed (validation fails, with an enqueued-token-limit
+    error), expired (the window runs out) or cancelled (by someone else)."""
+    validating: Duration = rt.BatchSpec.validating
+    """How long a batch stays validating (default 0.5s)."""
+    in_progress: Duration = rt.BatchSpec.in_progress
+    """How long a batch stays in_progress; its lines finish evenly across it (default 1s)."""
+    finalizing: Duration = rt.BatchSpec.finalizing
+    """How long a batch stays finalizing, or cancelling (default 0.5s)."""
+    progress: Annotated[float, v.fraction(1)] = rt.BatchSpec.progress
+    """With outcome expired or cancelled: the share of the lines answered before the end
+    (default 0%); the rest go to the error file."""
+    max_files: Annotated[int, v.whole(1, 1_000_000)] = rt.BatchSpec.max_files
+    """Files a tenant may hold at once (default 100); an upload past it gets 400."""
+    max_storage: Annotated[int, v.SIZE] = rt.BatchSpec.max_storage
+    """Bytes a tenant's files may hold together (default 100MB); an upload past it gets 400."""
+
+    def _rules(self, context: Mapping[str, Any]) -> list[Problem]:
+        if "progress" in self.model_fields_set and self.outcome not in ("expired", "cancelled"):
+            return [(("progress",), f"'progress' is how far an expired or cancelled batch got; "
+                                    f"with outcome {self.outcome!r} it means nothing: set "
+                                    "'outcome: expired' or 'outcome: cancelled', or drop it",
+                     self.progress)]
+        return []
+
+    @staticmethod
+    def _schema_rules(schema: dict[str, Any]) -> None:
+        schema["if"] = {"required": ["progress"]}
+        schema["then"] = {"required": ["outcome"], "properties": {
+            "outcome": {"enum": ["expired", "cancelled"]}}}
+
+    def build(self) -> rt.BatchSpec:
+        return rt.BatchSpec(self.outcome, self.validating, self.in_progress, self.finalizing,
+                            self.progress, self.max_files, self.max_storage)
+
+
 class Scenario(_Doc):
     """Everything the fake does: the defaults, the rules, the limits."""
 
@@ -693,6 +734,8 @@ class Scenario(_Doc):
     capacity: Annotated[Capacity | None, _object(Capacity)] = None
     """Slots, a waiting queue, prefill time and slow-down under load (default: none, every
     request is served at once)."""
+    batch: Batch = Field(default_factory=Batch)
+    """How OpenAI batches run and end, and the Files API's storage bounds."""
 
     def build(self, source: str, raw: Mapping[str, Any]) -> rt.Scenario:
         return rt.Scenario(
@@ -703,4 +746,5 @@ class Scenario(_Doc):
             chaos=tuple(c.build() for c in self.chaos), auth=self.auth.build(),
             models=tuple(self.models), strict=self.strict,
             cassette=self.cassette.build() if self.cassette else None,
-            capacity=self.capacity.build() if self.capacity else None, source=source, raw=raw)
+            capacity=self.capacity.build() if self.capacity else None,
+            batch=self.batch.build(), source=source, raw=raw)

@@ -95,6 +95,9 @@ LIMIT_SCOPES = ("tenant", "api_key", "model", "global")
 FINISH_REASONS = ("stop", "length", "tool_calls", "content_filter")
 """Finish reasons a reply can force."""
 
+BATCH_OUTCOMES = ("completed", "failed", "expired", "cancelled")
+"""How an OpenAI batch can end (``llmfake.providers.openai_batch``)."""
+
 
 @dataclass(frozen=True)
 class Latency:
@@ -360,6 +363,20 @@ class CassetteSpec:
 
 
 @dataclass(frozen=True)
+class BatchSpec:
+    """How OpenAI batches run: phase lengths in seconds (before ``time_scale``), the outcome,
+    and the bounds of a tenant's file storage."""
+
+    outcome: str = "completed"
+    validating: float = 0.5
+    in_progress: float = 1.0
+    finalizing: float = 0.5
+    progress: float = 0.0
+    max_files: int = 100
+    max_storage: int = 100_000_000
+
+
+@dataclass(frozen=True)
 class Scenario:
     """Everything the fake does: the defaults, the rules, the limits."""
 
@@ -379,6 +396,8 @@ class Scenario:
     cassette: CassetteSpec | None = None
     capacity: Capacity | None = None
     """Slots and a queue (None: every request is served at once)."""
+    batch: BatchSpec = field(default_factory=BatchSpec)
+    """How OpenAI batches run (``llmfake.providers.openai_batch``)."""
 
     source: str = field(default="<dict>", compare=False)
     """Where the scenario came from (a path, a built-in name or ``<dict>``)."""

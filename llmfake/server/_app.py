@@ -202,7 +202,10 @@ def _parse(req: Request, router: Router, engine: Engine, tenant: str, path: str,
         exchange.attempt = state.journal.infer_attempt(exchange)
     exchange.body = body if body is not _INVALID_JSON else raw.decode("utf-8", "replace")
     query = dict(parse_qsl(req.query, keep_blank_values=True)) if req.query else {}
-    inc = Incoming(method, path, params, query, headers, body, tenant)
+    inc = Incoming(method, path, params, query, headers, body, tenant, raw)
+    handler = route.handler
+    if handler is not None:  # a stateful resource (OpenAI files, batches) answers itself
+        return _Reject(lambda rid: handler(inc, engine, rid), "resource")
     try:
         call = route.parse(inc)
     except InvalidRequest as exc:

@@ -77,6 +77,34 @@ def test_bedrock_and_vertex_clients_built_from_the_environment_talk_to_the_fake(
     inner.run().assert_outcomes(passed=2)
 
 
+def test_an_openai_batch_runs_in_the_tests_tenant(inner):
+    inner.makepyfile("""
+        import io
+        import json
+        import time
+
+        import openai
+
+        def test_batch(llmfake):
+            llmfake.use({"time_scale": 0.01, "batch": {"outcome": "expired", "progress": 0.5}})
+            line = {"custom_id": "a", "method": "POST", "url": "/v1/chat/completions",
+                    "body": {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}}
+            data = (json.dumps(line) + "\\n" + json.dumps({**line, "custom_id": "b"})).encode()
+            with openai.OpenAI() as client:
+                upload = client.files.create(file=("in.jsonl", io.BytesIO(data)), purpose="batch")
+                batch = client.batches.create(input_file_id=upload.id, completion_window="24h",
+                                              endpoint="/v1/chat/completions")
+                for _ in range(500):
+                    if batch.status == "expired":
+                        break
+                    time.sleep(0.01)
+                    batch = client.batches.retrieve(batch.id)
+            assert (batch.request_counts.completed, batch.request_counts.failed) == (1, 1)
+            assert [e.endpoint for e in llmfake.journal][:2] == ["files", "batches"]
+    """)
+    inner.run().assert_outcomes(passed=1)
+
+
 def test_addresses_environment_and_client_env(inner, monkeypatch):
     monkeypatch.setenv("OPENAI_BASE_URL", "https://api.openai.com/v1")
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)

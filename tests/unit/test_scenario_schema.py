@@ -89,9 +89,12 @@ STEP_KEYS = {"reply", "error", "fault", "retry_after", "should_retry", "message"
 def test_schema_keys_are_the_formats_keys() -> None:
     assert set(SCHEMA["properties"]) == {
         "name", "description", "seed", "freeze_time", "time_scale", "latency", "limits", "reply",
-        "rules", "chaos", "auth", "models", "strict", "cassette", "capacity"}
+        "rules", "chaos", "auth", "models", "strict", "cassette", "capacity", "batch"}
     assert set(DEFS["Capacity"]["properties"]) == {"slots", "queue", "prefill", "slowdown",
                                                    "error", "retry_after"}
+    assert set(DEFS["Batch"]["properties"]) == {
+        "outcome", "validating", "in_progress", "finalizing", "progress", "max_files",
+        "max_storage"}
     assert set(DEFS["Rule"]["properties"]) == {"name", "match", "script", "then", "chaos",
                                                *STEP_KEYS}
     assert set(DEFS["Step"]["properties"]) == STEP_KEYS
@@ -220,6 +223,8 @@ EVERY_KEY = {
                  "ignore": ["user", "seed"]},
     "capacity": {"slots": 4, "queue": 16, "prefill": "0.1ms", "slowdown": 0.5,
                  "error": "overloaded", "retry_after": "1s"},
+    "batch": {"outcome": "expired", "validating": "2s", "in_progress": "1m", "finalizing": 1,
+              "progress": "25%", "max_files": 10, "max_storage": "1MB"},
 }
 
 VALID_DOCS: list[Json] = [
@@ -294,6 +299,8 @@ def test_every_key_document_loads_as_written() -> None:
     assert sc.rules[1].match.tool_result is False
     assert sc.rules[4].chaos[0].step.error is not None
     assert sc.rules[4].chaos[0].step.error.status == 500
+    assert (sc.batch.outcome, sc.batch.in_progress, sc.batch.progress) == ("expired", 60, 0.25)
+    assert sc.batch.max_storage == 1_000_000
 
 
 BUILTINS = sorted((ROOT / "scenarios").glob("*.y*ml"))
@@ -489,6 +496,9 @@ scenarios = _opt(
     capacity=st.fixed_dictionaries({"slots": st.integers(1, 1_000_000)}, optional={
         "queue": st.none() | st.integers(0, 1_000_000), "prefill": durations,
         "slowdown": st.floats(0, 1000), "error": error_values, "retry_after": durations}),
+    batch=_opt(outcome=st.sampled_from(["completed", "failed", "expired", "cancelled"]),
+               validating=durations, in_progress=durations, finalizing=durations,
+               max_files=st.integers(1, 10**6), max_storage=sizes),
 )
 
 
@@ -651,7 +661,8 @@ def test_every_bounded_key_has_edge_cases() -> None:
         "dimensions", "error", "status", "retry_after", "after_chunks", "after_bytes",
         "duration", "probability", "tokens_per_chunk", "quota_tokens", "quota_requests",
         "time_scale", "spread", "replay_speed", "after", "before", "slots", "queue",
-        "prefill", "slowdown"}
+        "prefill", "slowdown", "validating", "in_progress", "finalizing", "progress",
+        "max_files", "max_storage"}
 
 
 @pytest.mark.parametrize(("path", "doc", "valid"), EDGE_CASES,
@@ -735,6 +746,10 @@ def test_an_unknown_key_is_rejected_by_both(doc: dict[str, Any], data: st.DataOb
     ({"models": "gpt-4o"}, "models"),
     ({"rules": [{"headers": {"x-a": True}}]}, "rules[0].headers.x-a"),
     ({"rulez": []}, "rulez"),
+    ({"batch": {"outcome": "finished"}}, "batch.outcome"),
+    ({"batch": {"progress": "50%"}}, "batch.progress"),
+    ({"batch": {"outcome": "completed", "progress": 0.5}}, "batch.progress"),
+    ({"batch": {"max_files": 0}}, "batch.max_files"),
 ])
 def test_known_mistakes_are_rejected_by_both(doc: Json, path: str) -> None:
     assert schema_errors(doc) != []
