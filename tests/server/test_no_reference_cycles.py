@@ -28,7 +28,8 @@ _REQUESTS = [
     ("/v1/chat/completions", {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}),
     ("/v1/chat/completions", {"model": "gpt-4o", "stream": True,
                               "messages": [{"role": "user", "content": "hi"}]}),
-    ("/v1/chat/completions", {"model": "gpt-4o", "messages": [{"role": "user", "content": "limit"}]}),
+    ("/v1/chat/completions", {"model": "gpt-4o",
+                              "messages": [{"role": "user", "content": "limit"}]}),
     ("/v1/messages", {"model": "claude-x", "max_tokens": 50, "stream": True,
                       "messages": [{"role": "user", "content": "hi"}]}),
     ("/v1/responses", {"model": "gpt-4o", "input": "hi"}),
@@ -59,7 +60,7 @@ def _ours(obj: object) -> bool:
     return module.startswith("llmfake")
 
 
-@pytest.mark.parametrize("path,body", _REQUESTS, ids=lambda v: str(v)[:30])
+@pytest.mark.parametrize(("path", "body"), _REQUESTS, ids=lambda v: str(v)[:30])
 def test_a_request_leaves_no_cycle_of_llmfake_objects(path, body):
     with llmfake.serve(_SCENARIO) as server:
         _send(server.port, path, body)  # warm up: caches, first-use objects
