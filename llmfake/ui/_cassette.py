@@ -22,7 +22,7 @@ import yaml
 
 from llmfake.journal import Exchange
 from llmfake.record import Cassette, Chunk, Interaction, RecordedRequest, RecordedResponse, Redactor
-from llmfake.ui._kept import body_due, fault, kept, schedule
+from llmfake.ui._kept import KEEP_RECENT, body_due, fault, kept, schedule
 
 _HOST = "http://llmfake.invalid"
 """The host of exported request URIs: matching reads only method, path and body."""
@@ -32,7 +32,8 @@ def interaction(e: Exchange) -> Interaction:
     """``e`` as a cassette interaction, redacted."""
     k = kept(e)
     if k is None:
-        raise ValueError(f"exchange #{e.seq} of tenant {e.tenant} has no response yet")
+        raise ValueError(f"exchange #{e.seq} of tenant {e.tenant} has no response kept: it is "
+                         f"still in flight, or older than the latest {KEEP_RECENT} exchanges")
     _, rendered, _ = k
     body = e.body if e.body is None or isinstance(e.body, str) else json.dumps(e.body)
     request = RecordedRequest(e.method, _HOST + e.path,

@@ -6,12 +6,13 @@ to ``keep`` just before it goes on the wire. That costs one tuple: the response 
 reference (a stream's events are rendered lazily and rendering is pure, so they can be rendered
 again when an export asks), the plan gives the schedule the scenario asked for, the fault and
 the rate-limit counters. A response past ``KEEP_BYTES`` or ``KEEP_EVENTS`` is kept truncated,
-so a journal of 10,000 exchanges stays bounded.
+and only the latest ``KEEP_RECENT`` exchanges keep theirs.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections import deque
 from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any
 
@@ -31,15 +32,26 @@ Kept = tuple["Plan | None", Rendered, bool]
 and whether it was cut to fit."""
 
 
+KEEP_RECENT = 1000
+"""How many exchanges (the latest, over all tenants of the process) keep their response: a
+kept response holds its plan and rendering, 3-6 KB each, so a full 10,000-exchange journal
+would hold 30-60 MB more. Older exchanges keep their journal fields only."""
+
+_recent: deque[Exchange] = deque()
+
+
 def keep(exchange: Exchange, plan: Plan | None, rendered: Rendered) -> None:
     """Keep ``rendered`` (about to go out for ``plan``) on ``exchange``, bounded."""
     events = rendered.events
     if len(rendered.body) <= KEEP_BYTES and (events is None or len(events) <= KEEP_EVENTS):
         exchange._kept = (plan, rendered, False)
-        return
-    cut = replace(rendered, body=rendered.body[:KEEP_BYTES],
-                  events=None if events is None else tuple(events[:KEEP_EVENTS]))
-    exchange._kept = (plan, cut, True)
+    else:
+        cut = replace(rendered, body=rendered.body[:KEEP_BYTES],
+                      events=None if events is None else tuple(events[:KEEP_EVENTS]))
+        exchange._kept = (plan, cut, True)
+    _recent.append(exchange)
+    if len(_recent) > KEEP_RECENT:
+        _recent.popleft()._kept = None
 
 
 def kept(exchange: Exchange) -> Kept | None:
