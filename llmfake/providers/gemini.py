@@ -422,7 +422,7 @@ def render_count(plan: Plan) -> Rendered:
 
 def render_embed(plan: Plan) -> Rendered:
     """``{"embedding": ...}`` for embedContent, ``{"embeddings": [...]}`` for the batch."""
-    vectors = [{"values": [float(f"{v:.9g}") for v in vec]} for vec in plan.embeddings]
+    vectors = [{"values": list(vec)} for vec in plan.embeddings]
     batch = _wire(plan.call)["method"] == "batchEmbedContents"
     body = {"embeddings": vectors} if batch else {"embedding": vectors[0] if vectors else {}}
     return Rendered(200, _headers(plan, 0), dumps(body).encode("utf-8"))

@@ -322,7 +322,7 @@ def render_generate(plan: Plan) -> Rendered:
 
 def _vectors(plan: Plan) -> list[list[float]]:
     # 9 significant digits: the vectors are float32, as Ollama's are
-    return [[float(f"{v:.9g}") for v in vec] for vec in plan.embeddings]
+    return [list(vec) for vec in plan.embeddings]
 
 
 def render_embed(plan: Plan) -> Rendered:

@@ -28,6 +28,8 @@ import struct
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+import orjson
+
 from llmfake.engine._call import Call, Message
 from llmfake.engine._plan import Choice, Plan
 from llmfake.engine._text import count_tokens, tokenize
@@ -516,7 +518,7 @@ def _check_embedding_inputs(inputs: list[str], raw: Any) -> None:
 def _encode(vector: tuple[float, ...], fmt: str) -> Any:
     if fmt == "base64":
         return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
-    return [float(f"{v:.9g}") for v in vector]
+    return vector  # already float32 values in their shortest form (engine._embedding)
 
 
 def render_embeddings(plan: Plan) -> Rendered:
@@ -530,8 +532,8 @@ def render_embeddings(plan: Plan) -> Rendered:
         "usage": {"prompt_tokens": plan.usage.prompt_tokens,
                   "total_tokens": plan.usage.prompt_tokens},
     }
-    return Rendered(200, {**base_headers(plan), "content-type": JSON_TYPE},
-                    dumps(body).encode("utf-8"))
+    # orjson: 2048 vectors of 3072 floats take the stdlib ~3 s to write, orjson ~0.3 s
+    return Rendered(200, {**base_headers(plan), "content-type": JSON_TYPE}, orjson.dumps(body))
 
 
 # --- models ----------------------------------------------------------------------------------
