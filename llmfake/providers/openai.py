@@ -49,10 +49,13 @@ from llmfake.providers._base import (
     pretty,
 )
 from llmfake.providers._openai_common import (
+    CHAT_FIELDS,
+    EMBEDDINGS_FIELDS,
     JSON_TYPE,
     SSE_TYPE,
     base_headers,
     body_object,
+    check_types,
     forced_tool,
     function_tools,
     is_content,
@@ -87,6 +90,7 @@ def parse_chat(inc: Incoming) -> Call:
     """``POST /v1/chat/completions`` to a ``Call``."""
     body = body_object(inc)
     model = require_model(body)
+    check_types(body, CHAT_FIELDS)
     raw = body.get("messages")
     if raw is None:
         raise InvalidRequest("Missing required parameter: 'messages'.", param="messages",
@@ -119,6 +123,9 @@ def parse_chat(inc: Incoming) -> Call:
 def _response_format(fmt: Any) -> tuple[Mapping[str, Any] | None, bool]:
     if not isinstance(fmt, Mapping):
         return None, False
+    if not isinstance(fmt.get("type"), str):
+        raise InvalidRequest("Missing required parameter: 'response_format.type'.",
+                             param="response_format.type", code="missing_required_parameter")
     if fmt.get("type") == "json_schema":
         spec = fmt.get("json_schema")
         schema = spec.get("schema") if isinstance(spec, Mapping) else None
@@ -439,6 +446,7 @@ def parse_embeddings(inc: Incoming) -> Call:
     """``POST /v1/embeddings`` to a ``Call``."""
     body = body_object(inc)
     model = require_model(body)
+    check_types(body, EMBEDDINGS_FIELDS)
     raw = body.get("input")
     if raw is None:
         raise InvalidRequest("Missing required parameter: 'input'.", param="input",
