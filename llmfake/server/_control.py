@@ -77,10 +77,12 @@ def control(req: Request, conn: Connection, engine: Engine, tenant: str, what: s
     elif what == "health" and method == "GET":
         answer = {"status": "ok", "version": __version__, "tenant": tenant}, 200
     elif what == "scenario" and method == "GET":
-        sc = engine.tenant(tenant).scenario
+        known = engine.tenants.get(tenant)  # a look does not make a tenant
+        sc = known.scenario if known is not None else engine.base
         answer = {"name": sc.name, "source": sc.source, "scenario": _jsonable(sc.raw)}, 200
     elif what == "journal" and method == "GET":
-        answer = _journal(engine.tenant(tenant).journal), 200
+        known = engine.tenants.get(tenant)
+        answer = (_journal(known.journal) if known is not None else []), 200
     elif what == "reset" and method == "POST":
         engine.tenant(tenant).reset()
         answer = {"status": "ok", "tenant": tenant}, 200

@@ -41,15 +41,13 @@ def test_over_http_a_cassette_outside_the_allowed_folders_is_refused_without_loo
     os.mkfifo(fifo)
     secret = tmp_path / "secret.yaml"
     secret.write_text("version: hunter2-the-password\ninteractions: []\n")
-    answers = [_put(server, "paths", p) for p in
-               (fifo, "/dev/zero", secret, tmp_path / "missing.yaml")]
+    paths = (fifo, "/dev/zero", secret, tmp_path / "missing.yaml")
+    answers = [_put(server, "paths", p) for p in paths]
     assert [a.status_code for a in answers] == [400] * 4
     messages = [a.json()["error"]["message"] for a in answers]
     assert all("may name only cassettes under" in m for m in messages)
     # the same words whether the path exists or not (only the path itself, as sent, differs)
-    assert len({m.replace(str(p), "P") for m, p in zip(messages, (fifo, "/dev/zero", secret,
-                                                                  tmp_path / "missing.yaml"))
-                }) == 1
+    assert len({m.replace(str(p), "P") for m, p in zip(messages, paths, strict=True)}) == 1
     assert not any("hunter2" in m for m in messages)
 
 

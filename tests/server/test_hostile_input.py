@@ -395,3 +395,72 @@ def test_any_response_schema_gets_an_answer_or_a_400_within_a_second(server, sch
                           {"content-type": "application/json"})
     assert time.perf_counter() - start < 1.0
     assert status in (200, 400), raw
+
+
+# --- what the server keeps between requests -------------------------------------------------------
+
+def test_the_journal_is_bounded_by_bytes_and_keeps_large_bodies_truncated(server):
+    import hashlib
+
+    from llmfake import _bounds
+
+    tenant = "journal-bytes"
+    server.use({"limits": {"max_request_bytes": 40 << 20}}, tenant)
+    client = _chat(server, tenant)
+    huge = "x" * (3 << 20)  # over the per-body bound: kept as size, digest and head
+    client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": huge}])
+    big = "y" * (900 << 10)  # under it: kept whole, until the journal holds too many bytes
+    for _ in range(80):  # ~72 MB of bodies: over the 64 MiB a journal holds whole
+        client.chat.completions.create(model="gpt-4o",
+                                       messages=[{"role": "user", "content": big}])
+    journal = server.journal(tenant)
+    first = journal[0].body
+    assert first["truncated"] is True and first["bytes"] > 3 << 20
+    assert len(first["sha256"]) == 64 and int(first["sha256"], 16) >= 0
+    assert first["sha256"] != hashlib.sha256(b"").hexdigest()
+    assert len(first["head"]) <= 1000
+    whole = [e for e in journal if isinstance(e.body, dict) and "messages" in e.body]
+    assert 0 < len(whole) < 80  # the newest kept whole, the oldest truncated
+    assert journal[-1].body["messages"][0]["content"] == big
+    assert journal.body_bytes <= _bounds.JOURNAL_BYTES
+    assert len(journal) == 81  # every exchange is still there, attempts and all
+    assert httpx.get(server.tenant_url(tenant) + "/_llmfake/journal").is_success
+
+
+def test_looking_at_a_tenant_does_not_make_one(server):
+    for what in ("health", "journal", "scenario"):
+        assert httpx.get(server.tenant_url(f"look-{what}") + f"/_llmfake/{what}").is_success
+    assert not any(name.startswith("look-") for name in server.engine.tenants)
+
+
+def test_tenants_are_bounded_and_the_idle_ones_go_first(server, monkeypatch):
+    from llmfake import _bounds
+
+    monkeypatch.setattr(_bounds, "MAX_TENANTS", 50)
+    assert _raw(server, "GET", "/v1/models")[0] == 200  # the default tenant: never forgotten
+    for i in range(120):
+        assert _raw(server, "GET", f"/t/many-{i}/v1/models")[0] == 200
+    server.use({"reply": {"text": "kept"}}, "busy")  # configured recently: not a victim
+    for i in range(120, 160):
+        _raw(server, "GET", f"/t/many-{i}/v1/models")
+    assert len(server.engine.tenants) <= 51
+    assert "many-0" not in server.engine.tenants and "many-159" in server.engine.tenants
+    assert "busy" in server.engine.tenants and "default" in server.engine.tenants
+    reply = _chat(server, "busy").chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+    assert reply.choices[0].message.content == "kept"
+
+
+def test_a_client_hanging_up_mid_body_is_no_internal_error(server):
+    import socket
+
+    body = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(b"POST /t/hangup/v1/chat/completions HTTP/1.1\r\nHost: localhost\r\n"
+                     b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                     % (len(body) + 100, body.encode()))
+        time.sleep(0.2)
+    time.sleep(0.2)
+    journal = httpx.get(server.tenant_url("hangup") + "/_llmfake/journal").json()
+    assert all(e["status"] != 500 and e["outcome"] != "llmfake error" for e in journal)
+    assert httpx.get(server.tenant_url("hangup") + "/_llmfake/health").is_success
