@@ -105,6 +105,8 @@ class Exchange:
     """The response as put on the wire and the plan behind it, kept (bounded) by
     ``llmfake.ui.keep`` for the dashboard's cassette export and timelines. The underscore keeps
     it out of orjson's encoding (the shared journal); ``to_json`` leaves it out too."""
+    body_bytes: int = field(default=0, repr=False)
+    """The bytes of ``body`` the journal counts against its byte bound (``_bounds``)."""
 
     @property
     def failed(self) -> bool:
@@ -159,6 +161,8 @@ class Journal(JournalAssertions):
         """Exchanges dropped because the journal was full."""
         self._last_by_key: dict[str, Exchange] = {}
         self._before: dict[str, Exchange] = {}
+        self.body_bytes = 0  # request-body bytes held whole, and those bodies: see _bounds
+        self.large_bodies: deque[tuple[Exchange, str, str]] = deque()
         # The newest exchange of each body_key still in the ring, and the one it replaced there:
         # infer_attempt() finds an exchange's predecessor here instead of scanning up to
         # ``limit`` exchanges per request (with distinct bodies it scanned them all).
@@ -173,6 +177,8 @@ class Journal(JournalAssertions):
         if len(self._items) == self._items.maxlen:
             self.dropped += 1
             oldest = self._items[0]
+            self.body_bytes -= oldest.body_bytes
+            oldest.body_bytes = 0
             if self._last_by_key.get(oldest.body_key) is oldest:
                 del self._last_by_key[oldest.body_key]
             if self._before.get(oldest.body_key) is oldest:
@@ -200,6 +206,8 @@ class Journal(JournalAssertions):
         self._last_by_key.clear()
         self._before.clear()
         self.dropped = 0
+        self.body_bytes = 0
+        self.large_bodies.clear()
 
     def __iter__(self) -> Iterator[Exchange]:
         return iter(list(self._items))

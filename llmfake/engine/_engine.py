@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from llmfake._bounds import bound_tenants
 from llmfake.engine._call import Call
 from llmfake.engine._draws import ids as seeded_ids
 from llmfake.engine._draws import seeded
@@ -136,6 +137,7 @@ class Engine:
         """The state of tenant ``name``, created with the base scenario on first use."""
         state = self.tenants.get(name)
         if state is None:
+            bound_tenants(self.tenants)  # forget idle ones past MAX_TENANTS (issue 19)
             state = self.tenants[name] = TenantState(name, self.base, clock=self.clock,
                                                      journal=Journal(self.journal_size))
         return state

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import functools
 import importlib
 import json
 import math
@@ -55,6 +56,8 @@ DEFAULT_WORDS: tuple[str, ...] = (
 _DEEP = 6  # nesting depth after which only the cheapest valid value is produced
 _BUDGET = 1000  # subschema visits after which everything counts as deep: bounds the output size
 _GIVE_UP = 64  # with 10 * _BUDGET visits, a hard stop for required recursion that never ends
+_GROW = 20_000  # output size (characters, items, members) past which only the least is added
+_STOP = 400_000  # output size past which every further value is null: a hard stop
 _PATTERN_STEPS = 50_000  # parse-tree steps (characters, mostly) one pattern string may take
 _VERIFY_CHARS = 256  # longest built string re.search checks against a pattern that needs it
 _ALPHABET = string.ascii_letters + string.digits + " _-.@:/"
@@ -254,14 +257,24 @@ def _ambiguous(tree: Any, in_repeat: bool = False) -> bool:
     return False
 
 
-def _from_pattern(pattern: str, rng: random.Random, extra: int, spread: int) -> str | None:
+@functools.lru_cache(maxsize=64)
+def _parsed(pattern: str) -> tuple[Any, bool, bool]:
+    """A pattern's parse tree, whether a built string needs ``re.search``, and whether that
+    search may backtrack: once per pattern, not once per string built from it."""
+    tree = _sre.parse(pattern)
+    return tree, _needs_check(tree), _ambiguous(tree)
+
+
+def _from_pattern(pattern: str, rng: random.Random, extra: int, spread: int,
+                  steps: _Steps) -> str | None:
     try:
-        tree = _sre.parse(pattern)
-        text = _emit(tree, rng, extra, spread, _Steps(_PATTERN_STEPS))
-        if not _needs_check(tree):
+        tree, check, ambiguous = _parsed(pattern)
+        text = _emit(tree, rng, extra, spread, steps)
+        if not check:
             return text
-        if len(text) > _VERIFY_CHARS or _ambiguous(tree):
+        if len(text) > _VERIFY_CHARS or ambiguous:
             return None  # checking could take the loop for seconds: give up on this pattern
+        steps.take(len(text))
         return text if re.search(pattern, text) else None
     except Exception:  # exotic syntax, a budget spent, or a changed private parser
         return None
@@ -307,6 +320,8 @@ def lookup(root: Any, ref: str) -> Any:
 class _Generator:
     def __init__(self, root: Mapping[str, Any], rng: random.Random, words: tuple[str, ...]):
         self.root, self.rng, self.words, self.visits = root, rng, words, 0
+        self.spent = 0  # output size so far: characters, array items, object members
+        self.sizer: Any = None  # built when a union must pick its smallest branch
 
     def word(self) -> str:
         return self.rng.choice(self.words)
@@ -328,14 +343,20 @@ class _Generator:
 
     def gen(self, schema: Any, depth: int) -> Any:
         self.visits += 1
+        self.spent += 1
+        if self.spent > _STOP:
+            return None
         s = self.resolve(schema)
-        deep = depth > _DEEP or self.visits > _BUDGET
+        deep = depth > _DEEP or self.visits > _BUDGET or self.spent > _GROW
         if depth > _GIVE_UP or self.visits > 10 * _BUDGET or not isinstance(s, Mapping):
             return self.word() if s is True else None
-        if "const" in s:
-            return copy.deepcopy(s["const"])
-        if isinstance(s.get("enum"), list) and s["enum"]:
-            return copy.deepcopy(self.rng.choice(s["enum"]))
+        if "const" in s or (isinstance(s.get("enum"), list) and s["enum"]):
+            value = s["const"] if "const" in s else self.rng.choice(s["enum"])
+            if not isinstance(value, (dict, list)):
+                self.spent += len(value) if isinstance(value, str) else 0
+                return value
+            self.spent += len(json.dumps(value))  # a copy per use: counted as its text
+            return None if self.spent > _STOP else copy.deepcopy(value)
         if isinstance(s.get("allOf"), list):
             merged = {k: v for k, v in s.items() if k != "allOf"}
             for part in map(self.resolve, s["allOf"]):
@@ -365,7 +386,9 @@ class _Generator:
         order = list(range(len(branches)))
         self.rng.shuffle(order)
         # non-null branches read better; deep down the cheapest branch is what ends recursion
-        order.sort(key=lambda i: self.cost(branches[i]) if deep else self.cost(branches[i]) == 0)
+        # and a branch whose least instance would outgrow the output budget comes last
+        order.sort(key=lambda i: self.least(branches[i], rest) if deep
+                   else (not self.fits(branches[i], rest), self.cost(branches[i]) == 0))
         values = []
         for i in (order * 2)[:6]:
             sub = _merge(branches[i], rest) if isinstance(branches[i], Mapping) else branches[i]
@@ -373,6 +396,22 @@ class _Generator:
             if key == "anyOf" or sum(self.matches(b, values[-1], 0) for b in branches) == 1:
                 return values[-1]
         return values[0]
+
+    def least(self, branch: Any, rest: Mapping[str, Any] | None = None) -> tuple[int, int]:
+        """Deep down, the branch with the smallest instance (ties: the simpler one) is what
+        ends recursion and keeps the output within what ``check_schema`` let through."""
+        if self.sizer is None:
+            from llmfake.engine._schema_size import Sizer  # imports this module
+
+            self.sizer = Sizer(self.root, _STOP)
+        sub = _merge(branch, rest) if isinstance(branch, Mapping) and rest else branch
+        return self.sizer.smallest(sub), self.cost(branch)
+
+    def fits(self, sub: Any, rest: Mapping[str, Any] | None = None) -> bool:
+        """Whether an optional value (an item past ``minItems``, a property not required, a
+        union branch) stays within the output budget even at its smallest: ``{"items":
+        {"minItems": 1e15}}`` is answered with ``[]``, not a loop over a quadrillion items."""
+        return self.spent + self.least(sub, rest)[0] <= _GROW
 
     def cost(self, s: Any) -> int:
         if not isinstance(s, Mapping):
@@ -414,18 +453,20 @@ class _Generator:
         required = [r for r in _list(s.get("required")) if isinstance(r, str)]
         extra = s.get("additionalProperties", True)
         values = True if extra is False else extra
-        out = {n: self.gen(sub, depth + 1) for n, sub in props.items() if not deep or n in required}
+        out = {n: self.gen(sub, depth + 1) for n, sub in props.items()
+               if n in required or (not deep and self.fits(sub))}
         for name in required:
             if name not in out:
                 out[name] = self.gen(values, depth + 1)
         want = int(_num(s.get("minProperties")) or 0)
-        if not props and isinstance(extra, Mapping) and not deep:  # a dict[str, X] mapping
+        if not props and isinstance(extra, Mapping) and not deep and self.fits(extra):
+            # a dict[str, X] mapping
             want = max(want, self.rng.randint(1, 2))
         for name in [n for n in props if n not in out][: max(0, want - len(out))]:
             out[name] = self.gen(props[name], depth + 1)
         names = s.get("propertyNames")
         for attempt in range(8 * want + 8 if extra is not False else 0):
-            if len(out) >= want:
+            if len(out) >= want or self.spent > _STOP:
                 break
             key = self.gen(names, depth + 1) if isinstance(names, Mapping) else self.word()
             key = f"{key}_{attempt}" if attempt >= want and names is None else key
@@ -454,6 +495,8 @@ class _Generator:
         seen: list[str] = []
         for i in range(low if deep else self.rng.randint(a, max(a, b))):
             sub = prefix[i] if i < len(prefix) else items
+            if i >= low and not self.fits(sub):
+                break
             value = self.gen(sub, depth + 1)
             for _ in range(20 if unique and _unique_key(value) in seen else 0):
                 value = self.gen(sub, depth + 1)
@@ -463,6 +506,8 @@ class _Generator:
                 break  # no further distinct item turned up; stopping keeps the array valid
             out.append(value)
             seen.append(_unique_key(value))
+            if self.spent > _STOP:
+                break  # past the hard stop every item is null: no use building more
         return out
 
     def string(self, s: Mapping[str, Any]) -> str:
@@ -474,20 +519,33 @@ class _Generator:
             return text
         if isinstance(pattern := s.get("pattern"), str):
             extra, spread = 0, 3
+            # one budget for all ten tries, and what it costs counts as output: a thousand
+            # items whose pattern exhausts its budget cost no more than one long string
+            budget = max(0, min(_PATTERN_STEPS, _STOP - self.spent))
+            steps = _Steps(budget)
             for _ in range(10):  # steer repeat counts towards minLength..maxLength
-                text = _from_pattern(pattern, self.rng, extra, spread)
+                text = _from_pattern(pattern, self.rng, extra, spread, steps)
                 if text is not None and len(text) < low:
                     extra += low - len(text)
                 elif text is not None and high is not None and len(text) > high:
                     extra, spread = 0, spread // 2
                 elif text is not None:
-                    return text
-        text = " ".join(self.word() for _ in range(self.rng.randint(1, 3)))
-        while len(text) < low:
-            text += " " + self.word()
+                    break
+                if steps.left <= 0:
+                    break
+            self.spent += budget - max(0, steps.left)
+            if text is not None and low <= len(text) and (high is None or len(text) <= high):
+                return text
+        parts = [self.word() for _ in range(self.rng.randint(1, 3))]
+        size = sum(map(len, parts)) + len(parts) - 1
+        while size < low:  # joined once: appending to a str would copy it every word
+            parts.append(self.word())
+            size += len(parts[-1]) + 1
+        text = " ".join(parts)
         if high is not None and len(text) > high:
             cut = text[:high]
             text = cut.rstrip() if len(cut.rstrip()) >= low else cut
+        self.spent += len(text)
         return text
 
     def number(self, s: Mapping[str, Any], integer: bool) -> int | float:

@@ -84,7 +84,10 @@ class Timing:
         latency = self.latency
         if not latency.ttft and not latency.per_token:
             return 0.0
-        # Without jitter the seed draws nothing: leave it out, so requests share cache entries.
+        if not latency.jitter:  # closed form: no list of a deadline per token to build
+            per, k = latency.per_token, latency.tokens_per_chunk
+            first = latency.ttft + per * (k - 1)
+            return first + per * k * (chunks - 1) + per if chunks > 0 else first
         return _schedule(self.latency, self.seed if self.latency.jitter else "", chunks)[chunks]
 
 

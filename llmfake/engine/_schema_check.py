@@ -12,8 +12,9 @@ raises ``SchemaError`` (a ``ValueError``) for:
 - a ``pattern`` that Python's ``re`` cannot compile, or longer than ``MAX_PATTERN``;
 - nesting deeper than ``MAX_DEPTH`` or more than ``MAX_NODES`` subschemas;
 - a smallest instance over ``MAX_INSTANCE``: string characters, array items and object members
-  added up over what ``minLength``, ``minItems``, ``minProperties`` and ``required`` demand
-  (``"minItems": 100000000``, ``"minLength": 1e9``, nested ``minItems`` that multiply).
+  added up over what ``minLength``, ``minItems``, ``minProperties``, ``required``, ``const``
+  and ``pattern`` demand, multiplied through nesting, ``allOf`` and ``$ref`` (``"minItems":
+  100000000``, ``"minLength": 1e9``, nested ``minItems`` that multiply; see ``_schema_size``).
 
 Each message names the place by JSON pointer (``#/properties/tags/minItems``). Providers turn
 it into their own 400 (see ``providers._base.check_call_schemas``); the scenario loader into a
@@ -27,7 +28,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from llmfake.engine._jsonschema import lookup
+from llmfake.engine._schema_size import Sizer
 
 __all__ = ["MAX_DEPTH", "MAX_INSTANCE", "MAX_NODES", "MAX_PATTERN", "SchemaError",
            "check_schema"]
@@ -72,7 +73,6 @@ class _Checker:
     def __init__(self, root: Any) -> None:
         self.root = root
         self.nodes = 0
-        self.sizes: dict[str, int] = {}  # $ref -> smallest size, memoised (refs may share)
 
     def run(self) -> None:
         stack: list[tuple[Any, str, int]] = [(self.root, "#", 0)]
@@ -110,11 +110,10 @@ class _Checker:
                         raise SchemaError(f"{where}/{key}: must be an object")
                     stack += [(s, f"{where}/{key}/{_escape(str(k))}", depth + 1)
                               for k, s in value.items()]
-        size = self.size(self.root, 0, ())
-        if size > MAX_INSTANCE:
+        if Sizer(self.root, MAX_INSTANCE).smallest(self.root) > MAX_INSTANCE:
             raise SchemaError(f"its smallest instance is over {MAX_INSTANCE} characters, items "
-                              "and members (minLength, minItems, minProperties and required "
-                              "add up to that): no model answers that much")
+                              "and members (minLength, minItems, minProperties, required and "
+                              "const, multiplied through nesting): no model answers that much")
 
     def keywords(self, s: Mapping[str, Any], where: str) -> None:
         kind = s.get("type")
@@ -164,40 +163,3 @@ class _Checker:
                 raise SchemaError(f"{where}/pattern: not a valid regular expression ({exc})"
                                   ) from None
 
-    def size(self, s: Any, depth: int, refs: tuple[str, ...]) -> int:
-        """The smallest instance's size, saturating just over ``MAX_INSTANCE``."""
-        if depth > MAX_DEPTH or not isinstance(s, Mapping):
-            return 1
-        ref = s.get("$ref")
-        if isinstance(ref, str):
-            if ref in refs:
-                return 1  # recursion: the generator stops it with the cheapest value
-            if ref not in self.sizes:
-                self.sizes[ref] = self.size(self.lookup(ref), depth + 1, (*refs, ref))
-            return self.sizes[ref]
-        if "const" in s or "enum" in s:
-            return 1
-        for key in ("anyOf", "oneOf"):
-            if isinstance(s.get(key), list) and s[key]:
-                return min(self.size(b, depth + 1, refs) for b in s[key])
-        total = 1
-        for part in s.get("allOf") or ():
-            total = max(total, self.size(part, depth + 1, refs))
-        cap = MAX_INSTANCE + 1
-        total += int(s.get("minLength") or 0)
-        items = int(s.get("minItems") or 0)
-        if items:
-            sub = s.get("items")
-            total += items * (1 if isinstance(sub, list) or sub is None
-                              else self.size(sub, depth + 1, refs))
-        props = p if isinstance(p := s.get("properties"), Mapping) else {}
-        required = s.get("required") or []
-        for name in required:
-            total += 1 + self.size(props.get(name), depth + 1, refs)
-            if total > cap:
-                return cap
-        total += max(0, int(s.get("minProperties") or 0) - len(required))
-        return min(total, cap)
-
-    def lookup(self, ref: str) -> Any:
-        return lookup(self.root, ref)

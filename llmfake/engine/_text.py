@@ -10,14 +10,12 @@ prompt counts 3 tokens per message plus 3, as OpenAI's own estimate does.
 from __future__ import annotations
 
 import functools
-import hashlib
-import math
 import random
 import re
-import struct
 from collections.abc import Iterable
 
 from llmfake.engine._draws import below
+from llmfake.engine._embedding import embedding as embedding  # cheap vectors: issue 19
 from llmfake.engine._words import WORDS as _WORDS
 
 _TOKEN = re.compile(r"\s*(?:[^\W\d_]{1,10}|\d{1,3}|[^\w\s]|_)|\s+")
@@ -109,19 +107,6 @@ _LOWER_WORDS = tuple(w.lower() for w in _WORDS)
 _FIRST_TOKENS = tuple(tuple(_TOKEN.findall(w.capitalize())) for w in _LOWER_WORDS)
 _NEXT_FIRST_TOKENS = tuple(tuple(_TOKEN.findall(" " + w.capitalize())) for w in _LOWER_WORDS)
 _SPACED_TOKENS = tuple(tuple(_TOKEN.findall(" " + w)) for w in _LOWER_WORDS)
-
-
-def embedding(text: str, dimensions: int) -> tuple[float, ...]:
-    """A unit vector that depends only on ``text`` and ``dimensions``.
-
-    Drawn from SHA-256 of the text, so the same input always gets the same vector, whatever the
-    seed or the order of requests; rounded to float32 so base64 and float encodings agree.
-    """
-    rng = random.Random(hashlib.sha256(text.encode("utf-8")).digest())
-    vec = [rng.gauss(0.0, 1.0) for _ in range(dimensions)]
-    norm = math.sqrt(sum(v * v for v in vec)) or 1.0
-    packed = struct.pack(f"<{dimensions}f", *(v / norm for v in vec))
-    return struct.unpack(f"<{dimensions}f", packed)
 
 
 def cut(

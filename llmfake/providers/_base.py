@@ -370,3 +370,34 @@ def pretty(value: object, *, no_floats: bool = False) -> bytes:
         except (TypeError, ValueError):  # e.g. a lone surrogate, which the stdlib rejects too
             pass
     return json.dumps(value, indent=2, ensure_ascii=False).encode("utf-8")
+
+
+# --- wrong-typed fields ------------------------------------------------------------------------
+
+_KINDS: dict[str, type | tuple[type, ...]] = {
+    "boolean": bool, "integer": int, "number": (int, float), "string": str, "array": list,
+    "object": Mapping, "string|object": (str, Mapping), "string|array": (str, list),
+    "array|object": (list, Mapping),
+}
+
+
+def wrong_type(body: Mapping[str, Any], fields: Mapping[str, str]) -> tuple[str, str] | None:
+    """The first field of ``body`` whose value is not of the JSON kind ``fields`` gives it
+    (``"boolean"``, ``"integer"``, ``"number"``, ``"string"``, ``"array"``, ``"object"``, or
+    two joined by ``|``), as ``(field, kind)``; None when all fit. Absent and null fields fit.
+
+    Each provider's API rejects such a request with a 400 naming the field (``"stream":
+    "true"`` would otherwise be answered unstreamed). The walk is over the body's own keys, a
+    dict lookup and an ``isinstance`` each: it runs on every request.
+    """
+    for key, value in body.items():
+        kind = fields.get(key)
+        if kind is None or value is None:
+            continue
+        expected = _KINDS[kind]
+        if isinstance(value, bool):
+            if kind != "boolean":
+                return key, kind
+        elif kind == "boolean" or not isinstance(value, expected):
+            return key, kind
+    return None

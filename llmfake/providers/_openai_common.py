@@ -10,7 +10,14 @@ from llmfake._duration import go_duration
 from llmfake.engine._call import Call, Message, ToolResult, ToolSpec
 from llmfake.engine._plan import Plan
 from llmfake.journal import mask
-from llmfake.providers._base import Incoming, InvalidRequest, Rendered, dumps, pretty
+from llmfake.providers._base import (
+    Incoming,
+    InvalidRequest,
+    Rendered,
+    dumps,
+    pretty,
+    wrong_type,
+)
 from llmfake.scenario._model import ErrorSpec
 
 JSON_TYPE = "application/json"
@@ -267,18 +274,78 @@ def content_text(content: Any) -> str:
 
 
 def function_tools(tools: Any, *, flat: bool) -> tuple[ToolSpec, ...]:
-    """Function tools (nested ``function`` for chat, flat for responses); others are skipped."""
+    """Function tools (nested ``function`` for chat, flat for responses); others are skipped.
+    A tool that is not an object, or a function tool without a string name, is OpenAI's 400."""
     if not isinstance(tools, list):
         return ()
     out = []
-    for tool in tools:
+    for i, tool in enumerate(tools):
         if not isinstance(tool, Mapping):
-            continue
+            raise InvalidRequest(f"Invalid type for 'tools[{i}]': expected an object, but got "
+                                 f"{_json_type(tool)} instead.", param=f"tools[{i}]",
+                                 code="invalid_type")
+        kind = tool.get("type", "function")
+        if flat and kind != "function":
+            continue  # built-in tools (web search, file search...) are echoed, not called
         fn = tool if flat else tool.get("function", tool.get("custom"))
-        if isinstance(fn, Mapping) and isinstance(fn.get("name"), str):
-            params = fn.get("parameters")
-            out.append(ToolSpec(fn["name"], params if isinstance(params, Mapping) else None))
+        nest = "custom" if kind == "custom" else "function"
+        where = f"tools[{i}]" if flat else f"tools[{i}].{nest}"
+        if not flat and not isinstance(fn, Mapping):
+            raise InvalidRequest(f"Missing required parameter: '{where}'.", param=where,
+                                 code="missing_required_parameter")
+        name = fn.get("name")
+        if not isinstance(name, str):
+            raise InvalidRequest(f"Missing required parameter: '{where}.name'." if name is None
+                                 else f"Invalid type for '{where}.name': expected a string, "
+                                 f"but got {_json_type(name)} instead.", param=f"{where}.name",
+                                 code="missing_required_parameter" if name is None
+                                 else "invalid_type")
+        params = fn.get("parameters")
+        out.append(ToolSpec(name, params if isinstance(params, Mapping) else None))
     return tuple(out)
+
+
+_KIND_WORDS = {"boolean": "a boolean", "integer": "an integer", "number": "a decimal",
+               "string": "a string", "array": "an array", "object": "an object",
+               "string|object": "one of a string or an object",
+               "string|array": "one of a string or an array"}
+
+CHAT_FIELDS = {
+    "stream": "boolean", "tools": "array", "temperature": "number", "top_p": "number",
+    "presence_penalty": "number", "frequency_penalty": "number", "seed": "integer",
+    "logprobs": "boolean", "top_logprobs": "integer", "user": "string", "store": "boolean",
+    "parallel_tool_calls": "boolean", "metadata": "object", "stream_options": "object",
+    "response_format": "object", "tool_choice": "string|object", "logit_bias": "object",
+    "modalities": "array", "reasoning_effort": "string", "service_tier": "string",
+    "prediction": "object", "audio": "object", "functions": "array",
+    "function_call": "string|object", "web_search_options": "object",
+}
+"""Chat completions fields and their JSON kinds, as the SDK's ``CompletionCreateParams``
+types them (the integer fields with bounds are checked by ``opt_int``)."""
+
+RESPONSES_FIELDS = {
+    "stream": "boolean", "tools": "array", "temperature": "number", "top_p": "number",
+    "instructions": "string", "text": "object", "tool_choice": "string|object",
+    "previous_response_id": "string", "store": "boolean", "parallel_tool_calls": "boolean",
+    "metadata": "object", "reasoning": "object", "include": "array", "background": "boolean",
+    "truncation": "string", "user": "string", "service_tier": "string",
+    "stream_options": "object", "prompt": "object", "conversation": "string|object",
+}
+"""Responses fields and their JSON kinds (the SDK's ``ResponseCreateParams``)."""
+
+EMBEDDINGS_FIELDS = {"user": "string", "encoding_format": "string"}
+"""Embeddings fields and their JSON kinds, besides ``input``, ``model`` and ``dimensions``."""
+
+
+def check_types(body: Mapping[str, Any], fields: Mapping[str, str]) -> None:
+    """OpenAI's 400 for the first field of ``body`` of the wrong JSON kind (see
+    ``_base.wrong_type``): ``Invalid type for 'stream': expected a boolean, but got a string
+    instead.``"""
+    bad = wrong_type(body, fields)
+    if bad is not None:
+        key, kind = bad
+        raise InvalidRequest(f"Invalid type for '{key}': expected {_KIND_WORDS[kind]}, but got "
+                             f"{_json_type(body[key])} instead.", param=key, code="invalid_type")
 
 
 def forced_tool(choice: Any) -> str | None:
@@ -298,11 +365,12 @@ def forced_tool(choice: Any) -> str | None:
 
 def messages_of(raw: Any) -> tuple[Message, ...]:
     """Chat messages as ``Message`` (unknown shapes count as empty text)."""
-    out = []
+    out: list[Message] = []
     for m in raw:
         if not isinstance(m, Mapping):
             raise InvalidRequest("Invalid type for 'messages[]': expected an object.",
                                  param="messages", code="invalid_type")
+        _check_message(m, len(out))
         text = content_text(m.get("content"))
         calls = m.get("tool_calls")
         made: list[tuple[str | None, str]] = []
@@ -322,6 +390,18 @@ def messages_of(raw: Any) -> tuple[Message, ...]:
 
 def _str(value: object) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _check_message(m: Mapping[str, Any], i: int) -> None:
+    role, content = m.get("role"), m.get("content")
+    if role is not None and not isinstance(role, str):
+        raise InvalidRequest(f"Invalid type for 'messages[{i}].role': expected a string, but "
+                             f"got {_json_type(role)} instead.", param=f"messages[{i}].role",
+                             code="invalid_type")
+    if content is not None and not isinstance(content, (str, list)):
+        raise InvalidRequest(f"Invalid type for 'messages[{i}].content': expected one of a "
+                             f"string or an array of objects, but got {_json_type(content)} "
+                             "instead.", param=f"messages[{i}].content", code="invalid_type")
 
 
 def _json_type(value: object) -> str:

@@ -29,9 +29,11 @@ from llmfake.providers._base import (
 )
 from llmfake.providers._openai_common import (
     JSON_TYPE,
+    RESPONSES_FIELDS,
     SSE_TYPE,
     base_headers,
     body_object,
+    check_types,
     content_text,
     error_object,
     forced_tool,
@@ -63,6 +65,7 @@ def parse(inc: Incoming) -> Call:
     body = body_object(inc)
     # `model` is optional here (a stored `prompt` carries one): its absence gets a default.
     model = PROMPT_MODEL if body.get("model") is None else require_model(body)
+    check_types(body, RESPONSES_FIELDS)
     messages: list[Message] = []
     instructions = body.get("instructions")
     if isinstance(instructions, str):
@@ -70,9 +73,7 @@ def parse(inc: Incoming) -> Call:
     messages.extend(_input_messages(body.get("input")))
     raw_tools = body.get("tools")
     # Only function tools produce function_call items; built-in tools are echoed, not called.
-    tools = function_tools([t for t in raw_tools if isinstance(t, Mapping)
-                            and t.get("type") == "function"]
-                           if isinstance(raw_tools, list) else None, flat=True)
+    tools = function_tools(raw_tools, flat=True)
     schema, wants_json = _text_format(body.get("text"))
     # Checked here so that rendering, which echoes them, cannot fail.
     opt_int(body, "max_tool_calls")

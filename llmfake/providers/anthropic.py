@@ -31,6 +31,7 @@ from llmfake.providers._base import (
     Route,
     check_call_schemas,
     dumps,
+    wrong_type,
 )
 from llmfake.scenario._model import ErrorSpec
 
@@ -75,6 +76,18 @@ _LINES = ("haiku", "sonnet", "opus", "fable", "mythos")
 
 
 # --- requests --------------------------------------------------------------------------------
+
+_FIELDS = {"stream": "boolean", "temperature": "number", "top_p": "number", "top_k": "integer",
+           "metadata": "object", "tool_choice": "object", "thinking": "object",
+           "output_config": "object", "output_format": "object", "service_tier": "string",
+           "container": "string", "mcp_servers": "array"}
+"""Message fields and their JSON kinds, as the SDK's ``MessageCreateParams`` types them
+(``model``, ``max_tokens``, ``messages``, ``system``, ``stop_sequences`` and ``tools`` are
+checked where they are read)."""
+_KIND_WORDS = {"boolean": "a valid boolean", "number": "a valid number",
+               "integer": "a valid integer", "object": "a valid dictionary",
+               "string": "a valid string", "array": "a valid list"}
+
 
 def _field(body: Mapping[str, Any], key: str, kind: type | tuple[type, ...], what: str, *,
            required: bool = False) -> Any:
@@ -122,6 +135,8 @@ def _messages(body: Mapping[str, Any]) -> tuple[Message, ...]:
         if not isinstance(m, Mapping):
             raise InvalidRequest(f"messages.{i}: Input should be a valid dictionary")
         role = str(m.get("role", "user"))
+        if m.get("role") is not None and role not in ("user", "assistant"):
+            raise InvalidRequest(f"messages.{i}.role: Input should be 'user' or 'assistant'")
         content = _field(m, "content", (str, list), "a valid string or list") or ""
         if role == "user" and isinstance(content, list) and any(map(_is_result, content)):
             # Tool results become "tool" messages, as in OpenAI's format, so a rule's
@@ -148,6 +163,12 @@ def _result(block: Mapping[str, Any]) -> Message:
 
 def _tools(body: Mapping[str, Any]) -> tuple[ToolSpec, ...]:
     raw = _field(body, "tools", list, "a valid list") or []
+    for i, t in enumerate(raw):
+        if not isinstance(t, Mapping):
+            raise InvalidRequest(f"tools.{i}: Input should be a valid dictionary")
+        if not isinstance(t.get("name"), str):
+            raise InvalidRequest(f"tools.{i}.name: Field required" if t.get("name") is None
+                                 else f"tools.{i}.name: Input should be a valid string")
     # Server tools (bash_20250124, web_search_...) carry a type and run on Anthropic's side.
     return tuple(ToolSpec(t["name"], t.get("input_schema")
                           if isinstance(t.get("input_schema"), Mapping) else None)
@@ -194,6 +215,9 @@ def parse_messages(inc: Incoming) -> Call:
     """``POST /v1/messages`` to a ``Call``."""
     body = _body(inc)
     model = _field(body, "model", str, "a valid string", required=True)
+    bad = wrong_type(body, _FIELDS)
+    if bad is not None:
+        raise InvalidRequest(f"{bad[0]}: Input should be {_KIND_WORDS[bad[1]]}")
     max_tokens = _field(body, "max_tokens", int, "a valid integer", required=True)
     if max_tokens < 0:  # 0 is documented: it warms the prompt cache without generating
         raise InvalidRequest("max_tokens: Input should be greater than or equal to 0")

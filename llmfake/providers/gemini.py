@@ -122,6 +122,61 @@ def _int(obj: Any, name: str, where: str) -> int | None:
     return int(value)
 
 
+_PB = "type.googleapis.com/google.ai.generativelanguage.v1beta."
+_REQUEST_FIELDS = {
+    "generationConfig": ("GenerationConfig", False), "systemInstruction": ("Content", False),
+    "toolConfig": ("ToolConfig", False), "tools": ("Tool", True),
+    "safetySettings": ("SafetySetting", True), "cachedContent": ("TYPE_STRING", False),
+}
+_CONFIG_FIELDS = {
+    "temperature": ("TYPE_FLOAT", False), "topP": ("TYPE_FLOAT", False),
+    "presencePenalty": ("TYPE_FLOAT", False), "frequencyPenalty": ("TYPE_FLOAT", False),
+    "topK": ("TYPE_INT32", False), "seed": ("TYPE_INT32", False),
+    "responseMimeType": ("TYPE_STRING", False), "responseLogprobs": ("TYPE_BOOL", False),
+    "stopSequences": ("TYPE_STRING", True), "responseSchema": ("Schema", False),
+}
+"""Fields of a generateContent request and of its ``generationConfig``, with their protobuf
+types (a message name, or ``TYPE_*``) and whether they are repeated: what google-genai's
+types allow. Both spellings (``topP``, ``top_p``) are read, as the API does."""
+
+
+def _check_fields(obj: Mapping[str, Any], fields: Mapping[str, tuple[str, bool]],
+                  where: str) -> None:
+    """The API's 400 for the first field of ``obj`` of the wrong JSON kind: ``Invalid value
+    at 'generation_config.temperature' (TYPE_FLOAT), "hot"``. Protobuf JSON also takes numbers
+    as strings (``"0.5"``), and a repeated string field here takes a lone string."""
+    for key, value in obj.items():
+        spec = fields.get(_camel(key))
+        if spec is None or value is None:
+            continue
+        kind, repeated = spec
+        if repeated and isinstance(value, list):
+            continue  # items: checked where they are read
+        if (repeated and kind != "TYPE_STRING") or not _fits(value, kind):
+            label = kind if kind.startswith("TYPE_") else _PB + kind
+            raise InvalidRequest(f"Invalid value at '{where}{_snake(_camel(key))}' ({label}), "
+                                 f"{dumps(value)}")
+
+
+def _fits(value: Any, kind: str) -> bool:
+    if kind == "TYPE_BOOL":
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if kind == "TYPE_STRING":
+        return isinstance(value, str)
+    if kind in ("TYPE_FLOAT", "TYPE_INT32"):
+        if isinstance(value, str):
+            try:
+                number = float(value)
+            except ValueError:
+                return False
+            return kind == "TYPE_FLOAT" or number.is_integer()
+        return isinstance(value, (int, float)) and (kind == "TYPE_FLOAT"
+                                                     or float(value).is_integer())
+    return isinstance(value, Mapping)
+
+
 def _body(inc: Incoming) -> Mapping[str, Any]:
     if inc.body is None:
         return {}
@@ -215,11 +270,18 @@ def _schema(value: Any) -> Any:
 
 def _tools(body: Mapping[str, Any]) -> tuple[ToolSpec, ...]:
     out = []
-    for tool in _list(_get(body, "tools")):
-        for decl in _list(_get(tool, "functionDeclarations")):
+    for i, tool in enumerate(_list(_get(body, "tools"))):
+        decls = _get(tool, "functionDeclarations")
+        if not isinstance(tool, Mapping) or (decls is not None and not isinstance(decls, list)):
+            bad, at = (tool, f"tools[{i}]") if not isinstance(tool, Mapping) else (
+                decls, f"tools[{i}].function_declarations")
+            kind = "Tool" if at.endswith("]") else "FunctionDeclaration"
+            raise InvalidRequest(f"Invalid value at '{at}' ({_PB}{kind}), {dumps(bad)}")
+        for j, decl in enumerate(_list(decls)):
             name = _get(decl, "name")
-            if not isinstance(name, str):
-                continue
+            if not isinstance(decl, Mapping) or not isinstance(name, str) or not name:
+                raise InvalidRequest(f"* GenerateContentRequest.tools[{i}].function_declarations"
+                                     f"[{j}].name: Name cannot be empty.\n")
             schema = _get(decl, "parametersJsonSchema")
             if not isinstance(schema, Mapping):
                 schema = _schema(_get(decl, "parameters"))
@@ -250,8 +312,11 @@ def _call(inc: Incoming, endpoint: str, **fields: Any) -> Call:
 def parse_generate(inc: Incoming) -> Call:
     """``:generateContent`` and ``:streamGenerateContent`` to a ``Call``."""
     body = _body(inc)
+    _check_fields(body, _REQUEST_FIELDS, "")
     gen = _get(body, "generationConfig")
     where = "generation_config."
+    if isinstance(gen, Mapping):
+        _check_fields(gen, _CONFIG_FIELDS, where)
     max_tokens = _int(gen, "maxOutputTokens", where + "max_output_tokens")
     stop = _get(gen, "stopSequences")
     schema = _get(gen, "responseJsonSchema")
@@ -422,7 +487,7 @@ def render_count(plan: Plan) -> Rendered:
 
 def render_embed(plan: Plan) -> Rendered:
     """``{"embedding": ...}`` for embedContent, ``{"embeddings": [...]}`` for the batch."""
-    vectors = [{"values": [float(f"{v:.9g}") for v in vec]} for vec in plan.embeddings]
+    vectors = [{"values": list(vec)} for vec in plan.embeddings]
     batch = _wire(plan.call)["method"] == "batchEmbedContents"
     body = {"embeddings": vectors} if batch else {"embedding": vectors[0] if vectors else {}}
     return Rendered(200, _headers(plan, 0), dumps(body).encode("utf-8"))

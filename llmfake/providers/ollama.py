@@ -100,6 +100,22 @@ def _get(body: Mapping[str, Any], key: str, kind: type | tuple[type, ...], struc
                          f"type {go_type}")
 
 
+_GENERATE_FIELDS = (("suffix", str, "string"), ("template", str, "string"),
+                    ("raw", bool, "bool"), ("images", list, "[]api.ImageData"),
+                    ("context", list, "[]int"))
+"""GenerateRequest fields read only to check them, with Go's type names."""
+_OPTIONS = {"temperature": "float32", "top_p": "float32", "min_p": "float32",
+            "typical_p": "float32", "repeat_penalty": "float32", "presence_penalty": "float32",
+            "frequency_penalty": "float32", "top_k": "integer", "num_ctx": "integer",
+            "seed": "integer", "repeat_last_n": "integer", "num_keep": "integer",
+            "num_batch": "integer", "num_gpu": "integer", "num_thread": "integer",
+            "use_mmap": "boolean"}
+"""Model options and the types Ollama converts them to when the model runs (a mismatch is a
+500 there, as ``num_predict``'s is)."""
+_OPTION_TYPES: dict[str, type | tuple[type, ...]] = {
+    "float32": (int, float), "integer": (int, float), "boolean": bool}
+
+
 def _body(inc: Incoming, struct: str) -> tuple[Mapping[str, Any], str]:
     """The body and its ``model`` (``model is required`` when there is none)."""
     if inc.body is None:
@@ -119,6 +135,11 @@ def _common(body: Mapping[str, Any], struct: str) -> dict[str, Any]:
     checks options and format only once the model runs, so bad ones get a 500, as there."""
     stream = _get(body, "stream", bool, struct, "bool")
     opts = _get(body, "options", Mapping, struct, "map[string]interface {}") or {}
+    for key, value in opts.items():
+        kind = _OPTIONS.get(key)
+        if kind is not None and value is not None and (isinstance(value, bool) != (
+                kind == "boolean") or not isinstance(value, _OPTION_TYPES[kind])):
+            raise InvalidRequest(f'option "{key}" must be of type {kind}', status=500)
     limit, stop = opts.get("num_predict"), opts.get("stop") or []
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float))):
         raise InvalidRequest('option "num_predict" must be of type integer', status=500)
@@ -142,6 +163,7 @@ def _messages(raw: Any) -> tuple[Message, ...]:
             raise InvalidRequest("json: cannot unmarshal string into Go struct field "
                                  "ChatRequest.messages of type api.Message")
         text = _get(m, "content", str, "Message", "string") or ""
+        _get(m, "role", str, "Message", "string")
         calls: list[tuple[str | None, str]] = []
         for call in m.get("tool_calls") or ():
             fn = call.get("function") if isinstance(call, Mapping) else None
@@ -172,9 +194,15 @@ def parse_chat(inc: Incoming) -> Call:
     """``POST /api/chat`` to a ``Call`` (no messages: the model is only loaded)."""
     body, model = _body(inc, "ChatRequest")
     raw = _get(body, "messages", list, "ChatRequest", "[]api.Message")
+    tools = _get(body, "tools", list, "ChatRequest", "api.Tools") or []
+    for tool in tools:
+        _get({"tools": tool}, "tools", Mapping, "ChatRequest", "api.Tool")
+    # a function without a name decodes to an empty one: nothing a reply can call
+    named = [t for t in tools if isinstance(fn := t.get("function"), Mapping)
+             and isinstance(fn.get("name"), str)]
     return _schemas_checked(_call(inc, "chat", model, messages=_messages(raw),
                                   **_common(body, "ChatRequest"),
-                                  tools=function_tools(body.get("tools"), flat=False)))
+                                  tools=function_tools(named, flat=False)))
 
 
 def _schemas_checked(call: Call) -> Call:
@@ -192,7 +220,9 @@ def parse_generate(inc: Incoming) -> Call:
     body, model = _body(inc, "GenerateRequest")
     prompt, system = (_get(body, key, str, "GenerateRequest", "string") or ""
                       for key in ("prompt", "system"))
-    _get(body, "suffix", str, "GenerateRequest", "string")  # accepted; it does not shape replies
+    # accepted and checked as Go decodes them; they do not shape replies
+    for key, kind, go_type in _GENERATE_FIELDS:
+        _get(body, key, kind, "GenerateRequest", go_type)
     if body.get("raw") is True and (system or body.get("template") or body.get("context")):
         raise InvalidRequest("raw mode does not support template, system, or context")
     messages = ((Message("system", system),) if system else ()) + (
@@ -322,7 +352,7 @@ def render_generate(plan: Plan) -> Rendered:
 
 def _vectors(plan: Plan) -> list[list[float]]:
     # 9 significant digits: the vectors are float32, as Ollama's are
-    return [[float(f"{v:.9g}") for v in vec] for vec in plan.embeddings]
+    return [list(vec) for vec in plan.embeddings]
 
 
 def render_embed(plan: Plan) -> Rendered:

@@ -29,6 +29,8 @@ import struct
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+import orjson
+
 from llmfake.engine._call import Call, Message
 from llmfake.engine._plan import Choice, Plan
 from llmfake.engine._text import count_tokens, tokenize
@@ -49,10 +51,13 @@ from llmfake.providers._base import (
     pretty,
 )
 from llmfake.providers._openai_common import (
+    CHAT_FIELDS,
+    EMBEDDINGS_FIELDS,
     JSON_TYPE,
     SSE_TYPE,
     base_headers,
     body_object,
+    check_types,
     forced_tool,
     function_tools,
     is_content,
@@ -87,6 +92,7 @@ def parse_chat(inc: Incoming) -> Call:
     """``POST /v1/chat/completions`` to a ``Call``."""
     body = body_object(inc)
     model = require_model(body)
+    check_types(body, CHAT_FIELDS)
     raw = body.get("messages")
     if raw is None:
         raise InvalidRequest("Missing required parameter: 'messages'.", param="messages",
@@ -122,6 +128,9 @@ def parse_chat(inc: Incoming) -> Call:
 def _response_format(fmt: Any) -> tuple[Mapping[str, Any] | None, bool]:
     if not isinstance(fmt, Mapping):
         return None, False
+    if not isinstance(fmt.get("type"), str):
+        raise InvalidRequest("Missing required parameter: 'response_format.type'.",
+                             param="response_format.type", code="missing_required_parameter")
     if fmt.get("type") == "json_schema":
         spec = fmt.get("json_schema")
         schema = spec.get("schema") if isinstance(spec, Mapping) else None
@@ -444,6 +453,7 @@ def parse_embeddings(inc: Incoming) -> Call:
     """``POST /v1/embeddings`` to a ``Call``."""
     body = body_object(inc)
     model = require_model(body)
+    check_types(body, EMBEDDINGS_FIELDS)
     raw = body.get("input")
     if raw is None:
         raise InvalidRequest("Missing required parameter: 'input'.", param="input",
@@ -523,7 +533,7 @@ def _check_embedding_inputs(inputs: list[str], raw: Any) -> None:
 def _encode(vector: tuple[float, ...], fmt: str) -> Any:
     if fmt == "base64":
         return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
-    return [float(f"{v:.9g}") for v in vector]
+    return vector  # already float32 values in their shortest form (engine._embedding)
 
 
 def render_embeddings(plan: Plan) -> Rendered:
@@ -537,8 +547,8 @@ def render_embeddings(plan: Plan) -> Rendered:
         "usage": {"prompt_tokens": plan.usage.prompt_tokens,
                   "total_tokens": plan.usage.prompt_tokens},
     }
-    return Rendered(200, {**base_headers(plan), "content-type": JSON_TYPE},
-                    dumps(body).encode("utf-8"))
+    # orjson: 2048 vectors of 3072 floats take the stdlib ~3 s to write, orjson ~0.3 s
+    return Rendered(200, {**base_headers(plan), "content-type": JSON_TYPE}, orjson.dumps(body))
 
 
 # --- models ----------------------------------------------------------------------------------

@@ -48,6 +48,7 @@ import dataclasses
 import json
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -358,20 +359,38 @@ def dump(cassette: Cassette, path: str | os.PathLike[str]) -> None:
 # --- reading --------------------------------------------------------------------------------
 
 
+MAX_CASSETTE_BYTES = 64 << 20
+"""The largest cassette file read: a scenario may name any path, and ``/dev/zero`` never ends."""
+
+
 def load(path: str | os.PathLike[str]) -> Cassette:
     """Load a cassette written by llmfake, vcrpy or pytest-recording.
 
-    Raises ``CassetteError`` naming the file (and the interaction) when it is unreadable,
-    truncated, of an unknown version or missing fields.
+    Raises ``CassetteError`` naming the file (and the interaction) when it is not a regular
+    file (a named pipe would block the read forever, a device never end), is over
+    ``MAX_CASSETTE_BYTES``, unreadable, truncated, of an unknown version or missing fields.
+    Messages say what is wrong without quoting the file's content.
     """
     p = Path(path)
     source = str(p)
     try:
-        text = p.read_text(encoding="utf-8")
+        info = p.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise CassetteError("not a regular file; a cassette is a YAML file", source=source)
+        if info.st_size > MAX_CASSETTE_BYTES:
+            raise CassetteError(f"over {MAX_CASSETTE_BYTES} bytes; split the recording",
+                                source=source)
+        with p.open("rb") as f:
+            data = f.read(MAX_CASSETTE_BYTES + 1)  # the size can grow after stat
     except OSError as exc:
         raise CassetteError(f"cannot read: {exc.strerror or exc}", source=source) from None
+    if len(data) > MAX_CASSETTE_BYTES:
+        raise CassetteError(f"over {MAX_CASSETTE_BYTES} bytes; split the recording",
+                            source=source)
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise CassetteError(f"not UTF-8 text: {exc}", source=source) from None
+        raise CassetteError(f"not UTF-8 text (byte {exc.start})", source=source) from None
     cassette = loads(text, source=source)
     cassette.path = p
     return cassette
@@ -384,7 +403,8 @@ def loads(text: str, *, source: str = "<cassette>") -> Cassette:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
+        problem = getattr(exc, "problem", None) or "not YAML"
+        problem = re.sub(r"'[^']*'|\"[^\"]*\"", "'...'", problem)  # quotes would echo the file
         raise CassetteError(f"invalid YAML{where}: {problem} (is the file truncated?)",
                             source=source) from None
     if not isinstance(data, dict):
@@ -392,7 +412,7 @@ def loads(text: str, *, source: str = "<cassette>") -> Cassette:
                             source=source)
     version = data.get("version")
     if version != VERSION:
-        raise CassetteError(f"unknown cassette version {version!r}; only version 1 "
+        raise CassetteError("unknown cassette version; only version 1 "
                             "(vcrpy's format) is supported", source=source)
     items = data.get("interactions")
     if not isinstance(items, list):

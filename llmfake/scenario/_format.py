@@ -13,8 +13,9 @@ runs the model's rules between keys (``_rules``) when its fields are valid.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -613,6 +614,15 @@ class Auth(_Doc):
                        self.aws.build() if self.aws is not None else None)
 
 
+def _under(file: Path, dirs: Sequence[Path]) -> bool:
+    """Whether ``file``, links resolved, is inside one of ``dirs``."""
+    try:
+        real = Path(os.path.realpath(file))
+        return any(real.is_relative_to(os.path.realpath(d)) for d in dirs)
+    except (OSError, ValueError):
+        return False
+
+
 class Cassette(_Doc):
     """A recorded session (a cassette file) replayed for the requests no rule answers
     otherwise: a path, or an object."""
@@ -641,6 +651,12 @@ class Cassette(_Doc):
             with contextlib.suppress(OSError, ValueError):
                 if origin.is_file():
                     file = origin.parent / file
+        dirs = context.get("cassette_dirs")
+        if dirs is not None and not _under(file, dirs):
+            # said before anything touches the file: the answer must not tell whether it exists
+            return [(("path",), "a scenario sent over HTTP may name only cassettes under the "
+                     "server's working directory or its startup scenario's folder (or the "
+                     "folders LLMFAKE_CASSETTE_DIRS lists)", self.path)]
         try:
             self._loaded = load(file)
         except CassetteError as exc:

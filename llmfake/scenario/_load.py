@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -102,18 +102,23 @@ def parse_step(doc: Mapping[str, Any], source: str = "<step>") -> Step:
         raise _error(exc, source) from None
 
 
-def scenario_from_dict(doc: Mapping[str, Any], source: str = "<dict>") -> Scenario:
-    """Validate ``doc`` and build a ``Scenario``; errors name ``source`` and each field path."""
+def scenario_from_dict(doc: Mapping[str, Any], source: str = "<dict>", *,
+                       cassette_dirs: Sequence[Path] | None = None) -> Scenario:
+    """Validate ``doc`` and build a ``Scenario``; errors name ``source`` and each field path.
+    ``cassette_dirs``: the folders a ``cassette:`` path must be under (None: anywhere), for a
+    scenario that came over HTTP."""
     check_size(doc, source)
     try:
-        parsed = _format.Scenario.model_validate(doc, context={"source": source})
+        parsed = _format.Scenario.model_validate(
+            doc, context={"source": source, "cassette_dirs": cassette_dirs})
     except ValidationError as exc:
         raise _error(exc, source) from None
     return parsed.build(source, doc)
 
 
-def scenario_from_text(text: str, source: str = "<text>") -> Scenario:
-    """Parse YAML (JSON is YAML too) and build a ``Scenario``."""
+def scenario_from_text(text: str, source: str = "<text>", *,
+                       cassette_dirs: Sequence[Path] | None = None) -> Scenario:
+    """Parse YAML (JSON is YAML too) and build a ``Scenario`` (``cassette_dirs``: as above)."""
     try:
         doc = safe_load(text)
     except yaml.YAMLError as exc:
@@ -126,7 +131,7 @@ def scenario_from_text(text: str, source: str = "<text>") -> Scenario:
                             "levels", source=source) from None
     if doc is None:
         doc = {}
-    return scenario_from_dict(doc, source)
+    return scenario_from_dict(doc, source, cassette_dirs=cassette_dirs)
 
 
 def _not_yaml(text: str, source: str) -> NoReturn:

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
+from llmfake._bounds import keep_body
 from llmfake.engine._call import Call
 from llmfake.engine._engine import Engine
 from llmfake.engine._plan import Plan
@@ -200,7 +201,8 @@ def _parse(req: Request, router: Router, engine: Engine, tenant: str, path: str,
         exchange.attempt = exchange.retry_count
     else:
         exchange.attempt = state.journal.infer_attempt(exchange)
-    exchange.body = body if body is not _INVALID_JSON else raw.decode("utf-8", "replace")
+    keep_body(state.journal, exchange,  # within the journal's byte bounds (issue 19)
+              body if body is not _INVALID_JSON else raw.decode("utf-8", "replace"), raw)
     query = dict(parse_qsl(req.query, keep_blank_values=True)) if req.query else {}
     inc = Incoming(method, path, params, query, headers, body, tenant, raw)
     handler = route.handler

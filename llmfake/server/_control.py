@@ -16,6 +16,10 @@ It steers the server, so it must not be steerable by a web page the developer ha
   domain to 127.0.0.1 (DNS rebinding) sends its domain there. ``LLMFAKE_ALLOWED_HOSTS`` (names
   separated by commas, ``*`` for any) adds names.
 - A control body may be at most ``MAX_CONTROL_BODY`` bytes (413).
+- A scenario it receives may name cassettes only under ``cassette_dirs`` (the working directory
+  and the startup scenario's folder unless ``LLMFAKE_CASSETTE_DIRS`` says otherwise); a path
+  elsewhere is refused before anything looks at it, so the answer does not tell whether it
+  exists. Any cassette must be a regular file of at most 64 MiB (``record._cassette.load``).
 
 Scenarios (and the cassettes they name) are read off the event loop, one at a time, so a large
 one does not hold up other tenants' requests. With a shared state (Redis) the scenario, the
@@ -30,7 +34,8 @@ import gc
 import ipaddress
 import json
 import os
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -72,10 +77,12 @@ def control(req: Request, conn: Connection, engine: Engine, tenant: str, what: s
     elif what == "health" and method == "GET":
         answer = {"status": "ok", "version": __version__, "tenant": tenant}, 200
     elif what == "scenario" and method == "GET":
-        sc = engine.tenant(tenant).scenario
+        known = engine.tenants.get(tenant)  # a look does not make a tenant
+        sc = known.scenario if known is not None else engine.base
         answer = {"name": sc.name, "source": sc.source, "scenario": _jsonable(sc.raw)}, 200
     elif what == "journal" and method == "GET":
-        answer = _journal(engine.tenant(tenant).journal), 200
+        known = engine.tenants.get(tenant)
+        answer = (_journal(known.journal) if known is not None else []), 200
     elif what == "reset" and method == "POST":
         engine.tenant(tenant).reset()
         answer = {"status": "ok", "tenant": tenant}, 200
@@ -89,13 +96,28 @@ def control(req: Request, conn: Connection, engine: Engine, tenant: str, what: s
 
 
 async def _put_scenario(req: Request, conn: Connection, engine: Engine, tenant: str) -> None:
-    scenario = await _scenario(req, conn, tenant)
+    scenario = await _scenario(req, conn, tenant, engine)
     if scenario is not None and not conn.closed:
         engine.set_scenario(tenant, scenario)
         _json(conn, {"status": "ok", "name": scenario.name, "tenant": tenant})
 
 
-async def _scenario(req: Request, conn: Connection, tenant: str) -> Scenario | None:
+def cassette_dirs(engine: Engine) -> tuple[Path, ...]:
+    """The folders a scenario sent over HTTP may name cassettes under: the folders
+    ``LLMFAKE_CASSETTE_DIRS`` lists (separated by ``os.pathsep``), else the working directory
+    and the folder of the scenario the server started with."""
+    listed = os.environ.get("LLMFAKE_CASSETTE_DIRS")
+    if listed is not None:
+        return tuple(Path(d) for d in listed.split(os.pathsep) if d)
+    dirs = [Path.cwd()]
+    started = Path(engine.base.source) if engine.base.source else None
+    if started is not None and started.is_file():
+        dirs.append(started.parent)
+    return tuple(dirs)
+
+
+async def _scenario(req: Request, conn: Connection, tenant: str, engine: Engine
+                    ) -> Scenario | None:
     """The scenario a PUT carries, read off the loop (None: it was invalid; the 400 is sent)."""
     source = f"PUT /_llmfake/scenario (tenant {tenant})"
     content_type = req.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -104,7 +126,7 @@ async def _scenario(req: Request, conn: Connection, tenant: str) -> Scenario | N
         _LOADER = concurrent.futures.ThreadPoolExecutor(1, "llmfake-scenario")
     try:
         return await asyncio.get_running_loop().run_in_executor(
-            _LOADER, _load, req.body, content_type, source)
+            _LOADER, _load, req.body, content_type, source, cassette_dirs(engine))
     except ScenarioError as exc:
         _json(conn, {"error": {"message": str(exc), "path": exc.path,
                                "type": "scenario_error"}}, 400)
@@ -122,7 +144,7 @@ async def _shared(req: Request, conn: Connection, engine: Engine, shared: RedisS
             return _json(conn, {"name": sc.name, "source": sc.source, "version": version,
                                 "scenario": _jsonable(sc.raw)})
         if what == "scenario" and method in ("PUT", "POST"):
-            scenario = await _scenario(req, conn, tenant)
+            scenario = await _scenario(req, conn, tenant, engine)
             if scenario is None:
                 return None
             engine.set_scenario(tenant, scenario)
@@ -142,20 +164,20 @@ async def _shared(req: Request, conn: Connection, engine: Engine, shared: RedisS
         "type": "not_found"}}, 404)
 
 
-def _load(body: bytes, content_type: str, source: str) -> Scenario:
+def _load(body: bytes, content_type: str, source: str, dirs: Sequence[Path]) -> Scenario:
     """Read a scenario body (in the loader's thread). The collector waits meanwhile: a full
     collection over a large scenario's new objects stops every thread, the loop's too, for a
     few hundred milliseconds; without it, the loop only shares the GIL."""
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _read(body, content_type, source)
+        return _read(body, content_type, source, dirs)
     finally:
         if enabled:
             gc.enable()
 
 
-def _read(body: bytes, content_type: str, source: str) -> Scenario:
+def _read(body: bytes, content_type: str, source: str, dirs: Sequence[Path]) -> Scenario:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -166,8 +188,8 @@ def _read(body: bytes, content_type: str, source: str) -> Scenario:
             doc = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
             raise ScenarioError(f"not valid JSON: {exc}", source=source) from None
-        return scenario_from_dict(doc if doc is not None else {}, source)
-    return scenario_from_text(text, source)
+        return scenario_from_dict(doc if doc is not None else {}, source, cassette_dirs=dirs)
+    return scenario_from_text(text, source, cassette_dirs=dirs)
 
 
 def _refusal(req: Request, conn: Connection) -> tuple[int, str] | None:

@@ -87,7 +87,7 @@ def test_round_trip_keeps_chunks_offsets_and_json(tmp_path):
 @pytest.mark.parametrize(("text", "needle", "index"), [
     ("version: 1\ninteractions:\n- request: {method: POST, uri: 'http://x\n", "invalid YAML",
      None),
-    ("version: 2\ninteractions: []\n", "unknown cassette version 2", None),
+    ("version: 2\ninteractions: []\n", "unknown cassette version;", None),
     ("version: 1\ninteractions:\n- request: {method: GET, uri: 'http://x/'}\n"
      "  response: {status: {code: 200}, body: {string: ''}}\n"
      "- request: {method: GET}\n  response: {status: {code: 200}, body: {string: ''}}\n",
