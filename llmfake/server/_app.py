@@ -39,7 +39,7 @@ from llmfake.providers._router import Router
 from llmfake.scenario._model import ErrorSpec
 from llmfake.server._capacity import through_capacity
 from llmfake.server._control import MAX_CONTROL_BODY, control
-from llmfake.server._http import Connection, Request
+from llmfake.server._http import ClientGone, Connection, Request
 from llmfake.server._replay import render as render_replay
 from llmfake.server._wire import Finish, deliver
 from llmfake.ui._kept import keep
@@ -126,25 +126,47 @@ class App:
             if self.log is not None:
                 self.log(exchange)
 
+        pending: Coroutine[Any, Any, None] | None
         try:
             if shared is not None:
-                return _serve_shared(req, conn, self.router, engine, shared, tenant, path,
-                                     exchange, start, done, reserved, finish)
-            return _serve(req, conn, self.router, engine, tenant, path, exchange, start, done,
-                          finish)
+                pending = _serve_shared(req, conn, self.router, engine, shared, tenant, path,
+                                        exchange, start, done, reserved, finish)
+            else:
+                pending = _serve(req, conn, self.router, engine, tenant, path, exchange, start,
+                                 done, finish)
         except Exception as exc:  # a bug must cost one request, never the server
-            _LOG.exception("llmfake failed on %s %s", req.method, path)
-            exchange.outcome = "llmfake error"
-            bug = InvalidRequest(f"llmfake internal error: {type(exc).__name__}: {exc}. This is "
-                                 "a bug in llmfake; please report it.", status=500,
-                                 kind="server_error")
-            # In the shape of the provider the client speaks, so its SDK raises its own error;
-            # x-should-retry: false, so the SDK does not repeat a request that fails the same.
-            rendered = self.provider_of(req.method, path, req.headers).invalid(
-                bug, "req_llmfake_internal_error")
-            _respond(conn, _with_headers(rendered, {"x-should-retry": "false"}), exchange)
+            self._failed(exc, req, conn, path, exchange)
             finish()
             return None
+        return None if pending is None else self._guarded(pending, req, conn, path, exchange,
+                                                          finish)
+
+    async def _guarded(self, pending: Coroutine[Any, Any, None], req: Request, conn: Connection,
+                       path: str, exchange: Exchange, finish: Finish) -> None:
+        """``pending``, with a bug in it answered as one before it (and the exchange ended)."""
+        try:
+            await pending
+        except (ClientGone, ConnectionError):
+            raise
+        except Exception as exc:
+            self._failed(exc, req, conn, path, exchange)
+            finish()
+
+    def _failed(self, exc: Exception, req: Request, conn: Connection, path: str,
+                exchange: Exchange) -> None:
+        _LOG.error("llmfake failed on %s %s", req.method, path, exc_info=exc)
+        exchange.outcome = "llmfake error"
+        if conn.responded:  # too late for a status: cut the response short
+            conn.abort()
+            return
+        bug = InvalidRequest(f"llmfake internal error: {type(exc).__name__}: {exc}. This is "
+                             "a bug in llmfake; please report it.", status=500,
+                             kind="server_error")
+        # In the shape of the provider the client speaks, so its SDK raises its own error;
+        # x-should-retry: false, so the SDK does not repeat a request that fails the same.
+        rendered = self.provider_of(req.method, path, req.headers).invalid(
+            bug, "req_llmfake_internal_error")
+        _respond(conn, _with_headers(rendered, {"x-should-retry": "false"}), exchange)
 
 
     def provider_of(self, method: str, path: str, headers: Mapping[str, str]) -> ProviderSpec:

@@ -164,6 +164,7 @@ class Connection(asyncio.Protocol):
         self._discarding = False
         self._stop_parsing = False
         self._chunked = False
+        self._responded = False
         self._close_after = False
         self._refusal: tuple[int, str] | None = None
         self._write_paused = False
@@ -429,6 +430,7 @@ class Connection(asyncio.Protocol):
         """The current response is over: close, or go on to the next request."""
         req, self.current = self.current, None
         self._chunked = False
+        self._responded = False
         transport = self.transport
         if transport is None:
             return
@@ -444,6 +446,11 @@ class Connection(asyncio.Protocol):
             self._dispatch()
 
     # --- answering ------------------------------------------------------------------------------
+
+    @property
+    def responded(self) -> bool:
+        """Whether the current response has begun (its status line went out)."""
+        return self._responded
 
     @property
     def closed(self) -> bool:
@@ -477,6 +484,7 @@ class Connection(asyncio.Protocol):
             self._done()
             return
         req = self.current
+        self._responded = True
         payload = b"" if req is not None and req.method == "HEAD" else body
         transport.write(self._head(status, headers, b"content-length: %d\r\n" % len(body))
                         + payload)
@@ -495,6 +503,7 @@ class Connection(asyncio.Protocol):
         else:
             self._chunked = True
             framing = b"transfer-encoding: chunked\r\n"
+        self._responded = True
         transport.write(self._head(status, headers, framing))
 
     def send(self, data: bytes) -> None:
@@ -521,6 +530,7 @@ class Connection(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             raise ClientGone("the client went away")
+        self._responded = True
         transport.write(data)
 
     @property

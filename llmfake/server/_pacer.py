@@ -16,6 +16,7 @@ import asyncio
 import bisect
 import heapq
 import itertools
+import logging
 import weakref
 from collections.abc import Callable, Sequence
 
@@ -24,6 +25,7 @@ from llmfake.providers._base import Event, LazyEvents
 from llmfake.server._http import ClientGone, Connection
 
 _Step = Callable[[], None]
+_LOG = logging.getLogger("llmfake.server")
 _EVENTS_PER_WRITE = 256
 """Events one write takes at most (tens of kB): the transport asks to pause past 64 kB."""
 
@@ -141,8 +143,15 @@ class _Stream:
             # A write at a time, so a slow reader pauses a stream that is all due at once.
             due = min(due, index + _EVENTS_PER_WRITE)
             lazy = self.lazy
-            payload = (lazy.payload(index, due) if lazy is not None else
-                       b"".join([e.data for e in self.events[index:due]]))
+            try:
+                payload = (lazy.payload(index, due) if lazy is not None else
+                           b"".join([e.data for e in self.events[index:due]]))
+            except Exception as exc:  # a rendering bug: this stream ends cut, nothing else
+                _LOG.error("llmfake failed rendering a stream", exc_info=exc)
+                exchange.outcome = "llmfake error"
+                conn.abort()
+                self.done(exc)
+                return
             chunks = sum(self.flags[index:due])
             exchange.chunks += chunks
             exchange.sent.append((loop.time() - self.start, ats[due - 1] - self.start, chunks))

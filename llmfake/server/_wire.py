@@ -66,7 +66,7 @@ def deliver(
             conn.finish()
             exchange.completed = True
         else:
-            exchange.client_disconnected = True
+            exchange.client_disconnected = isinstance(exc, ClientGone)
             conn.close()
         finish()
 

@@ -300,3 +300,52 @@ def test_serve_on_a_socket_bound_beforehand():
         reply = httpx.post(server.openai_base_url + "/chat/completions", json=CHAT)
         assert reply.json()["choices"][0]["message"]["content"] == "prebound"
     assert sock.fileno() == -1  # stopping the server closed it
+
+
+async def _http_core(handler):
+    from llmfake.server._http import HttpServer
+
+    loop = asyncio.get_running_loop()
+    server = HttpServer(handler, lambda req: 1 << 20)
+    sock = __import__("socket").create_server(("127.0.0.1", 0))
+    await server.serve(sock)
+    return server, sock.getsockname()[1], loop
+
+
+async def _ask(port: int, path: str) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n".encode())
+    data = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    return data
+
+
+async def test_a_handler_coroutine_that_fails_costs_its_request_only():
+    # The core's last resort, under any handler (llmfake's own answers a bug in the
+    # provider's shape before it gets here): a 500 if nothing went out yet, else a cut.
+    async def fails_early():
+        raise RuntimeError("boom")
+
+    async def fails_late(conn):
+        conn.start(200, {"content-type": "text/event-stream"})
+        conn.send(b"data: 1\n\n")
+        raise RuntimeError("boom")
+
+    def handler(req, conn):
+        if req.path == "/ok":
+            conn.respond(200, {"content-type": "text/plain"}, b"fine")
+            return None
+        return fails_early() if req.path == "/early" else fails_late(conn)
+
+    server, port, _ = await _http_core(handler)
+    try:
+        early = await _ask(port, "/early")
+        assert early.startswith(b"HTTP/1.1 500 ") and b"connection: close" in early
+        try:  # cut (a reset): not a stream that ended well
+            late = await _ask(port, "/late")
+        except ConnectionResetError:
+            late = b""
+        assert not late.endswith(b"0\r\n\r\n")
+        assert (await _ask(port, "/ok")).endswith(b"fine")
+    finally:
+        await server.close()
