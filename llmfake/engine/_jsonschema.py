@@ -317,6 +317,22 @@ def lookup(root: Any, ref: str) -> Any:
     return node
 
 
+def resolve(root: Any, schema: Any) -> Any:
+    """``schema`` with its ``$ref`` followed (its other keywords merged over the target), until
+    what is left is no bare reference; 32 steps stop a cycle of bare refs with no container in
+    between."""
+    for _ in range(32):
+        if not (isinstance(schema, Mapping) and isinstance(schema.get("$ref"), str)):
+            break
+        target = lookup(root, schema["$ref"])
+        rest = {k: v for k, v in schema.items() if k != "$ref"}
+        if isinstance(target, Mapping):
+            schema = _merge(target, rest)
+        else:
+            schema = target if target is False or not rest else rest
+    return schema
+
+
 class _Generator:
     def __init__(self, root: Mapping[str, Any], rng: random.Random, words: tuple[str, ...]):
         self.root, self.rng, self.words, self.visits = root, rng, words, 0
@@ -330,16 +346,7 @@ class _Generator:
         return lookup(self.root, ref)
 
     def resolve(self, schema: Any) -> Any:
-        for _ in range(32):  # stops a cycle of bare refs with no container in between
-            if not (isinstance(schema, Mapping) and isinstance(schema.get("$ref"), str)):
-                break
-            target = self.lookup(schema["$ref"])
-            rest = {k: v for k, v in schema.items() if k != "$ref"}
-            if isinstance(target, Mapping):
-                schema = _merge(target, rest)
-            else:
-                schema = target if target is False or not rest else rest
-        return schema
+        return resolve(self.root, schema)
 
     def gen(self, schema: Any, depth: int) -> Any:
         self.visits += 1

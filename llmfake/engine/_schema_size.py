@@ -24,7 +24,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from llmfake.engine._jsonschema import _PATTERN_STEPS, _merge, _sre, _types, lookup
+from llmfake.engine._jsonschema import _PATTERN_STEPS, _merge, _sre, _types, lookup, resolve
 
 __all__ = ["Sizer"]
 
@@ -128,16 +128,7 @@ class Sizer:
         return total
 
     def _resolve(self, schema: Any) -> Any:
-        for _ in range(32):  # as the generator's resolve: bare-ref cycles stop
-            if not (isinstance(schema, Mapping) and isinstance(schema.get("$ref"), str)):
-                break
-            target = lookup(self.root, schema["$ref"])
-            rest = {k: v for k, v in schema.items() if k != "$ref"}
-            if isinstance(target, Mapping):
-                schema = _merge(target, rest)
-            else:
-                schema = target if target is False or not rest else rest
-        return schema
+        return resolve(self.root, schema)  # as the generator resolves it
 
 
 def _count(value: Any) -> int:

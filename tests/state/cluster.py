@@ -15,8 +15,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 
-def serve(*args: str) -> tuple[subprocess.Popen[str], str]:
-    """A ``llmfake serve`` child on a free port: (process, its URL)."""
+def serve(*args: str) -> tuple[subprocess.Popen[str], str, str]:
+    """A ``llmfake serve`` child on a free port: (process, its URL, its banner)."""
     proc = subprocess.Popen([sys.executable, "-m", "llmfake", "serve", "--port", "0", "--quiet",
                              *args], stdout=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -26,9 +26,10 @@ def serve(*args: str) -> tuple[subprocess.Popen[str], str]:
         lines.append(line)
         if line.startswith("export OLLAMA_HOST"):
             break
-    found = re.search(r"on (http://\S+)", "".join(lines))
-    assert found, "".join(lines)
-    return proc, found.group(1)
+    banner = "".join(lines)
+    found = re.search(r"on (http://\S+)", banner)
+    assert found, banner
+    return proc, found.group(1), banner
 
 
 def stop(proc: subprocess.Popen[str], sig: int = signal.SIGINT) -> None:
@@ -125,7 +126,7 @@ def cluster(scenario: str, state: str, count: int, tmp: Path
     try:
         urls = []
         for _ in range(count):
-            proc, url = serve("--state", state, "--scenario", str(file))
+            proc, url, _ = serve("--state", state, "--scenario", str(file))
             procs.append(proc)
             urls.append(url)
         balancer = RoundRobin(urls)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import socket
@@ -11,27 +10,11 @@ import sys
 
 import httpx
 import pytest
+from cluster import serve
 
 from llmfake._redis_server import RedisServer
 
 USER = [{"role": "user", "content": "hi"}]
-
-
-def serve(*args: str) -> tuple[subprocess.Popen[str], str, str]:
-    """A ``llmfake serve`` child on a free port: (process, its URL, its banner)."""
-    proc = subprocess.Popen([sys.executable, "-m", "llmfake", "serve", "--port", "0", "--quiet",
-                             *args], stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    assert proc.stdout is not None
-    lines = []
-    for line in proc.stdout:
-        lines.append(line)
-        if line.startswith("export OLLAMA_HOST"):
-            break
-    banner = "".join(lines)
-    found = re.search(r"on (http://\S+)", banner)
-    assert found, banner
-    return proc, found.group(1), banner
 
 
 def stop(proc: subprocess.Popen[str]) -> str:
