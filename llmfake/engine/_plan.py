@@ -77,6 +77,9 @@ class Timing:
     def deadlines(self, chunks: int) -> tuple[float, ...]:
         """Deadlines of ``chunks`` successive stream chunks: the first once its tokens are
         generated (ttft, plus the rest of its tokens), then one chunk's tokens apart."""
+        latency = self.latency
+        if not latency.ttft and not latency.per_token:  # nothing to wait for: skip the cache
+            return (0.0,) * chunks
         return _schedule(self.latency, self.seed if self.latency.jitter else "", chunks)[:chunks]
 
     def total(self, chunks: int) -> float:
@@ -84,11 +87,17 @@ class Timing:
         latency = self.latency
         if not latency.ttft and not latency.per_token:
             return 0.0
-        if not latency.jitter:  # closed form: no list of a deadline per token to build
+        if not latency.jitter and chunks > _CLOSED_FORM:
+            # A closed form, not a list of a deadline per token: the same figure up to float
+            # rounding (summed, not multiplied), so it serves only bodies too long to list.
             per, k = latency.per_token, latency.tokens_per_chunk
             first = latency.ttft + per * (k - 1)
             return first + per * k * (chunks - 1) + per if chunks > 0 else first
         return _schedule(self.latency, self.seed if self.latency.jitter else "", chunks)[chunks]
+
+
+_CLOSED_FORM = 4096
+"""Bodies of more chunks than this get their total from the closed form."""
 
 
 @functools.lru_cache(maxsize=4096)
