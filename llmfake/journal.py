@@ -32,12 +32,19 @@ def mask(value: str) -> str:
 
 def body_key(method: str, path: str, body: bytes) -> str:
     """A digest identifying a request's content, to recognise retries of it."""
-    return hashlib.blake2b(b"%s %s\n%s" % (method.encode(), path.encode(), body),
-                           digest_size=12).hexdigest()
+    digest = hashlib.blake2b(f"{method} {path}\n".encode(), digest_size=12)
+    digest.update(body)  # not joined first: a body can be megabytes
+    return digest.hexdigest()
 
 
-def safe_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """``headers`` with names lower-cased and secrets masked."""
+def safe_headers(headers: Mapping[str, str], *, lowered: bool = False) -> dict[str, str]:
+    """``headers`` with names lower-cased and secrets masked (``lowered``: the names are lower
+    case already, as the server's are, which saves a pass)."""
+    if lowered:
+        out = dict(headers)
+        for name in SECRET_HEADERS.intersection(out):
+            out[name] = mask(out[name])
+        return out
     return {(low := k.lower()): (mask(v) if low in SECRET_HEADERS else v)
             for k, v in headers.items()}
 

@@ -70,7 +70,8 @@ def ids(seed: int, ordinal: int) -> tuple[str, str]:
     if used + 4 > _ID_WORDS:  # ~1e-12 of requests: draw them the long way
         return _slow_ids(seed, ordinal)
     uid = top[:used].translate(_ID_LETTERS, _ID_REJECTED).decode()
-    return uid, f"req_{int.from_bytes(data[4 * used:4 * used + 16], 'little'):032x}"
+    # getrandbits(128) is those four outputs, the first lowest: its hex is the bytes reversed.
+    return uid, "req_" + data[4 * used + 15:4 * used - 1:-1].hex()
 
 
 def _slow_ids(seed: int, ordinal: int) -> tuple[str, str]:

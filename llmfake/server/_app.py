@@ -92,7 +92,8 @@ class App:
             seq=state.ordinal, tenant=tenant, method=req.method,
             path=(_SECRET_QUERY.sub(r"\1***", f"{path}?{query}") if query
                   else path),  # only a query can hold a key
-            headers=safe_headers(req.headers), started=time.monotonic() - self.started,
+            headers=safe_headers(req.headers, lowered=True),
+            started=time.monotonic() - self.started,
         )
         retry = req.headers.get("x-stainless-retry-count")
         exchange.retry_count = int(retry) if retry and retry.isdigit() else None
