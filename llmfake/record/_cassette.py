@@ -109,6 +109,13 @@ class RecordedRequest:
     uri: str
     headers: Headers = dataclasses.field(default_factory=dict)
     body: str | None = None
+    raw: bytes | None = None
+    """The body's bytes when they are not UTF-8 (an uploaded image); ``body`` is then None."""
+
+    @property
+    def content(self) -> str | bytes | None:
+        """The body as sent: its bytes when binary, else its text."""
+        return self.raw if self.raw is not None else self.body
 
     @property
     def path(self) -> str:
@@ -308,7 +315,7 @@ def yaml_text(data: Any) -> str:
 def _interaction_to_dict(it: Interaction) -> dict[str, Any]:
     req, resp = it.request, it.response
     out: dict[str, Any] = {
-        "request": {"method": req.method, "uri": req.uri, "body": req.body,
+        "request": {"method": req.method, "uri": req.uri, "body": req.content,
                     "headers": {k: list(v) for k, v in req.headers.items()}},
         "response": {"status": {"code": resp.status, "message": resp.message},
                      "headers": {k: list(v) for k, v in resp.headers.items()},
@@ -318,6 +325,10 @@ def _interaction_to_dict(it: Interaction) -> dict[str, Any]:
     req_json = req.json
     if req_json is not None:
         extra["request"] = {"json": req_json}
+    elif req.content:
+        form = _form(req)
+        if form is not None:
+            extra["request"] = {"form": form}
     rextra: dict[str, Any] = {"headers_at": round(resp.headers_at, 4)}
     if resp.chunks is not None:
         rextra["chunks"] = [_chunk_to_dict(c) for c in resp.chunks]
@@ -328,6 +339,16 @@ def _interaction_to_dict(it: Interaction) -> dict[str, Any]:
     extra["response"] = rextra
     out["llmfake"] = extra
     return out
+
+
+def _form(req: RecordedRequest) -> dict[str, Any] | None:
+    """An upload's fields, to read (the body, boundary and all, is what replay matches)."""
+    ctype = header(req.headers, "content-type")
+    if ctype is None or not ctype.lower().startswith("multipart/form-data") or not req.content:
+        return None
+    from llmfake.record._match import form_fields
+
+    return form_fields(ctype, req.content)
 
 
 def _chunk_to_dict(c: Chunk) -> dict[str, Any]:
@@ -466,10 +487,17 @@ def _interaction_from_dict(d: Any, source: str, index: int) -> Interaction:
     rs = _need(d, "response", dict, "response", source, index)
     method = _need(rq, "method", str, "request.method", source, index)
     uri = _need(rq, "uri", str, "request.uri", source, index)
+    rq_body = rq.get("body")
+    rq_raw: bytes | None = None
+    if isinstance(rq_body, bytes):  # !!binary: text unless it is not UTF-8
+        try:
+            rq_body = rq_body.decode("utf-8")
+        except UnicodeDecodeError:
+            rq_raw, rq_body = rq_body, None
     request = RecordedRequest(method=method.upper(), uri=uri,
                               headers=_headers(rq.get("headers"), "request.headers", source,
                                                index),
-                              body=_text(rq.get("body")))
+                              body=_text(rq_body), raw=rq_raw)
     status = _need(rs, "status", dict, "response.status", source, index)
     code = _need(status, "code", int, "response.status.code", source, index)
     message = status.get("message") or ""
