@@ -11,7 +11,8 @@ A cassette file looks like::
         headers: {content-type: [text/event-stream]}
         body: {string: "data: {...}\\n\\ndata: [DONE]\\n\\n"}
       llmfake:
-        request: {json: {...}}             # the request body as structured data
+        request: {json: {...}}             # the request body as structured data (an upload:
+                                           # {form: {purpose: batch, file: {content: ...}}})
         response:
           json: {...}                      # a JSON response body, structured
           headers_at: 0.051                # seconds from the request start to the headers
@@ -29,6 +30,9 @@ payload as text, from which loading re-encodes the very same bytes (prelude, CRC
               :content-type: application/json
               :message-type: event
             data: '{"contentBlockIndex":0,"delta":{"text":"Hello"}}'
+
+A request body that is not UTF-8 (an uploaded image) is written as ``!!binary`` in
+``request.body`` and loaded as ``RecordedRequest.raw``.
 
 A message that would not re-encode byte for byte (a header of another type, a payload that is
 not UTF-8) is kept as ``{offset, base64}``.
