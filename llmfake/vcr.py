@@ -408,6 +408,7 @@ def _extras(request: Mapping[str, Any], response: Mapping[str, Any],
             chunks = [Chunk(0.0, piece) for piece in split_stream(body, media_type)]
     it = Interaction(
         RecordedRequest(method=str(request.get("method") or ""), uri=str(request.get("uri") or ""),
+                        headers=_header_lists(request.get("headers")),
                         body=_text(request.get("body"))),
         RecordedResponse(status=code if isinstance(code, int) else 0, headers=headers,
                          body=body or "", chunks=chunks, headers_at=headers_at))

@@ -326,6 +326,8 @@ def test_a_file_upload_replays_though_its_boundary_differs(tmp_path):
         with pytest.raises(CannotOverwriteExistingCassetteException) as info:
             upload(base, b'{"a": 2}')
     assert '+    "content": "{\\"a\\": 2}"' in str(info.value)  # a diff of the file contents
+    extras = yaml.safe_load(cas.read_text())["interactions"][0]["llmfake"]
+    assert extras["request"]["form"]["file"]["content"] == '{"a": 1}'  # readable
 
 
 def test_body_matcher_ignore_is_configurable():
