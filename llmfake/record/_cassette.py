@@ -49,6 +49,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
+import hashlib
 import json
 import os
 import re
@@ -61,6 +62,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from llmfake._multipart import is_form, parse_form
 from llmfake._yaml import safe_load
 from llmfake.errors import CassetteError
 
@@ -261,6 +263,28 @@ def parse_json(text: str | None) -> Any:
 _SSE_BOUNDARY = re.compile(r"\r\n\r\n|\n\n|\r\r")
 
 
+def form_fields(content_type: str, body: str | bytes) -> dict[str, Any] | None:
+    """A form's fields as data: a field's content as text, a file part's as ``{"content":
+    text, "content_type": ...}`` (content that is not UTF-8 as its size and sha256); None when
+    the body does not parse. What ``llmfake.request.form`` shows, and what matching compares:
+    no boundary, no file name."""
+    raw = body.encode("utf-8") if isinstance(body, str) else body
+    try:
+        parts = parse_form(content_type, raw)
+    except ValueError:
+        return None
+    out: dict[str, Any] = {}
+    for name, part in parts.items():
+        try:
+            text = part.content.decode("utf-8")
+        except UnicodeDecodeError:
+            text = (f"<{len(part.content)} bytes, sha256 "
+                    f"{hashlib.sha256(part.content).hexdigest()}>")
+        out[name] = (text if part.filename is None
+                     else {"content": text, "content_type": part.content_type})
+    return out
+
+
 def split_frames(body: bytes) -> list[bytes]:
     """Split a buffered AWS event stream into its messages (a truncated end as one piece)."""
     out: list[bytes] = []
@@ -346,13 +370,11 @@ def _interaction_to_dict(it: Interaction) -> dict[str, Any]:
 
 
 def _form(req: RecordedRequest) -> dict[str, Any] | None:
-    """An upload's fields, to read (the body, boundary and all, is what replay matches)."""
+    """An upload's fields, to read (the body, boundary and all, is what is replayed)."""
     ctype = header(req.headers, "content-type")
-    if ctype is None or not ctype.lower().startswith("multipart/form-data") or not req.content:
+    if not is_form(ctype) or not req.content:
         return None
-    from llmfake.record._match import form_fields
-
-    return form_fields(ctype, req.content)
+    return form_fields(ctype or "", req.content)
 
 
 def _chunk_to_dict(c: Chunk) -> dict[str, Any]:

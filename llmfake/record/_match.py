@@ -16,14 +16,13 @@ played again (unless ``repeat=False``).
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from llmfake._multipart import is_form, parse_form
+from llmfake._multipart import is_form
 from llmfake.errors import UnmatchedRequestError
-from llmfake.record._cassette import Interaction, header, parse_json
+from llmfake.record._cassette import Interaction, form_fields, header, parse_json
 
 __all__ = ["DEFAULT_IGNORE", "Key", "Matcher", "UnmatchedRequestError", "normalise_body",
            "normalise_value"]
@@ -51,27 +50,6 @@ def normalise_body(body: str | bytes | None, ignore: Iterable[str] = DEFAULT_IGN
     return normalise_value(data, ignore)
 
 
-def form_fields(content_type: str, body: str | bytes) -> dict[str, Any] | None:
-    """A form's fields as data: a field's content as text, a file part's as ``{"content":
-    text, "content_type": ...}`` (content that is not UTF-8 as its size and sha256); None when
-    the body does not parse."""
-    raw = body.encode("utf-8") if isinstance(body, str) else body
-    try:
-        parts = parse_form(content_type, raw)
-    except ValueError:
-        return None
-    out: dict[str, Any] = {}
-    for name, part in parts.items():
-        try:
-            text = part.content.decode("utf-8")
-        except UnicodeDecodeError:
-            text = (f"<{len(part.content)} bytes, sha256 "
-                    f"{hashlib.sha256(part.content).hexdigest()}>")
-        out[name] = (text if part.filename is None
-                     else {"content": text, "content_type": part.content_type})
-    return out
-
-
 def normalise_value(data: Any, ignore: Iterable[str] = DEFAULT_IGNORE) -> str:
     """``normalise_body`` of a body already parsed from JSON."""
     if isinstance(data, dict):
@@ -94,20 +72,16 @@ class Matcher:
         self.strict = strict
         self.repeat = repeat
         self.used = [False] * len(self.interactions)
-        self._keys = [self._key(i.request.method, i.request.path, i.request.content,
-                                header(i.request.headers, "content-type"))
+        self._keys = [self.key_of(i.request.method, i.request.path, i.request.content,
+                                  header(i.request.headers, "content-type"))
                       for i in self.interactions]
-
-    def _key(self, method: str, path: str, body: str | bytes | None,
-             content_type: str | None = None) -> Key:
-        return (method.upper(), path.rstrip("/") or "/",
-                normalise_body(body, self.ignore, content_type))
 
     def key_of(self, method: str, path: str, body: str | bytes | None,
                content_type: str | None = None) -> Key:
         """The matching key of a request as received (``content_type``: its header, which
         says whether the body is a form), for ``find_key`` and ``explain_key``."""
-        return self._key(method, path, body, content_type)
+        return (method.upper(), path.rstrip("/") or "/",
+                normalise_body(body, self.ignore, content_type))
 
     def key_of_json(self, method: str, path: str, data: Any) -> Key:
         """The matching key of a request whose body is already parsed (None: no body), for
@@ -116,16 +90,16 @@ class Matcher:
         return (method.upper(), path.rstrip("/") or "/", body)
 
     def find(self, method: str, path: str, body: str | bytes | None,
-                 content_type: str | None = None) -> int | None:
+             content_type: str | None = None) -> int | None:
         """The index of the interaction for this request (marking it used), or None.
 
         A recorded path that ends with the request's path matches too: a cassette recorded
         against an upstream with a base path (``https://host/openai/v1``) replays for a client
         pointed at the fake's root."""
-        return self.find_key(self._key(method, path, body, content_type))
+        return self.find_key(self.key_of(method, path, body, content_type))
 
     def find_key(self, key: Key) -> int | None:
-        """``find`` for a key from ``key_of_json``."""
+        """``find`` for a key from ``key_of`` or ``key_of_json``."""
         last: int | None = None
         for i, k in enumerate(self._keys):
             if k == key or (k[0] == key[0] and k[2] == key[2] and key[1] != "/"
@@ -141,7 +115,7 @@ class Matcher:
         return None
 
     def match(self, method: str, path: str, body: str | bytes | None,
-                  content_type: str | None = None) -> Interaction | None:
+              content_type: str | None = None) -> Interaction | None:
         """The interaction for this request, or None (strict: ``UnmatchedRequestError``)."""
         i = self.find(method, path, body, content_type)
         return None if i is None else self.interactions[i]
@@ -152,10 +126,10 @@ class Matcher:
         return [i for i, u in enumerate(self.used) if not u]
 
     def nearest(self, method: str, path: str, body: str | bytes | None,
-                    content_type: str | None = None) -> int | None:
+                content_type: str | None = None) -> int | None:
         """The index of the recorded request most like this one (same method and path first,
         then the most similar body), or None when nothing is recorded."""
-        return self._nearest(self._key(method, path, body, content_type))
+        return self._nearest(self.key_of(method, path, body, content_type))
 
     def _nearest(self, key: Key) -> int | None:
         best: tuple[float, int] | None = None
@@ -168,13 +142,13 @@ class Matcher:
         return None if best is None else best[1]
 
     def explain(self, method: str, path: str, body: str | bytes | None,
-                    content_type: str | None = None) -> str:
+                content_type: str | None = None) -> str:
         """Why this request matches nothing: the nearest recorded request and a diff of the
         two bodies (the message ``UnmatchedRequestError`` carries in strict mode)."""
-        return self.explain_key(self._key(method, path, body, content_type))
+        return self.explain_key(self.key_of(method, path, body, content_type))
 
     def explain_key(self, key: Key) -> str:
-        """``explain`` for a key from ``key_of_json``."""
+        """``explain`` for a key from ``key_of`` or ``key_of_json``."""
         return str(self._error(key))
 
     def _error(self, key: Key) -> UnmatchedRequestError:
