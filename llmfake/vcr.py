@@ -100,7 +100,8 @@ _DIFF_LINES = 30
 
 def body_matcher(ignore: Iterable[str] = DEFAULT_IGNORE) -> Callable[[Any, Any], None]:
     """A vcrpy matcher comparing request bodies as ``llmfake.record.normalise_body`` does: JSON
-    with keys in any order and the top-level ``ignore`` fields left out; other bodies as text.
+    with keys in any order and the top-level ``ignore`` fields left out; a file upload by its
+    form's fields (not its boundary, which differs every run); other bodies as text.
 
     It raises ``AssertionError`` with a diff of the two normalised bodies when they differ,
     which vcrpy shows in its "no match" errors. ``register`` installs it as ``llm_body``.
@@ -109,8 +110,9 @@ def body_matcher(ignore: Iterable[str] = DEFAULT_IGNORE) -> Callable[[Any, Any],
 
     def llm_body(r1: Any, r2: Any) -> None:
         # vcrpy passes the request being made first, the recorded one second.
-        new = normalise_body(_as_bytes(_read_body(r1)), skip)
-        recorded = normalise_body(_as_bytes(_read_body(r2)), skip)
+        new = normalise_body(_as_bytes(_read_body(r1)), skip, r1.headers.get("Content-Type"))
+        recorded = normalise_body(_as_bytes(_read_body(r2)), skip,
+                                  r2.headers.get("Content-Type"))
         if new != recorded:
             diff = list(difflib.unified_diff(
                 recorded.splitlines(), new.splitlines(), "recorded body", "this request's body",
@@ -406,6 +408,7 @@ def _extras(request: Mapping[str, Any], response: Mapping[str, Any],
             chunks = [Chunk(0.0, piece) for piece in split_stream(body, media_type)]
     it = Interaction(
         RecordedRequest(method=str(request.get("method") or ""), uri=str(request.get("uri") or ""),
+                        headers=_header_lists(request.get("headers")),
                         body=_text(request.get("body"))),
         RecordedResponse(status=code if isinstance(code, int) else 0, headers=headers,
                          body=body or "", chunks=chunks, headers_at=headers_at))

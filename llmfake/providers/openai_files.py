@@ -16,6 +16,9 @@ with a ``purpose`` field and a ``file`` part; a ``batch`` file's name must end i
 ``batch`` expire after 30 days unless ``expires_after`` says otherwise. An unknown id gets 404
 "No such File object: <id>". Ids are drawn from the scenario's seed and the tenant's upload
 count, so the same uploads get the same ids.
+
+With a cassette in the scenario, these routes answer from it (``_replay``) before the store:
+a recorded session of uploads, batch polls and downloads plays back as recorded.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from llmfake._multipart import is_form, parse_form
 from llmfake.engine._plan import Plan
 from llmfake.providers._base import Incoming, InvalidRequest, Rendered, Route, pretty
 from llmfake.providers._openai_common import JSON_TYPE, api_key, render_error, render_invalid
@@ -40,7 +44,6 @@ _ALNUM = string.ascii_letters + string.digits
 _PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
 _BATCH_TTL = 30 * 86400
 _BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
-_DISPOSITION = re.compile(r'\b(name|filename)="((?:[^"\\]|\\.)*)"', re.IGNORECASE)
 Handler = Callable[[Incoming, "Engine", str], Rendered]
 
 
@@ -137,12 +140,49 @@ def resource(fn: Callable[[Incoming, Engine, TenantState, Store, str], Rendered]
         key = api_key(inc)
         if (auth.required or auth.keys) and (not key or (auth.keys and key not in auth.keys)):
             return render_error(ErrorSpec("auth"), request_id, None)
+        if state.scenario.cassette is not None:
+            replayed = _replay(inc, engine, state, request_id)
+            if replayed is not None:
+                return replayed
         try:
             return fn(inc, engine, state, store_of(state), request_id)
         except InvalidRequest as exc:
             return render_invalid(exc, request_id)
 
     return handle
+
+
+# Headers of the recorded connection, not of this one (as ``llmfake.server._replay`` drops).
+_NOT_REPLAYED = frozenset({"content-length", "transfer-encoding", "content-encoding",
+                           "connection", "keep-alive", "date", "server", "set-cookie"})
+
+
+def _replay(inc: Incoming, engine: Engine, state: TenantState, request_id: str
+            ) -> Rendered | None:
+    """The recorded answer to ``inc`` from the scenario's cassette, at once: identical polls
+    get the recorded answers in order, so a batch's status advances as it did when recorded,
+    and every id is the recording's. Unmatched: a 500 naming the nearest recording (strict
+    cassettes), or None (the live store answers)."""
+    matcher = engine.matcher(state)
+    spec = state.scenario.cassette
+    if matcher is None or spec is None:
+        return None
+    key = matcher.key_of(inc.method, inc.path, inc.raw, inc.headers.get("content-type"))
+    index = matcher.find_key(key)
+    if index is None:
+        if not spec.strict:
+            return None
+        problem = matcher.explain_key(key)
+        state.unmatched.append(problem)
+        failed = render_error(ErrorSpec("server_error", should_retry=False,
+                                        message=f"llmfake: {problem} (cassette {spec.path})"),
+                              request_id, None)
+        return Rendered(failed.status, {**failed.headers, "x-should-retry": "false"},
+                        failed.body)
+    response = matcher.interactions[index].response
+    headers = {name: values[-1] for name, values in response.headers.items()
+               if values and name.lower() not in _NOT_REPLAYED}
+    return Rendered(response.status, headers, response.content, text=response.body)
 
 
 def page(items: list[dict[str, Any]], query: Mapping[str, str], *, default: int,
@@ -174,26 +214,15 @@ def page(items: list[dict[str, Any]], query: Mapping[str, str], *, default: int,
 def form(inc: Incoming) -> dict[str, tuple[str | None, bytes]]:
     """The fields of a ``multipart/form-data`` body: name to (filename, content)."""
     ctype = inc.headers.get("content-type", "")
-    found = _BOUNDARY.search(ctype)
-    if not ctype.lower().startswith("multipart/form-data") or found is None:
+    if not is_form(ctype) or _BOUNDARY.search(ctype) is None:
         raise InvalidRequest("Expected a multipart/form-data upload with 'file' and 'purpose' "
                              f"fields, got content-type {ctype or 'none'!r}.")
-    delimiter = b"--" + found.group(1).encode("latin-1")
-    fields: dict[str, tuple[str | None, bytes]] = {}
-    for part in inc.raw.split(delimiter)[1:]:
-        if part.startswith(b"--"):
-            break  # the closing delimiter
-        head, sep, content = part.partition(b"\r\n\r\n")
-        if not sep:
-            raise InvalidRequest("Malformed multipart body: a part has no blank line after its "
-                                 "headers.")
-        names = dict((k.lower(), v) for k, v in _DISPOSITION.findall(head.decode("latin-1")))
-        if "name" in names:
-            filename = names.get("filename")
-            fields[names["name"]] = (None if filename is None else
-                                     filename.encode("latin-1").decode("utf-8", "replace"),
-                                     content.removesuffix(b"\r\n"))
-    return fields
+    try:
+        parts = parse_form(ctype, inc.raw)
+    except ValueError:
+        raise InvalidRequest("Malformed multipart body: a part has no blank line after its "
+                             "headers.") from None
+    return {name: (part.filename, part.content) for name, part in parts.items()}
 
 
 # --- handlers --------------------------------------------------------------------------------

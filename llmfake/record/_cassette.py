@@ -11,7 +11,8 @@ A cassette file looks like::
         headers: {content-type: [text/event-stream]}
         body: {string: "data: {...}\\n\\ndata: [DONE]\\n\\n"}
       llmfake:
-        request: {json: {...}}             # the request body as structured data
+        request: {json: {...}}             # the request body as structured data (an upload:
+                                           # {form: {purpose: batch, file: {content: ...}}})
         response:
           json: {...}                      # a JSON response body, structured
           headers_at: 0.051                # seconds from the request start to the headers
@@ -30,6 +31,9 @@ payload as text, from which loading re-encodes the very same bytes (prelude, CRC
               :message-type: event
             data: '{"contentBlockIndex":0,"delta":{"text":"Hello"}}'
 
+A request body that is not UTF-8 (an uploaded image) is written as ``!!binary`` in
+``request.body`` and loaded as ``RecordedRequest.raw``.
+
 A message that would not re-encode byte for byte (a header of another type, a payload that is
 not UTF-8) is kept as ``{offset, base64}``.
 
@@ -45,6 +49,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
+import hashlib
 import json
 import os
 import re
@@ -57,6 +62,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from llmfake._multipart import is_form, parse_form
 from llmfake._yaml import safe_load
 from llmfake.errors import CassetteError
 
@@ -109,6 +115,13 @@ class RecordedRequest:
     uri: str
     headers: Headers = dataclasses.field(default_factory=dict)
     body: str | None = None
+    raw: bytes | None = None
+    """The body's bytes when they are not UTF-8 (an uploaded image); ``body`` is then None."""
+
+    @property
+    def content(self) -> str | bytes | None:
+        """The body as sent: its bytes when binary, else its text."""
+        return self.raw if self.raw is not None else self.body
 
     @property
     def path(self) -> str:
@@ -250,6 +263,28 @@ def parse_json(text: str | None) -> Any:
 _SSE_BOUNDARY = re.compile(r"\r\n\r\n|\n\n|\r\r")
 
 
+def form_fields(content_type: str, body: str | bytes) -> dict[str, Any] | None:
+    """A form's fields as data: a field's content as text, a file part's as ``{"content":
+    text, "content_type": ...}`` (content that is not UTF-8 as its size and sha256); None when
+    the body does not parse. What ``llmfake.request.form`` shows, and what matching compares:
+    no boundary, no file name."""
+    raw = body.encode("utf-8") if isinstance(body, str) else body
+    try:
+        parts = parse_form(content_type, raw)
+    except ValueError:
+        return None
+    out: dict[str, Any] = {}
+    for name, part in parts.items():
+        try:
+            text = part.content.decode("utf-8")
+        except UnicodeDecodeError:
+            text = (f"<{len(part.content)} bytes, sha256 "
+                    f"{hashlib.sha256(part.content).hexdigest()}>")
+        out[name] = (text if part.filename is None
+                     else {"content": text, "content_type": part.content_type})
+    return out
+
+
 def split_frames(body: bytes) -> list[bytes]:
     """Split a buffered AWS event stream into its messages (a truncated end as one piece)."""
     out: list[bytes] = []
@@ -308,7 +343,7 @@ def yaml_text(data: Any) -> str:
 def _interaction_to_dict(it: Interaction) -> dict[str, Any]:
     req, resp = it.request, it.response
     out: dict[str, Any] = {
-        "request": {"method": req.method, "uri": req.uri, "body": req.body,
+        "request": {"method": req.method, "uri": req.uri, "body": req.content,
                     "headers": {k: list(v) for k, v in req.headers.items()}},
         "response": {"status": {"code": resp.status, "message": resp.message},
                      "headers": {k: list(v) for k, v in resp.headers.items()},
@@ -318,6 +353,10 @@ def _interaction_to_dict(it: Interaction) -> dict[str, Any]:
     req_json = req.json
     if req_json is not None:
         extra["request"] = {"json": req_json}
+    elif req.content:
+        form = _form(req)
+        if form is not None:
+            extra["request"] = {"form": form}
     rextra: dict[str, Any] = {"headers_at": round(resp.headers_at, 4)}
     if resp.chunks is not None:
         rextra["chunks"] = [_chunk_to_dict(c) for c in resp.chunks]
@@ -328,6 +367,14 @@ def _interaction_to_dict(it: Interaction) -> dict[str, Any]:
     extra["response"] = rextra
     out["llmfake"] = extra
     return out
+
+
+def _form(req: RecordedRequest) -> dict[str, Any] | None:
+    """An upload's fields, to read (the body, boundary and all, is what is replayed)."""
+    ctype = header(req.headers, "content-type")
+    if not is_form(ctype) or not req.content:
+        return None
+    return form_fields(ctype or "", req.content)
 
 
 def _chunk_to_dict(c: Chunk) -> dict[str, Any]:
@@ -466,10 +513,17 @@ def _interaction_from_dict(d: Any, source: str, index: int) -> Interaction:
     rs = _need(d, "response", dict, "response", source, index)
     method = _need(rq, "method", str, "request.method", source, index)
     uri = _need(rq, "uri", str, "request.uri", source, index)
+    rq_body = rq.get("body")
+    rq_raw: bytes | None = None
+    if isinstance(rq_body, bytes):  # !!binary: text unless it is not UTF-8
+        try:
+            rq_body = rq_body.decode("utf-8")
+        except UnicodeDecodeError:
+            rq_raw, rq_body = rq_body, None
     request = RecordedRequest(method=method.upper(), uri=uri,
                               headers=_headers(rq.get("headers"), "request.headers", source,
                                                index),
-                              body=_text(rq.get("body")))
+                              body=_text(rq_body), raw=rq_raw)
     status = _need(rs, "status", dict, "response.status", source, index)
     code = _need(status, "code", int, "response.status.code", source, index)
     message = status.get("message") or ""

@@ -2,9 +2,15 @@
 
 Two requests match when their method and path are equal and their JSON bodies are equal after
 normalisation: key order does not matter and volatile top-level fields (``stream_options``,
-``user``, ``metadata``, ``seed`` by default) are ignored. Non-JSON bodies are compared as text.
-Repeated identical requests get the recorded interactions in recorded order; once all are used,
-the last one is played again (unless ``repeat=False``).
+``user``, ``metadata``, ``seed`` by default) are ignored. A ``multipart/form-data`` body (a file
+upload) is compared by its fields: each field's content, and for a file part its content-type,
+but not the boundary, which every client run draws afresh, nor the file's name, which a
+temporary file changes from run to run. Other non-JSON bodies are compared as text. The query
+string is not compared.
+
+Repeated identical requests get the recorded interactions in recorded order (so a batch polled
+with the same ``GET`` replays its statuses as they advanced); once all are used, the last one is
+played again (unless ``repeat=False``).
 """
 
 from __future__ import annotations
@@ -14,8 +20,9 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from llmfake._multipart import is_form
 from llmfake.errors import UnmatchedRequestError
-from llmfake.record._cassette import Interaction, parse_json
+from llmfake.record._cassette import Interaction, form_fields, header, parse_json
 
 __all__ = ["DEFAULT_IGNORE", "Key", "Matcher", "UnmatchedRequestError", "normalise_body",
            "normalise_value"]
@@ -26,11 +33,15 @@ Key = tuple[str, str, str]
 DEFAULT_IGNORE: frozenset[str] = frozenset({"stream_options", "user", "metadata", "seed"})
 
 
-
-
-def normalise_body(body: str | bytes | None, ignore: Iterable[str] = DEFAULT_IGNORE) -> str:
+def normalise_body(body: str | bytes | None, ignore: Iterable[str] = DEFAULT_IGNORE,
+                   content_type: str | None = None) -> str:
     """The canonical form of a request body: JSON with sorted keys and the ``ignore`` top-level
-    fields removed, or the text itself when it is not JSON."""
+    fields removed, a form's fields (``content_type`` is ``multipart/form-data``), or the text
+    itself when it is neither."""
+    if is_form(content_type) and body:
+        form = form_fields(content_type or "", body)
+        if form is not None:
+            return normalise_value(form, ())
     if isinstance(body, bytes):
         body = body.decode("utf-8", errors="replace")
     data = parse_json(body)
@@ -61,11 +72,16 @@ class Matcher:
         self.strict = strict
         self.repeat = repeat
         self.used = [False] * len(self.interactions)
-        self._keys = [self._key(i.request.method, i.request.path, i.request.body)
+        self._keys = [self.key_of(i.request.method, i.request.path, i.request.content,
+                                  header(i.request.headers, "content-type"))
                       for i in self.interactions]
 
-    def _key(self, method: str, path: str, body: str | bytes | None) -> Key:
-        return (method.upper(), path.rstrip("/") or "/", normalise_body(body, self.ignore))
+    def key_of(self, method: str, path: str, body: str | bytes | None,
+               content_type: str | None = None) -> Key:
+        """The matching key of a request as received (``content_type``: its header, which
+        says whether the body is a form), for ``find_key`` and ``explain_key``."""
+        return (method.upper(), path.rstrip("/") or "/",
+                normalise_body(body, self.ignore, content_type))
 
     def key_of_json(self, method: str, path: str, data: Any) -> Key:
         """The matching key of a request whose body is already parsed (None: no body), for
@@ -73,16 +89,17 @@ class Matcher:
         body = "" if data is None else normalise_value(data, self.ignore)
         return (method.upper(), path.rstrip("/") or "/", body)
 
-    def find(self, method: str, path: str, body: str | bytes | None) -> int | None:
+    def find(self, method: str, path: str, body: str | bytes | None,
+             content_type: str | None = None) -> int | None:
         """The index of the interaction for this request (marking it used), or None.
 
         A recorded path that ends with the request's path matches too: a cassette recorded
         against an upstream with a base path (``https://host/openai/v1``) replays for a client
         pointed at the fake's root."""
-        return self.find_key(self._key(method, path, body))
+        return self.find_key(self.key_of(method, path, body, content_type))
 
     def find_key(self, key: Key) -> int | None:
-        """``find`` for a key from ``key_of_json``."""
+        """``find`` for a key from ``key_of`` or ``key_of_json``."""
         last: int | None = None
         for i, k in enumerate(self._keys):
             if k == key or (k[0] == key[0] and k[2] == key[2] and key[1] != "/"
@@ -97,9 +114,10 @@ class Matcher:
             raise self._error(key)
         return None
 
-    def match(self, method: str, path: str, body: str | bytes | None) -> Interaction | None:
+    def match(self, method: str, path: str, body: str | bytes | None,
+              content_type: str | None = None) -> Interaction | None:
         """The interaction for this request, or None (strict: ``UnmatchedRequestError``)."""
-        i = self.find(method, path, body)
+        i = self.find(method, path, body, content_type)
         return None if i is None else self.interactions[i]
 
     @property
@@ -107,10 +125,11 @@ class Matcher:
         """Indexes of the interactions not played yet."""
         return [i for i, u in enumerate(self.used) if not u]
 
-    def nearest(self, method: str, path: str, body: str | bytes | None) -> int | None:
+    def nearest(self, method: str, path: str, body: str | bytes | None,
+                content_type: str | None = None) -> int | None:
         """The index of the recorded request most like this one (same method and path first,
         then the most similar body), or None when nothing is recorded."""
-        return self._nearest(self._key(method, path, body))
+        return self._nearest(self.key_of(method, path, body, content_type))
 
     def _nearest(self, key: Key) -> int | None:
         best: tuple[float, int] | None = None
@@ -122,13 +141,14 @@ class Matcher:
                 best = (score, i)
         return None if best is None else best[1]
 
-    def explain(self, method: str, path: str, body: str | bytes | None) -> str:
+    def explain(self, method: str, path: str, body: str | bytes | None,
+                content_type: str | None = None) -> str:
         """Why this request matches nothing: the nearest recorded request and a diff of the
         two bodies (the message ``UnmatchedRequestError`` carries in strict mode)."""
-        return self.explain_key(self._key(method, path, body))
+        return self.explain_key(self.key_of(method, path, body, content_type))
 
     def explain_key(self, key: Key) -> str:
-        """``explain`` for a key from ``key_of_json``."""
+        """``explain`` for a key from ``key_of`` or ``key_of_json``."""
         return str(self._error(key))
 
     def _error(self, key: Key) -> UnmatchedRequestError:

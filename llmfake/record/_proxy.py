@@ -228,7 +228,8 @@ async def _forward(state: _State, request: web.Request) -> web.StreamResponse:
     t0 = time.monotonic()
     body = await request.read()
     if state.matcher is not None:
-        index = state.matcher.find(request.method, request.path, body)
+        index = state.matcher.find(request.method, request.path, body,
+                                   request.headers.get("Content-Type"))
         if index is not None:
             state.notify(state.matcher.interactions[index], t0, recorded=False)
             return _recorded(state.matcher.interactions[index])
@@ -244,8 +245,12 @@ async def _forward(state: _State, request: web.Request) -> web.StreamResponse:
     for h in list(req_headers):
         if h.lower() in HOP_BY_HOP:
             del req_headers[h]
-    recorded_req = RecordedRequest(request.method, url, req_headers,
-                                   body.decode("utf-8", errors="replace") if body else None)
+    recorded_req = RecordedRequest(request.method, url, req_headers)
+    if body:
+        try:
+            recorded_req.body = body.decode("utf-8")
+        except UnicodeDecodeError:  # an uploaded image: kept as bytes, not mangled
+            recorded_req.raw = body
     target: str | yarl.URL = url
     signed = resign(request.method, url, fwd, body)
     if signed is not None:  # sent as signed: yarl would decode %3A in Bedrock's model ids

@@ -114,10 +114,13 @@ class Redactor:
                       for k, vs in rq_headers.items()}
         rs_headers = {k: [self.redact_text(v, secrets) for v in vs]
                       for k, vs in rs_headers.items()}
-        body = it.request.body
+        body, raw = it.request.body, it.request.raw
+        if raw is not None:  # a binary upload: the client's secrets, byte for byte
+            for s in sorted(secrets, key=len, reverse=True):
+                raw = raw.replace(s.encode("utf-8"), self.placeholder.encode("utf-8"))
         request = RecordedRequest(
             method=it.request.method, uri=self.redact_text(uri, secrets), headers=rq_headers,
-            body=None if body is None else self.redact_text(body, secrets))
+            body=None if body is None else self.redact_text(body, secrets), raw=raw)
         resp = it.response
         chunks = None if resp.chunks is None else [
             self._redact_chunk(c, secrets) for c in resp.chunks]

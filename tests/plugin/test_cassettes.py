@@ -227,3 +227,49 @@ def test_intercept_replays_but_refuses_to_record(inner, upstream, monkeypatch):
     result = _run(inner, "test_hardcoded.py", "--llmfake-record=all")
     result.assert_outcomes(errors=1)
     assert "cannot record them" in result.stdout.str()
+
+
+BATCH_TEST = """
+import io
+import time
+
+import openai
+import pytest
+
+@pytest.mark.llmfake(cassette=True)
+def test_chat(llmfake):
+    client = openai.OpenAI(max_retries=0)
+    upload = client.files.create(file=("q.jsonl", io.BytesIO(LINE)), purpose="batch")
+    batch = client.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions",
+                                  completion_window="24h")
+    statuses = [batch.status]
+    while batch.status != "completed":
+        time.sleep(0.01)
+        batch = client.batches.retrieve(batch.id)
+        statuses.append(batch.status)
+    output = client.files.content(batch.output_file_id).text
+    assert "recorded words here" in output
+    print("RECORDING" if llmfake.recording else "REPLAYING", batch.id, statuses)
+    client.close()
+"""
+
+
+def test_a_batch_records_once_then_replays_offline(inner, monkeypatch):
+    line = (b'{"custom_id": "a", "method": "POST", "url": "/v1/chat/completions", '
+            b'"body": {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}}')
+    inner.makepyfile(test_chat_module=f"LINE = {line!r}\n" + BATCH_TEST)
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    with llmfake.serve({"reply": "recorded words here", "auth": {"keys": [SECRET]},
+                        "time_scale": 0.1}) as upstream:
+        result = _run(inner, "-s", "--llmfake-record=once",
+                      f"--llmfake-upstream=openai={upstream.url}")
+        result.assert_outcomes(passed=1)
+        recorded = re.search(r"RECORDING (batch_\w+ \[.*\])", result.stdout.str())
+        assert recorded is not None and "['validating', " in recorded.group(1)
+        assert "SECRET" not in _cassette(inner).read_text()
+        upstream.journal().clear()
+        monkeypatch.delenv("OPENAI_API_KEY")
+        result = _run(inner, "-s")  # replay only, offline
+        result.assert_outcomes(passed=1)
+        assert f"REPLAYING {recorded.group(1)}" in result.stdout.str()
+        assert len(upstream.journal()) == 0

@@ -309,6 +309,27 @@ def test_body_matching_tells_requests_apart_and_ignores_volatile_fields(tmp_path
         assert answer(httpx.post(url, json=_chat("beta"))) == "alpha"
 
 
+def test_a_file_upload_replays_though_its_boundary_differs(tmp_path):
+    cas = tmp_path / "upload.yaml"
+
+    def upload(base: str, data: bytes) -> str:
+        client = openai.OpenAI(base_url=base, api_key=SECRET, max_retries=0)
+        return client.files.create(file=("q.jsonl", data), purpose="batch").id
+
+    with llmfake.serve({}) as provider:
+        base = provider.openai_base_url
+        with llmfake.vcr.make_vcr(record_mode="once").use_cassette(cas):
+            live = upload(base, b'{"a": 1}')
+    with llmfake.vcr.make_vcr().use_cassette(cas) as c:
+        assert upload(base, b'{"a": 1}') == live  # the SDK drew another boundary
+        assert c.play_count == 1
+        with pytest.raises(CannotOverwriteExistingCassetteException) as info:
+            upload(base, b'{"a": 2}')
+    assert '+    "content": "{\\"a\\": 2}"' in str(info.value)  # a diff of the file contents
+    extras = yaml.safe_load(cas.read_text())["interactions"][0]["llmfake"]
+    assert extras["request"]["form"]["file"]["content"] == '{"a": 1}'  # readable
+
+
 def test_body_matcher_ignore_is_configurable():
     def req(body: dict[str, Any]) -> Any:
         return vcr.request.Request("POST", "http://h/v1/chat/completions",
