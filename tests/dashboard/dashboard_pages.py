@@ -4,10 +4,13 @@ from __future__ import annotations
 
 
 def wait(driver, condition, timeout=5.0):
-    """``condition(driver)`` once it is truthy, polled every 20 ms."""
+    """``condition(driver)`` once it is truthy, polled every 20 ms (an element the page
+    re-rendered between finding and reading it is polled again, not a failure)."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout, poll_frequency=0.02).until(condition)
+    return WebDriverWait(driver, timeout, poll_frequency=0.02,
+                         ignored_exceptions=(StaleElementReferenceException,)).until(condition)
 
 
 def row(driver, tenant, seq):
