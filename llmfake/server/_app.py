@@ -157,6 +157,8 @@ class App:
                 exchange: Exchange) -> None:
         _LOG.error("llmfake failed on %s %s", req.method, path, exc_info=exc)
         exchange.outcome = "llmfake error"
+        if conn.current is not req:  # its answer went out before the bug: nothing to add
+            return
         if conn.responded:  # too late for a status: cut the response short
             conn.abort()
             return
