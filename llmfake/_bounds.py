@@ -36,7 +36,7 @@ JOURNAL_BYTES = 64 << 20
 SMALL_BODY_BYTES = 4096
 """Bodies up to this size are never truncated (they cost little, and assertions read them)."""
 MAX_TENANTS = 10_000
-"""Tenants one server keeps; past it the least recently active idle ones are forgotten."""
+"""Tenants one server keeps; past it the idle ones configured longest ago are forgotten."""
 _HEAD = 1000  # characters of a truncated body kept, so a reader sees what it was
 
 

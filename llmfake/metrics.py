@@ -81,33 +81,21 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         """Holds every metric; ``collect()`` it, or parse ``/metrics``."""
         self._shared = _Shared() if os.environ.get(MULTIPROC_ENV) else None
-        self._pending: list[Exchange] = []
-        self._tally = _Tally(self.count_pending)
+        self._tally = _Tally()
         if self._shared is None:
             self.registry.register(self._tally)
         self.registry.register(_StateCollector(engine))
 
     def observe(self, e: Exchange) -> None:
         """Count an exchange that has ended."""
-        if self._shared is None:
-            # Counted in batches (and before every scrape): one call a request, not five.
-            pending = self._pending
-            pending.append(e)
-            if len(pending) >= _BATCH:
-                self.count_pending()
-            return
-        self._shared.add(*_labels(e), first_byte(e), e.duration)
-
-    def count_pending(self) -> None:
-        """Count the exchanges ``observe`` has queued."""
-        pending, self._pending = self._pending, []
-        add = self._tally.add
-        for e in pending:
-            add(*_labels(e), first_byte(e), e.duration)
+        where = (e.tenant, e.provider or "", e.endpoint or "")
+        kind, _, name = e.outcome.partition(" ")
+        fault = (where[0], where[1], kind, name) if kind in ("error", "fault") and name else None
+        key = (*where, str(e.status), e.outcome)
+        (self._shared or self._tally).add(key, fault, where, first_byte(e), e.duration)
 
     def exposition(self) -> bytes:
         """The metrics in Prometheus' text format."""
-        self.count_pending()
         if self._shared is not None:
             # Counters and histograms from every worker's files, gauges from this one.
             registry = CollectorRegistry()
@@ -125,23 +113,10 @@ class Metrics:
         conn.respond(200, {"content-type": CONTENT_TYPE_LATEST}, self.exposition())
 
 
-_BATCH = 256
-
-
-def _labels(e: Exchange) -> tuple[Key, Key | None, Key]:
-    """The request counter's labels, the fault counter's (None: no fault) and the
-    histograms'."""
-    where = (e.tenant, e.provider or "", e.endpoint or "")
-    kind, _, name = e.outcome.partition(" ")
-    fault = (where[0], where[1], kind, name) if kind in ("error", "fault") and name else None
-    return (*where, str(e.status), e.outcome), fault, where
-
-
 class _Tally:
     """Counts in dicts, exposed as metric families: the single-process path."""
 
-    def __init__(self, before_collect: Callable[[], None]) -> None:
-        self._before_collect = before_collect
+    def __init__(self) -> None:
         self.requests: dict[Key, int] = {}
         self.faults: dict[Key, int] = {}
         # Per label set: the count of each bucket (not cumulative), then the sum.
@@ -161,7 +136,6 @@ class _Tally:
         return []  # names checked at scrape time only; the registry need not know them
 
     def collect(self) -> Iterator[Metric]:
-        self._before_collect()
         for (name, doc, labels), counts in ((_REQUESTS, self.requests),
                                             (_FAULTS, self.faults)):
             counter = CounterMetricFamily(name, doc, labels=labels)

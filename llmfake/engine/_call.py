@@ -46,7 +46,7 @@ class ToolSpec:
 
 
 # Not frozen: a frozen dataclass costs a setattr call per field to make, and one is made per
-# request. Nothing changes it after it is made.
+# request. The engine fills it in as it decides; nothing changes it after.
 @dataclass(slots=True)
 class Call:
     """A provider-neutral request: what the engine decides on."""

@@ -22,7 +22,8 @@ import string
 import struct
 from collections.abc import Callable
 
-_ALNUM = string.ascii_letters + string.digits
+ALNUM = string.ascii_letters + string.digits
+"""The letters and digits of ids."""
 _c_seed = _random.Random.seed
 _new = random.Random.__new__
 _sha512 = hashlib.sha512
@@ -52,7 +53,7 @@ def below(bits: Callable[[int], int], n: int, count: int) -> list[int]:
 
 # For ids: the top byte of a 32-bit output, shifted right by 2, is what getrandbits(6) gives;
 # 62 and 63 (top bytes 248-255) are rejected by choice() over the 62 letters and digits.
-_ID_LETTERS = bytes(ord(_ALNUM[b >> 2]) if b < 248 else 0 for b in range(256))
+_ID_LETTERS = bytes(ord(ALNUM[b >> 2]) if b < 248 else 0 for b in range(256))
 _ID_REJECTED = bytes(range(248, 256))
 _ID_WORDS = 48  # 29 letters, the 4 words of the request id, and room for 15 rejections
 
@@ -76,5 +77,5 @@ def ids(seed: int, ordinal: int) -> tuple[str, str]:
 
 def _slow_ids(seed: int, ordinal: int) -> tuple[str, str]:
     rng = random.Random(f"{seed}:ids:{ordinal}")
-    uid = "".join(rng.choice(_ALNUM) for _ in range(29))
+    uid = "".join(rng.choice(ALNUM) for _ in range(29))
     return uid, f"req_{rng.getrandbits(128):032x}"

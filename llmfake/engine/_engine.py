@@ -11,7 +11,6 @@ import dataclasses
 import fnmatch
 import json
 import random
-import string
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmfake._bounds import bound_tenants
 from llmfake.engine._call import Call
+from llmfake.engine._draws import ALNUM as _ALNUM
 from llmfake.engine._draws import ids as seeded_ids
 from llmfake.engine._draws import seeded
 from llmfake.engine._jsonschema import instance_from_schema
@@ -51,7 +51,6 @@ if TYPE_CHECKING:
     from llmfake.engine._redis import RedisState
     from llmfake.record._match import Matcher
 
-_ALNUM = string.ascii_letters + string.digits
 _EMPTY_REPLY = Reply()
 _NO_LATENCY = Latency()
 _DEFAULT_DIMENSIONS = {"text-embedding-3-large": 3072}

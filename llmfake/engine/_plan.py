@@ -152,7 +152,7 @@ class RateLimit:
 
 
 # Not frozen: a frozen dataclass costs a setattr call per field to make, and one is made per
-# request. Nothing changes it after it is made.
+# request. The engine fills it in as it decides; nothing changes it after.
 @dataclass(slots=True)
 class Plan:
     """The decision for one request."""

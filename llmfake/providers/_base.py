@@ -323,13 +323,11 @@ class Template:
     the skeleton with those values in place.
     """
 
-    __slots__ = ("_format", "slots")
+    __slots__ = ("_format",)
 
     def __init__(self, skeleton: object) -> None:
         parts = re.split(rb'"@@(\w+)@@"', pretty(skeleton))
         self._format = b"%b".join(p.replace(b"%", b"%%") for p in parts[0::2])
-        self.slots = tuple(p.decode() for p in parts[1::2])
-        """The slot names, in the order ``fill`` takes their values."""
 
     def fill(self, *values: bytes) -> bytes:
         """The body with ``values`` (JSON, in slot order) in the slots."""

@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import random
 import re
-import string
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from llmfake._multipart import is_form, parse_form
+from llmfake.engine._draws import ALNUM
 from llmfake.engine._plan import Plan
 from llmfake.providers._base import Incoming, InvalidRequest, Rendered, Route, pretty
 from llmfake.providers._openai_common import JSON_TYPE, api_key, render_error, render_invalid
@@ -40,7 +40,6 @@ from llmfake.scenario._model import ErrorSpec, Scenario
 if TYPE_CHECKING:
     from llmfake.engine._engine import Engine, TenantState
 
-_ALNUM = string.ascii_letters + string.digits
 _PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
 _BATCH_TTL = 30 * 86400
 _BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
@@ -94,7 +93,7 @@ class Store:
         self.made[kind] = n + 1
         rng = random.Random(f"{sc.seed}:{kind}:{n}")
         if kind == "file":
-            return "file-" + "".join(rng.choice(_ALNUM) for _ in range(22))
+            return "file-" + "".join(rng.choice(ALNUM) for _ in range(22))
         return f"{kind}_{rng.getrandbits(128):032x}"
 
     def add(self, sc: Scenario, filename: str, purpose: str, data: bytes, created_at: int,

@@ -188,7 +188,8 @@ def _split(target: str) -> tuple[str, str]:
 
 
 class _Reject:
-    """A request answered before the engine: an unknown path, a body too large, invalid."""
+    """A request answered before the engine: an unknown path, a body too large, invalid, or
+    a stateful resource (OpenAI files and batches) whose route answers it itself."""
 
     __slots__ = ("outcome", "rendering")
 
@@ -256,10 +257,17 @@ def _serve(req: Request, conn: Connection, router: Router, engine: Engine, tenan
         return None
     route, provider, call = parsed
     plan = engine.decide(call, (req.method, path))
-    if engine.tenant(tenant).scenario.capacity is not None:  # slots, a queue: may wait
-        return through_capacity(engine, conn, plan, exchange, start, done, finish,
-                                partial(_answer, conn, route, provider))
-    return _answer(conn, route, provider, plan, exchange, start, done, finish)
+    return _on_wire(engine, conn, route, provider, plan, exchange, start, done, finish)
+
+
+def _on_wire(engine: Engine, conn: Connection, route: Route, provider: ProviderSpec,
+             plan: Plan, exchange: Exchange, start: float, done: list[Plan], finish: Finish
+             ) -> Coroutine[Any, Any, None] | None:
+    """``_answer``, through a capacity slot when the scenario has slots (it may wait)."""
+    if engine.tenant(plan.call.tenant).scenario.capacity is None:
+        return _answer(conn, route, provider, plan, exchange, start, done, finish)
+    return through_capacity(engine, conn, plan, exchange, start, done, finish,
+                            partial(_answer, conn, route, provider))
 
 
 async def _serve_shared(req: Request, conn: Connection, router: Router, engine: Engine,
@@ -290,10 +298,7 @@ async def _serve_shared(req: Request, conn: Connection, router: Router, engine: 
         return
     reserved.append(res[0])
     plan = engine.decide(call, (req.method, path), res)
-    pending = (through_capacity(engine, conn, plan, exchange, start, done, finish,
-                                partial(_answer, conn, route, provider))
-               if engine.tenant(tenant).scenario.capacity is not None else
-               _answer(conn, route, provider, plan, exchange, start, done, finish))
+    pending = _on_wire(engine, conn, route, provider, plan, exchange, start, done, finish)
     if pending is not None:
         await pending
 

@@ -20,6 +20,7 @@ import pytest
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types as genai_types
+from streaming import seconds_to_first_content
 
 from llmfake.errors import ScenarioError
 from llmfake.scenario import load_scenario
@@ -31,19 +32,9 @@ async def first_bytes(fake: Any, count: int) -> list[float]:
     """Seconds from sending to the first content chunk, for ``count`` streams sent at once."""
     client = fake.async_client(timeout=30)
 
-    async def one() -> float:
-        began = time.monotonic()
-        stream = await client.chat.completions.create(
-            model="gpt-4o", messages=[{"role": "user", "content": "hi"}], stream=True)
-        first = None
-        async for chunk in stream:
-            if first is None and chunk.choices and chunk.choices[0].delta.content:
-                first = time.monotonic() - began
-        assert first is not None
-        return first
-
     try:
-        return await asyncio.gather(*(one() for _ in range(count)))
+        return await asyncio.gather(*(seconds_to_first_content(client)
+                                      for _ in range(count)))
     finally:
         await client.close()
 

@@ -14,6 +14,7 @@ import anthropic
 import httpx
 import openai
 import pytest
+from streaming import seconds_to_first_content
 
 import llmfake
 from llmfake._redis_server import RedisServer
@@ -46,19 +47,8 @@ async def test_two_instances_share_four_slots(redis_url: str) -> None:
         clients = [openai.AsyncOpenAI(base_url=s.url + "/v1", api_key="k", max_retries=0,
                                       timeout=30) for s in servers]
 
-        async def first_byte(client: openai.AsyncOpenAI) -> float:
-            began = time.monotonic()
-            stream = await client.chat.completions.create(model="m", messages=HI,
-                                                          stream=True)
-            first = None
-            async for chunk in stream:
-                if first is None and chunk.choices and chunk.choices[0].delta.content:
-                    first = time.monotonic() - began
-            assert first is not None
-            return first
-
         try:
-            firsts = sorted(await asyncio.gather(*(first_byte(clients[i % 2])
+            firsts = sorted(await asyncio.gather(*(seconds_to_first_content(clients[i % 2], "m")
                                                    for i in range(8))))
         finally:
             for client in clients:
