@@ -133,9 +133,9 @@ class Job:
         self._prompt = [0, *itertools.accumulate(line.prompt for line in self.lines)]
         self._completion = [0, *itertools.accumulate(line.completion for line in self.lines)]
 
-    def elapsed(self, engine: Engine) -> float:
-        """Scenario seconds since creation."""
-        return (engine.clock() - self.started) / self.scale
+    def elapsed(self, now: float) -> float:
+        """Scenario seconds since creation, at ``now`` on the engine's clock."""
+        return (now - self.started) / self.scale
 
     def events(self) -> list[tuple[str, float]]:
         """Each status and the scenario second it starts at."""
@@ -208,12 +208,15 @@ class Job:
         }
 
 
-def advance(engine: Engine, state: TenantState, store: Store) -> None:
-    """Make the output and error files of every batch that has ended by now."""
+def advance(engine: Engine, state: TenantState, store: Store) -> float:
+    """Make the output and error files of every batch that has ended by now, and return that
+    now (the engine's clock): a request reads the clock once, so a batch it reports ended
+    always has its files."""
+    now = engine.clock()
     for job in store.batches.values():
         if job.ended:
             continue
-        t = job.elapsed(engine)
+        t = job.elapsed(now)
         status = job.status(t)
         if status not in _TERMINAL:
             continue
@@ -237,6 +240,7 @@ def advance(engine: Engine, state: TenantState, store: Store) -> None:
         if bad:
             job.error_file_id = store.add(sc, f"batch_{job.id}_error.jsonl", "batch_output",
                                           b"\n".join(bad) + b"\n", ended_at).id
+    return now
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -437,17 +441,17 @@ def _job(store: Store, inc: Incoming) -> Job:
 def retrieve(inc: Incoming, engine: Engine, state: TenantState, store: Store,
              request_id: str) -> Rendered:
     """``GET /v1/batches/{batch_id}``."""
-    advance(engine, state, store)
+    now = advance(engine, state, store)
     job = _job(store, inc)
-    return json_response(job.object(job.elapsed(engine)), request_id)
+    return json_response(job.object(job.elapsed(now)), request_id)
 
 
 @resource
 def listing(inc: Incoming, engine: Engine, state: TenantState, store: Store,
             request_id: str) -> Rendered:
     """``GET /v1/batches``: newest first."""
-    advance(engine, state, store)
-    jobs = [job.object(job.elapsed(engine)) for job in reversed(store.batches.values())]
+    now = advance(engine, state, store)
+    jobs = [job.object(job.elapsed(now)) for job in reversed(store.batches.values())]
     return json_response(page(jobs, inc.query, default=20, most=100, what="Batch"), request_id)
 
 
@@ -455,9 +459,9 @@ def listing(inc: Incoming, engine: Engine, state: TenantState, store: Store,
 def cancel(inc: Incoming, engine: Engine, state: TenantState, store: Store,
            request_id: str) -> Rendered:
     """``POST /v1/batches/{batch_id}/cancel``."""
-    advance(engine, state, store)
+    now = advance(engine, state, store)
     job = _job(store, inc)
-    t = job.elapsed(engine)
+    t = job.elapsed(now)
     status = job.status(t)
     if status in ("validating", "in_progress"):
         job.cancel_at = t
