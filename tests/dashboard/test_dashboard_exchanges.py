@@ -75,14 +75,15 @@ def test_the_selected_exchanges_download_as_a_cassette_that_replays_the_same_rep
 
 def test_an_exchange_shows_its_limit_counters_and_the_chart_the_window_filling(
         page, server, screenshot):
-    # A window of 60 s * 0.02 = 1.2 s: two requests fill it, the third is refused.
-    server.use({"time_scale": 0.02, "limits": {"requests_per_minute": 2}}, tenant="lim")
+    # A window of 60 s * 0.05 = 3 s: two requests fill it, the third is refused (a request
+    # refills every 1.5 s: wide enough that a busy machine's slow requests do not refill it).
+    server.use({"time_scale": 0.05, "limits": {"requests_per_minute": 2}}, tenant="lim")
     c = client(server, "lim")
     for _ in range(2):
         c.chat.completions.create(model="gpt-4o", messages=USER)
     with pytest.raises(openai.RateLimitError):
         c.chat.completions.create(model="gpt-4o", messages=USER)
-    time.sleep(0.7)
+    time.sleep(1.7)
     c.chat.completions.create(model="gpt-4o", messages=USER)  # half the window refilled
     statuses = [(e.status, e.source) for e in server.journal("lim")]
     assert statuses[2] == (429, "limit requests") and statuses[3][0] == 200
