@@ -126,14 +126,16 @@ def test_next_request_gets_rate_limit_and_the_chain_shows_both_attempts(
     assert [(e.status, e.attempt) for e in server.journal("chain")] == [(429, 0), (200, 1)]
 
     retry, kind = wait(page, lambda d: row_text(d, "chain", 1))
-    head, _ = row_text(page, "chain", 0)
+    head, _ = wait(page, lambda d: row_text(d, "chain", 0))
     assert "2 attempts" in head and "429" in head
     assert "retry 1 after" in retry and "retry-after 200 ms" in retry
     assert "chain-member" in kind
     screenshot("dashboard-retry-chain")
 
     # The chain exports as a pytest test that replays both attempts against the same outcomes.
-    page.find_element("css selector", '#journal tr[data-tenant="chain"][data-seq="1"]').click()
+    # The live feed may redraw the row between finding and clicking it: retried by wait().
+    wait(page, lambda d: d.find_element(
+        "css selector", '#journal tr[data-tenant="chain"][data-seq="1"]').click() or True)
     link = wait(page, lambda d: d.find_elements("id", "export-test"))[0]
     assert link.text == "export the chain as a pytest test"
     exported = httpx.get(link.get_attribute("href"))
