@@ -168,6 +168,7 @@ class Connection(asyncio.Protocol):
         self._close_after = False
         self._refusal: tuple[int, str] | None = None
         self._write_paused = False
+        self._held: bytes | None = None
         self._drain_waiters: list[Callable[[], None]] = []
         self.task: asyncio.Task[None] | None = None
         self.lost: asyncio.Future[None] = self.loop.create_future()
@@ -191,6 +192,7 @@ class Connection(asyncio.Protocol):
         # The parser holds this connection's bound methods: let go of it, or each connection
         # would be a cycle left for the garbage collector to find.
         self._parser = _SPENT_PARSER
+        self._held = None
         self._stop_parsing = True
         self._server.connections.discard(self)
         if not self.lost.done():
@@ -297,6 +299,7 @@ class Connection(asyncio.Protocol):
         if req is not None and req.continue_ and self.current is None and not self._queue \
                 and not self._stop_parsing and self.transport is not None:
             req.continue_ = False
+            self._unhold()
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def on_body(self, body: bytes) -> None:
@@ -320,6 +323,7 @@ class Connection(asyncio.Protocol):
             self._stop_parsing = True
             self._close_after = True
             if self.transport is not None and self.current is None and not self._queue:
+                self._unhold()
                 self.transport.close()
             return
         if req.too_large:
@@ -408,6 +412,7 @@ class Connection(asyncio.Protocol):
         if transport is None or transport.is_closing():
             return
         body = f"{status} {reason}\n".encode()
+        self._unhold()
         transport.write(_STATUS_LINES.get(status, _status_line(status)) + _date()
                         + b"content-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
                           b"connection: close\r\n\r\n%b" % (len(body), body))
@@ -420,6 +425,7 @@ class Connection(asyncio.Protocol):
         transport = self.transport
         if transport is None:
             return
+        self._unhold()
         if transport.can_write_eof():
             transport.write_eof()
             self._state, self._since = _LINGER, self.loop.time()
@@ -485,9 +491,22 @@ class Connection(asyncio.Protocol):
             return
         req = self.current
         self._responded = True
-        payload = b"" if req is not None and req.method == "HEAD" else body
-        transport.write(self._head(status, headers, b"content-length: %d\r\n" % len(body))
-                        + payload)
+        data = self._head(status, headers, b"content-length: %d\r\n" % len(body))
+        if req is None or req.method != "HEAD":
+            data += body
+        held = self._held
+        if held is not None:
+            data = held + data
+        if self._close_after or req is None or not req.keep_alive:
+            self._held = None
+            transport.write(data)
+        else:
+            # Written at the end of this loop iteration with the others answered in it: the
+            # client, woken by the first, is still awake for the rest (what Node's http does
+            # by corking the socket until the next tick). Pipelined answers join it in order.
+            self._held = data
+            if held is None:
+                self._server.hold(self)
         self._done()
 
     def start(self, status: int, headers: Mapping[str, str] | bytes) -> None:
@@ -504,6 +523,7 @@ class Connection(asyncio.Protocol):
             self._chunked = True
             framing = b"transfer-encoding: chunked\r\n"
         self._responded = True
+        self._unhold()
         transport.write(self._head(status, headers, framing))
 
     def send(self, data: bytes) -> None:
@@ -522,7 +542,7 @@ class Connection(asyncio.Protocol):
         """End a streamed response."""
         transport = self.transport
         if transport is not None and not transport.is_closing() and self._chunked:
-            transport.write(b"0\r\n\r\n")
+            transport.write(b"0\r\n\r\n")  # after start(): nothing is held
         self._done()
 
     def write_raw(self, data: bytes) -> None:
@@ -531,6 +551,7 @@ class Connection(asyncio.Protocol):
         if transport is None or transport.is_closing():
             raise ClientGone("the client went away")
         self._responded = True
+        self._unhold()
         transport.write(data)
 
     @property
@@ -565,6 +586,13 @@ class Connection(asyncio.Protocol):
         if self.closed:
             raise ClientGone("the client went away")
 
+    def _unhold(self) -> None:
+        """Write the answers held for the end of this loop iteration now, before anything
+        else goes out on this connection."""
+        held, self._held = self._held, None
+        if held is not None and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(held)
+
     def _wake_writers(self) -> None:
         waiters, self._drain_waiters = self._drain_waiters, []
         for wake in waiters:
@@ -579,6 +607,7 @@ class Connection(asyncio.Protocol):
         """Close the connection: after what was written (FIN), or ``drained=False``: now."""
         self.current = None
         if self.transport is not None:
+            self._unhold()
             if drained:
                 self.transport.close()
             else:
@@ -587,6 +616,7 @@ class Connection(asyncio.Protocol):
     def half_close(self) -> None:
         """Stop sending (FIN) while still reading, if the transport can."""
         if self.transport is not None and self.transport.can_write_eof():
+            self._unhold()
             self.transport.write_eof()
 
     def abort(self) -> None:
@@ -595,6 +625,7 @@ class Connection(asyncio.Protocol):
         self.current = None
         if transport is None:
             return
+        self._unhold()  # the answers before this one went out before it in any case
         sock = transport.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
@@ -639,6 +670,7 @@ class HttpServer:
         self.loop = asyncio.get_running_loop()
         self.connections: set[Connection] = set()
         self._stamp: float | None = None
+        self._holding: list[Connection] = []
         self._server: asyncio.AbstractServer | None = None
         self._sweeper: asyncio.TimerHandle | None = None
 
@@ -654,6 +686,17 @@ class HttpServer:
 
     def _unstamp(self) -> None:
         self._stamp = None
+
+    def hold(self, conn: Connection) -> None:
+        """Have ``conn``'s held answers written at the end of this loop iteration."""
+        if not self._holding:
+            self.loop.call_soon(self._release)
+        self._holding.append(conn)
+
+    def _release(self) -> None:
+        holding, self._holding = self._holding, []
+        for conn in holding:
+            conn._unhold()
 
     async def serve(self, sock: socket.socket) -> None:
         """Accept connections on ``sock`` (bound and listening)."""
