@@ -65,8 +65,10 @@ def _schema_rules(schema: dict[str, Any], cls: type) -> None:
 class _Doc(BaseModel):
     """Closed objects whose every mistake is reported, at its path, with what is allowed."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True,
-                              json_schema_extra=_schema_rules)
+    # The keys' docstrings are read only when the JSON Schema is asked for (``_schema``):
+    # pydantic's use_attribute_docstrings reads this module's source at every import (~0.1 s
+    # of every server's start).
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_schema_rules)
 
     _say: ClassVar[dict[tuple[str, str], tuple[Loc, str]]] = {}
     """Messages for pydantic's own errors on a key: (error type, key) to (where, message)."""

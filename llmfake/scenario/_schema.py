@@ -7,13 +7,16 @@ later than its ``after``, a real date) only ``llmfake validate`` checks.
 
 from __future__ import annotations
 
+import ast
 import copy
 import functools
+import inspect
 from typing import Any
 
 from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import core_schema
 
+from llmfake.scenario import _format
 from llmfake.scenario._format import Scenario
 from llmfake.scenario._model import ERROR_NAMES as ERROR_NAMES
 from llmfake.scenario._model import FAULT_NAMES as FAULT_NAMES
@@ -44,8 +47,37 @@ def _tidy(node: Any) -> Any:
             else _tidy(value) for key, value in node.items()}
 
 
+def _key_docstrings() -> dict[str, dict[str, str]]:
+    """Each class of ``_format``: its keys' docstrings (the string right after a key)."""
+    found: dict[str, dict[str, str]] = {}
+    for node in ast.walk(ast.parse(inspect.getsource(_format))):
+        if isinstance(node, ast.ClassDef):
+            found[node.name] = {
+                key.target.id: inspect.cleandoc(doc.value.value)
+                for key, doc in zip(node.body, node.body[1:], strict=False)
+                if isinstance(key, ast.AnnAssign) and isinstance(key.target, ast.Name)
+                and isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant)
+                and isinstance(doc.value.value, str)}
+    return found
+
+
+def _describe_keys() -> None:
+    """Give every key of the format's models its docstring as its description, and rebuild
+    the models (in the order they are declared, so each nested one is rebuilt first)."""
+    docs = _key_docstrings()
+    for model in vars(_format).values():
+        if not (isinstance(model, type) and issubclass(model, _format._Doc)):
+            continue
+        for name, field in model.model_fields.items():
+            if field.description is None:
+                field.description = next((docs[base.__name__][name] for base in model.__mro__
+                                          if name in docs.get(base.__name__, {})), None)
+        model.model_rebuild(force=True)
+
+
 @functools.cache
 def _schema() -> dict[str, Any]:
+    _describe_keys()
     generated = _tidy(Scenario.model_json_schema(schema_generator=_Published))
     generated.pop("title", None)
     return {
