@@ -63,6 +63,10 @@ class Limits:
     """Seconds a body may go without a byte arriving."""
     idle_timeout: float = 75.0
     """Seconds a keep-alive connection may wait for its next request."""
+    work_per_turn: float = 0.002
+    """Seconds of answering requests in one turn of the event loop: past it, the requests still
+    to answer wait for the next turn, after the timers that fell due meanwhile (a burst of
+    1,000 new streams must not hold back the chunks of the streams already running)."""
 
 
 class ClientGone(ConnectionError):
@@ -168,7 +172,8 @@ class Connection(asyncio.Protocol):
         self._close_after = False
         self._refusal: tuple[int, str] | None = None
         self._write_paused = False
-        self._held: bytes | None = None
+        self._held: list[bytes] | None = None
+        self._deferred = False
         self._drain_waiters: list[Callable[[], None]] = []
         self.task: asyncio.Task[None] | None = None
         self.lost: asyncio.Future[None] = self.loop.create_future()
@@ -358,6 +363,11 @@ class Connection(asyncio.Protocol):
         self._dispatching = True
         try:
             while self._queue and self.current is None and not self.lost.done():
+                if self._server.turn_spent():
+                    if not self._deferred:
+                        self._deferred = True
+                        self._server.defer(self)
+                    return
                 req = self._queue.popleft()
                 self.current = req
                 self._state = _BUSY
@@ -495,18 +505,18 @@ class Connection(asyncio.Protocol):
         if req is None or req.method != "HEAD":
             data += body
         held = self._held
-        if held is not None:
-            data = held + data
         if self._close_after or req is None or not req.keep_alive:
-            self._held = None
+            if held is not None:
+                self._unhold()
             transport.write(data)
+        elif held is not None:  # pipelined: after the ones before it
+            held.append(data)
         else:
             # Written at the end of this loop iteration with the others answered in it: the
             # client, woken by the first, is still awake for the rest (what Node's http does
-            # by corking the socket until the next tick). Pipelined answers join it in order.
-            self._held = data
-            if held is None:
-                self._server.hold(self)
+            # by corking the socket until the next tick).
+            self._held = [data]
+            self._server.hold(self)
         self._done()
 
     def start(self, status: int, headers: Mapping[str, str] | bytes) -> None:
@@ -591,7 +601,7 @@ class Connection(asyncio.Protocol):
         else goes out on this connection."""
         held, self._held = self._held, None
         if held is not None and self.transport is not None and not self.transport.is_closing():
-            self.transport.write(held)
+            self.transport.write(held[0] if len(held) == 1 else b"".join(held))
 
     def _wake_writers(self) -> None:
         waiters, self._drain_waiters = self._drain_waiters, []
@@ -671,6 +681,8 @@ class HttpServer:
         self.connections: set[Connection] = set()
         self._stamp: float | None = None
         self._holding: list[Connection] = []
+        self._turn_began: float | None = None
+        self._deferred: deque[Connection] = deque()
         self._server: asyncio.AbstractServer | None = None
         self._sweeper: asyncio.TimerHandle | None = None
 
@@ -686,6 +698,34 @@ class HttpServer:
 
     def _unstamp(self) -> None:
         self._stamp = None
+
+    def turn_spent(self) -> bool:
+        """Whether this turn of the loop has answered requests for ``work_per_turn``."""
+        now = self.loop.time()
+        began = self._turn_began
+        if began is None:
+            self._turn_began = now
+            self.loop.call_soon(self._next_turn)
+            return False
+        return now - began > self.limits.work_per_turn
+
+    def _next_turn(self) -> None:
+        self._turn_began = None
+
+    def defer(self, conn: Connection) -> None:
+        """Have ``conn`` go on answering its requests in a later turn, in the order deferred."""
+        if not self._deferred:
+            self.loop.call_soon(self._resume)
+        self._deferred.append(conn)
+
+    def _resume(self) -> None:
+        deferred = self._deferred
+        while deferred and not self.turn_spent():
+            conn = deferred.popleft()
+            conn._deferred = False
+            conn._dispatch()
+        if deferred:
+            self.loop.call_soon(self._resume)
 
     def hold(self, conn: Connection) -> None:
         """Have ``conn``'s held answers written at the end of this loop iteration."""

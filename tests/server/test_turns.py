@@ -1,0 +1,109 @@
+"""Work per turn of the event loop: a burst of requests is answered a slice at a time, so the
+timers of streams already running still fire on time, and nothing of the burst is lost or
+reordered.
+
+The server answers requests for at most ``Limits.work_per_turn`` (2 ms) in one turn of its loop;
+the rest wait for the next turn, after the timers that fell due.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import socket
+import threading
+import time
+
+from rawhttp import Site, request
+
+import llmfake
+
+BURST = 3000
+"""Pipelined requests in one burst."""
+CLIENTS = 200
+"""Clients sending at once, each a request of a millisecond or more of work."""
+
+
+def _chat(model: str, *, stream: bool = False) -> bytes:
+    return json.dumps({"model": model, "stream": stream,
+                       "messages": [{"role": "user", "content": "hi"}]}).encode()
+
+
+def _read_responses(sock: socket.socket, count: int) -> list[bytes]:
+    """``count`` content-length framed responses' bodies, in the order they came."""
+    data = b""
+    bodies: list[bytes] = []
+    while len(bodies) < count:
+        end = data.find(b"\r\n\r\n")
+        if end >= 0:
+            head = data[:end].decode("latin-1").lower()
+            length = int(head.split("content-length: ", 1)[1].split("\r\n", 1)[0])
+            if len(data) >= end + 4 + length:
+                bodies.append(data[end + 4:end + 4 + length])
+                data = data[end + 4 + length:]
+                continue
+        chunk = sock.recv(1 << 16)
+        assert chunk, f"the server closed the connection after {len(bodies)} responses"
+        data += chunk
+    return bodies
+
+
+def test_a_pipelined_burst_is_answered_whole_and_in_order(site: Site) -> None:
+    site.use({"reply": "ok"})
+    sock = socket.create_connection((site.server.host, site.server.port), timeout=30)
+    try:
+        # Each request names its own model, which its answer repeats: the order shows.
+        sock.sendall(b"".join(request("POST", site.chat, _chat(f"m-{i}"))
+                              for i in range(BURST)))
+        bodies = _read_responses(sock, BURST)
+    finally:
+        sock.close()
+    assert [json.loads(b)["model"] for b in bodies] == [f"m-{i}" for i in range(BURST)]
+
+
+def test_a_burst_does_not_hold_back_a_running_stream() -> None:
+    # A server of its own: the timing of its loop is what is measured. The stream's chunks
+    # come every 20 ms; then many clients each send a request that costs the server a
+    # millisecond or more (a long generated reply), all at once.
+    with llmfake.serve({"rules": [{"match": {"stream": True}, "reply": " ".join(["w"] * 60),
+                                   "latency": {"ttft": 0, "per_token": "20ms"}}],
+                        "reply": {"generate": {"words": 3000}}}) as server:
+        address = (server.host, server.port)
+        stream = socket.create_connection(address, timeout=30)
+        clients = [socket.create_connection(address, timeout=30) for _ in range(CLIENTS)]
+        try:
+            stream.sendall(request("POST", "/v1/chat/completions", _chat("s", stream=True)))
+            times: list[float] = []
+
+            def read_stream() -> None:
+                data = b""
+                while b"data: [DONE]" not in data:
+                    chunk = stream.recv(1 << 16)
+                    if not chunk:
+                        return
+                    times.append(time.monotonic())
+                    data += chunk
+
+            reader = threading.Thread(target=read_stream)
+            reader.start()
+            time.sleep(0.2)  # the stream is running
+            began = time.monotonic()
+            for i, client in enumerate(clients):
+                client.sendall(request("POST", "/v1/chat/completions", _chat(f"b-{i}")))
+            for client in clients:
+                _read_responses(client, 1)
+            burst_took = time.monotonic() - began
+            reader.join(10)
+        finally:
+            stream.close()
+            for client in clients:
+                client.close()
+    during = [b - a for a, b in itertools.pairwise(times)
+              if began <= b <= began + burst_took]
+    assert during, "the stream ended before the burst: nothing was measured"
+    # Answered all at once, the burst would hold the stream's next chunk for about its whole
+    # length; a turn at a time, a chunk waits at most a turn or so past its 20 ms.
+    assert burst_took > 0.2, f"the burst took {burst_took * 1000:.0f} ms: too short to tell"
+    assert max(during) < 0.02 + burst_took / 3, (
+        f"a chunk came {max(during) * 1000:.0f} ms after the one before it while a burst of "
+        f"{burst_took * 1000:.0f} ms was answered")
