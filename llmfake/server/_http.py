@@ -692,7 +692,9 @@ class HttpServer:
         took (its deadlines count from there)."""
         stamp = self._stamp
         if stamp is None:
-            stamp = self._stamp = self.loop.time()
+            # time.monotonic is the loop's clock (asyncio's) or that clock to the microsecond
+            # (uvloop's loop.time() is it cut to whole milliseconds).
+            stamp = self._stamp = time.monotonic()
             self.loop.call_soon(self._unstamp)
         return stamp
 

@@ -3,11 +3,17 @@
 A stream that slept (``asyncio.sleep``) before each chunk would cost a timer, a task wake-up and
 an awaited write per chunk. With 1,000 streams whose schedules coincide (they count from their
 arrival), each 20 ms tick would run 1,000 of those one after another, in an order that changes
-from tick to tick, and the last would be late by the sum. Here one ``call_at`` timer per loop
+from tick to tick, and the last would be late by the sum. Here one timer per loop
 fires at the earliest deadline; its callback writes every chunk then due, straight to the
 connection, in deadline order and, among equal deadlines, in the order the streams started, so
 a stream keeps its place from tick to tick. A stream whose client reads slowly (the transport
 asked to pause writing) waits for it to drain, without holding the others back.
+
+Deadlines are read on ``time.monotonic`` (the clock of asyncio's loop): uvloop's ``loop.time()``
+is libuv's, the same clock cut to whole milliseconds, and its timers are whole milliseconds
+too. So the timer is armed for the nearest millisecond and, when it fires, what falls due
+within half a millisecond goes out: no chunk is more than that early, and none is late by the
+clock's rounding.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import bisect
 import heapq
 import itertools
 import logging
+import time
 import weakref
 from collections.abc import Callable, Sequence
 
@@ -28,6 +35,9 @@ _Step = Callable[[], None]
 _LOG = logging.getLogger("llmfake.server")
 _EVENTS_PER_WRITE = 256
 """Events one write takes at most (tens of kB): the transport asks to pause past 64 kB."""
+_EARLY = 0.0005
+"""How early a chunk may go: a timer is armed to the nearest millisecond."""
+_now = time.monotonic
 
 
 class Pacer:
@@ -42,7 +52,8 @@ class Pacer:
         self._firing = False
 
     def at(self, when: float, step: _Step, order: int) -> None:
-        """Call ``step`` at ``when`` (loop time); ``order`` breaks ties between equal deadlines."""
+        """Call ``step`` at ``when`` (``time.monotonic``); ``order`` breaks ties between equal
+        deadlines."""
         heapq.heappush(self._heap, (when, order, step))
         # While firing, the steps push their next deadlines: one timer is armed at the end,
         # not one per push (a cancelled timer stays in the loop's heap until it is due).
@@ -50,7 +61,7 @@ class Pacer:
             if self._timer is not None:
                 self._timer.cancel()
             self._timer_at = when
-            self._timer = self._loop.call_at(when, self._fire)
+            self._timer = self._loop.call_later(when - _now(), self._fire)
 
     def ticket(self) -> int:
         """A stream's place among streams whose chunks fall due at the same instant."""
@@ -59,7 +70,7 @@ class Pacer:
     def _fire(self) -> None:
         self._timer, self._timer_at = None, float("inf")
         heap = self._heap
-        now = self._loop.time()
+        now = _now() + _EARLY
         self._firing = True
         try:
             while heap and heap[0][0] <= now:
@@ -69,7 +80,7 @@ class Pacer:
             self._firing = False
         if heap:
             self._timer_at = heap[0][0]
-            self._timer = self._loop.call_at(self._timer_at, self._fire)
+            self._timer = self._loop.call_later(self._timer_at - _now(), self._fire)
 
 
 _PACERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Pacer] = (
@@ -127,7 +138,6 @@ class _Stream:
     def step(self) -> None:
         """Send what is due, then wait for the next deadline or for the client to read."""
         conn, ats, index, n = self.conn, self.ats, self.index, self.n
-        loop = conn.loop
         exchange = self.exchange
         while True:
             if index >= n:
@@ -136,7 +146,7 @@ class _Stream:
             if conn.closed:
                 self.done(ClientGone("the client went away"))
                 return
-            due = bisect.bisect_right(ats, loop.time(), index)
+            due = bisect.bisect_right(ats, _now() + _EARLY, index)
             if due == index:
                 self.pacer.at(ats[index], self.step, self.order)
                 return
@@ -154,7 +164,7 @@ class _Stream:
                 return
             chunks = sum(self.flags[index:due])
             exchange.chunks += chunks
-            exchange.sent.append((loop.time() - self.start, ats[due - 1] - self.start, chunks))
+            exchange.sent.append((_now() - self.start, ats[due - 1] - self.start, chunks))
             exchange.bytes_sent += len(payload)
             index = self.index = due
             conn.send(payload)
