@@ -186,7 +186,7 @@ def api_key(inc: Incoming) -> str | None:
 
 def body_object(inc: Incoming) -> Mapping[str, Any]:
     """The JSON body, which must be an object."""
-    if not isinstance(inc.body, Mapping):
+    if not isinstance(inc.body, dict):
         raise InvalidRequest(
             "We could not parse the JSON body of your request. (HINT: This likely means you "
             "aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, "
@@ -352,7 +352,7 @@ def forced_tool(choice: Any) -> str | None:
     """The tool a ``tool_choice`` forces: a name, ``*`` for any, or None."""
     if choice == "required":
         return "*"
-    if isinstance(choice, Mapping):
+    if isinstance(choice, dict):
         fn = choice.get("function")
         if isinstance(fn, Mapping) and isinstance(fn.get("name"), str):
             return str(fn["name"])
@@ -367,7 +367,7 @@ def messages_of(raw: Any) -> tuple[Message, ...]:
     """Chat messages as ``Message`` (unknown shapes count as empty text)."""
     out: list[Message] = []
     for m in raw:
-        if not isinstance(m, Mapping):
+        if not isinstance(m, dict):
             raise InvalidRequest("Invalid type for 'messages[]': expected an object.",
                                  param="messages", code="invalid_type")
         _check_message(m, len(out))
@@ -423,7 +423,7 @@ def make_call(inc: Incoming, provider: str, endpoint: str, model: str,
     """A ``Call`` with the fields every OpenAI endpoint shares filled in."""
     return Call(provider=provider, endpoint=endpoint, model=model, api_key=api_key(inc),
                 headers=inc.headers, tenant=inc.tenant,
-                body=inc.body if isinstance(inc.body, Mapping) else {}, **fields)
+                body=inc.body if isinstance(inc.body, dict) else {}, **fields)
 
 
 def is_content(payload: Mapping[str, Any]) -> bool:

@@ -126,7 +126,7 @@ def parse_chat(inc: Incoming) -> Call:
 
 
 def _response_format(fmt: Any) -> tuple[Mapping[str, Any] | None, bool]:
-    if not isinstance(fmt, Mapping):
+    if not isinstance(fmt, dict):
         return None, False
     if not isinstance(fmt.get("type"), str):
         raise InvalidRequest("Missing required parameter: 'response_format.type'.",

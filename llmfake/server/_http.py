@@ -282,12 +282,18 @@ class Connection(asyncio.Protocol):
         req.method = parser.get_method().decode("ascii", "replace")
         req.version = parser.get_http_version()
         req.keep_alive = parser.should_keep_alive()
-        try:
-            url = httptools.parse_url(req._target)
-        except httptools.HttpParserInvalidURLError:
-            raise _Refused(400, "Malformed request target") from None
-        req.path = url.path.decode("utf-8", "replace") if url.path else "/"
-        req.query = url.query.decode("utf-8", "replace") if url.query else ""
+        target = req._target
+        if target[:1] == b"/" and b"#" not in target:  # origin form: split it here
+            path, _, query = target.partition(b"?")
+            req.path = path.decode("utf-8", "replace")
+            req.query = query.decode("utf-8", "replace")
+        else:
+            try:
+                url = httptools.parse_url(target)
+            except httptools.HttpParserInvalidURLError:
+                raise _Refused(400, "Malformed request target") from None
+            req.path = url.path.decode("utf-8", "replace") if url.path else "/"
+            req.query = url.query.decode("utf-8", "replace") if url.query else ""
         self._state, self._since = _BODY, self.loop.time()
         length = req.headers.get("content-length")
         limit = req._limit = min(self._server.body_limit(req), self._server.limits.max_body)
