@@ -8,7 +8,6 @@ and the same requests give the same bytes in any tenant, whatever runs beside th
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 import json
 import random
 import time
@@ -23,6 +22,7 @@ from llmfake.engine._draws import ids as seeded_ids
 from llmfake.engine._draws import seeded
 from llmfake.engine._jsonschema import instance_from_schema
 from llmfake.engine._limits import Limiter
+from llmfake.engine._match import first_rule
 from llmfake.engine._plan import Choice, Plan, Timing, ToolCall, Usage
 from llmfake.engine._state import Ask, Reservation, reserve_local
 from llmfake.engine._text import (
@@ -32,7 +32,7 @@ from llmfake.engine._text import (
     generated,
     prompt_tokens,
 )
-from llmfake.engine._turns import fits, fitted_calls
+from llmfake.engine._turns import fitted_calls
 from llmfake.journal import JOURNAL_LIMIT, Journal
 from llmfake.scenario._model import (
     CassetteSpec,
@@ -40,7 +40,6 @@ from llmfake.scenario._model import (
     FaultSpec,
     Latency,
     Limits,
-    Match,
     Reply,
     Rule,
     Scenario,
@@ -203,15 +202,9 @@ class Engine:
         sc = state.scenario
         prompt = (sum(count_tokens(t) for t in call.inputs) if call.endpoint == "embeddings"
                   else prompt_tokens([m.text for m in call.messages]))
-        rule = -1
-        if sc.rules:
-            # Real seconds since the scenario was put in force; windows are scaled like every
-            # other delay, so time_scale 0.01 runs a one-minute brownout in 0.6 s.
-            elapsed = state.clock() - state.since
-            for index, candidate in enumerate(sc.rules):
-                if _matches(candidate.match, call, elapsed, sc.time_scale):
-                    rule = index
-                    break
+        # Each rule's match compiled once (engine._match); the clock is read only for windows.
+        rule = (first_rule(sc.rules, call, state.clock, state.since, sc.time_scale)
+                if sc.rules else -1)
         limited = sc.limits.active and call.endpoint not in ("models", "count_tokens")
         return Ask(_check_auth(sc, call) is None, limited, prompt + (call.max_tokens or 0),
                    rule), prompt
@@ -410,46 +403,6 @@ def _check_auth(sc: Scenario, call: Call) -> ErrorSpec | None:
     if not call.api_key or (sc.auth.keys and call.api_key not in sc.auth.keys):
         return ErrorSpec("auth")
     return None
-
-
-def _matches(match: Match, call: Call, elapsed: float = 0.0, scale: float = 1.0) -> bool:
-    """Whether ``call`` fits ``match``, ``elapsed`` real seconds into the tenant's scenario."""
-    if match.timed:
-        if match.after is not None and elapsed < match.after * scale:
-            return False
-        if match.before is not None and elapsed >= match.before * scale:
-            return False
-    if match.endpoint and call.endpoint not in match.endpoint:
-        return False
-    if match.provider and call.provider not in match.provider:
-        return False
-    if match.model is not None and not fnmatch.fnmatchcase(call.model, match.model):
-        return False
-    if match.stream is not None and match.stream != call.stream:
-        return False
-    if match.contains is not None and match.contains.lower() not in call.last_user_text.lower():
-        return False
-    if match.tool_result is not None and match.tool_result != _answers_tool_call(call):
-        return False
-    if match.turns is not None and not fits(match.turns, call):
-        return False
-    for name, pattern in match.header.items():
-        value = call.headers.get(name)
-        if value is None or not fnmatch.fnmatchcase(value, pattern):
-            return False
-    return True
-
-
-def _answers_tool_call(call: Call) -> bool:
-    """Whether a tool result comes after the last assistant message: the client is sending
-    back what the tools it was asked to call returned (a user message beside the results, as
-    Anthropic allows in one turn, does not change that)."""
-    for message in reversed(call.messages):
-        if message.role == "tool":
-            return True
-        if message.role == "assistant":
-            return False
-    return False
 
 
 def _tool_schema(call: Call, name: str) -> Mapping[str, Any] | None:

@@ -14,7 +14,10 @@ import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from llmfake.engine._match import Matcher
 
 ENDPOINTS = ("chat", "responses", "completions", "embeddings", "models", "count_tokens")
 """Endpoint names a rule can match. Anthropic messages, Gemini generateContent and Ollama chat
@@ -314,6 +317,13 @@ class Match:
     def timed(self) -> bool:
         """Whether the match depends on the time since the scenario was put in force."""
         return self.after is not None or self.before is not None
+
+    @functools.cached_property
+    def matcher(self) -> Matcher:
+        """This match compiled into the checks it names, made on first use and kept."""
+        from llmfake.engine._match import compile_match  # the engine builds on the model
+
+        return compile_match(self)
 
 
 @dataclass(frozen=True)
