@@ -343,6 +343,14 @@ def json_bytes(value: str | int) -> bytes:
     return json.dumps(value, ensure_ascii=False).encode()
 
 
+def json_ints(values: list[int]) -> bytes:
+    """A list of integers within 64 bits as ``dumps`` writes it, encoded (orjson skips the
+    walk ``dumps`` makes to check that it may write the value)."""
+    if _orjson is not None:
+        return _orjson.dumps(values)  # type: ignore[no-any-return]
+    return json.dumps(values, separators=(",", ":")).encode()
+
+
 def dumps(value: object) -> str:
     """Compact JSON, as the providers' stream chunks use: the stdlib's bytes (orjson writes
     them where it writes what the stdlib does, see ``pretty``)."""

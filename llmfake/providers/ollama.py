@@ -34,6 +34,7 @@ from llmfake.providers._base import (
     Template,
     check_call_schemas,
     json_bytes,
+    json_ints,
 )
 from llmfake.providers._openai_common import function_tools
 from llmfake.scenario._model import ErrorSpec
@@ -350,7 +351,20 @@ def _reply(plan: Plan, chat: bool) -> Rendered:
 def _context(call: Call, choice: Choice) -> list[int]:
     """The token ids a generate reply sends, which a client may send back as ``context``."""
     prompt = "".join(m.text for m in call.messages)
-    return [zlib.crc32(t.encode()) % 128_000 + 1 for t in tokenize(prompt + (choice.text or ""))]
+    known = _TOKEN_IDS.get  # ids are >= 1: a miss is the only falsy answer
+    return [known(t) or _token_id(t) for t in tokenize(prompt + (choice.text or ""))]
+
+
+_TOKEN_IDS: dict[str, int] = {}
+"""Token ids already computed: a reply's words come from a list of ~1,000, and an encode plus a
+CRC per token was most of a generate reply's cost."""
+
+
+def _token_id(token: str) -> int:
+    n = zlib.crc32(token.encode()) % 128_000 + 1
+    if len(_TOKEN_IDS) < 65_536:
+        _TOKEN_IDS[token] = n
+    return n
 
 
 def render_chat(plan: Plan) -> Rendered:
@@ -412,8 +426,7 @@ def _templated_reply(plan: Plan, chat: bool) -> Rendered | None:
         if chat:
             body = _CHAT_REPLY.fill(*head, *tail)
         else:
-            context = b"[%b]" % b",".join([b"%d" % n for n in _context(call, choice)])
-            body = _GENERATE_REPLY.fill(*head, context, *tail)
+            body = _GENERATE_REPLY.fill(*head, json_ints(_context(call, choice)), *tail)
     except (TypeError, ValueError):
         return None
     return Rendered(200, {"content-type": JSON_TYPE}, body, tokens=steps, text=choice.text)

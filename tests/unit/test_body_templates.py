@@ -12,6 +12,9 @@ unchanged. That the official SDKs parse these bodies is tests/sdk's part.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import zlib
 from typing import Any
 
 import pytest
@@ -131,10 +134,61 @@ def test_ollama_text_reply_is_the_dict_paths_bytes(plan, chat):
            simple)
 
 
+@settings(max_examples=200, deadline=None)
+@given(TEXTS, TEXTS)
+def test_ollama_context_ids_are_the_crc_of_each_token(prompt, text):
+    # The ids are memoised per token; asked twice, the second answer comes from the memo.
+    call, choice = Call("ollama", "generate", "m", (Message("user", prompt),)), Choice(text)
+    try:
+        expected = [zlib.crc32(t.encode()) % 128_000 + 1 for t in tokenize(prompt + text)]
+    except UnicodeEncodeError:
+        with pytest.raises(UnicodeEncodeError):
+            ollama._context(call, choice)
+        return
+    assert ollama._context(call, choice) == expected
+    assert ollama._context(call, choice) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 4_000_000_000), st.floats(0, 100))
+def test_ollama_timestamps_are_formatted_as_before(seconds, offset):
+    # Each whole second is formatted once and memoised: the text must not change.
+    whole, frac = divmod(seconds * 1_000_000_000 + round(offset * 1e9), 1_000_000_000)
+    base = dt.datetime.fromtimestamp(whole, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    expected = base + (f".{frac:09d}".rstrip("0") if frac else "") + "Z"
+    assert ollama.timestamp(seconds, offset) == expected
+    assert ollama.timestamp(seconds, offset) == expected
+
+
+@pytest.mark.parametrize("orjson", [True, False])
 @pytest.mark.parametrize("text", ["plain", TRICKY, ""])
-def test_ollama_strings_are_what_go_json_writes(text):
+def test_ollama_strings_are_what_go_json_writes(text, orjson, monkeypatch):
     # _go_string goes through json_bytes (orjson); go_json through the stdlib's encoder.
+    if not orjson:
+        monkeypatch.setattr(_base, "_orjson", None)
     assert ollama._go_string(text) == ollama.go_json(text)
+
+
+def test_templates_without_orjson(monkeypatch):
+    # orjson is a dependency, but the encoders fall back to the stdlib without it: so must the
+    # templates' slot values.
+    monkeypatch.setattr(_base, "_orjson", None)
+    choice = Choice(TRICKY, tokenize(TRICKY), finish="length")
+    for provider, endpoint, templated, general in [
+        ("anthropic", "messages", anthropic._templated_message, anthropic._render_messages),
+        ("gemini", "generate", gemini._templated_generate, gemini._render_generate),
+        ("ollama", "chat", lambda p: ollama._templated_reply(p, True),
+         lambda p: ollama._reply(p, True)),
+        ("ollama", "generate", lambda p: ollama._templated_reply(p, False),
+         lambda p: ollama._reply(p, False)),
+    ]:
+        call = Call(provider, endpoint, TRICKY, (Message("user", TRICKY),),
+                    body={"prompt": TRICKY})
+        plan = Plan(call, 0, "a" * 29, "req_" + "0" * 32, 1_700_000_000, choices=(choice,),
+                    usage=Usage(12, 2**70))
+        filled = templated(plan)
+        assert filled is not None
+        assert _wire(filled) == _wire(general(plan))
 
 
 def test_a_compact_template_is_dumps_and_a_pretty_one_pretty():
@@ -143,3 +197,11 @@ def test_a_compact_template_is_dumps_and_a_pretty_one_pretty():
     x, y = _base.json_bytes('q"\\é'), b"7"
     assert Template(skeleton, compact=True).fill(x, y) == _base.dumps(filled).encode()
     assert Template(skeleton).fill(x, y) == _base.pretty(filled)
+
+
+@pytest.mark.parametrize("values", [[], [1], [1, 128_000, 2**63 - 1]])
+def test_json_ints_writes_the_stdlibs_compact_bytes(values, monkeypatch):
+    expected = json.dumps(values, separators=(",", ":")).encode()
+    assert _base.json_ints(values) == expected
+    monkeypatch.setattr(_base, "_orjson", None)
+    assert _base.json_ints(values) == expected
