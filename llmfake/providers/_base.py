@@ -320,13 +320,14 @@ class Template:
 
     Made from a skeleton whose slot values are the strings ``"@@name@@"``; ``fill`` takes each
     slot's JSON (bytes) in the order the slots appear and gives what ``pretty`` would write for
-    the skeleton with those values in place.
+    the skeleton with those values in place (``compact``: what ``dumps`` would write, encoded).
     """
 
     __slots__ = ("_format",)
 
-    def __init__(self, skeleton: object) -> None:
-        parts = re.split(rb'"@@(\w+)@@"', pretty(skeleton))
+    def __init__(self, skeleton: object, *, compact: bool = False) -> None:
+        written = dumps(skeleton).encode() if compact else pretty(skeleton)
+        parts = re.split(rb'"@@(\w+)@@"', written)
         self._format = b"%b".join(p.replace(b"%", b"%%") for p in parts[0::2])
 
     def fill(self, *values: bytes) -> bytes:
@@ -335,10 +336,19 @@ class Template:
 
 
 def json_bytes(value: str | int) -> bytes:
-    """A string or integer as ``pretty`` writes it (None: a lone surrogate, which it refuses)."""
+    """A string or integer as ``pretty`` and ``dumps`` write it; raises TypeError or ValueError
+    for a lone surrogate, which they refuse too (their caller's ``encode`` does)."""
     if _orjson is not None:
         return _orjson.dumps(value)  # type: ignore[no-any-return]
     return json.dumps(value, ensure_ascii=False).encode()
+
+
+def json_ints(values: list[int]) -> bytes:
+    """A list of integers within 64 bits as ``dumps`` writes it, encoded (orjson skips the
+    walk ``dumps`` makes to check that it may write the value)."""
+    if _orjson is not None:
+        return _orjson.dumps(values)  # type: ignore[no-any-return]
+    return json.dumps(values, separators=(",", ":")).encode()
 
 
 def dumps(value: object) -> str:

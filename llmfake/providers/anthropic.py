@@ -29,8 +29,10 @@ from llmfake.providers._base import (
     ProviderSpec,
     Rendered,
     Route,
+    Template,
     check_call_schemas,
     dumps,
+    json_bytes,
     wrong_type,
 )
 from llmfake.scenario._model import ErrorSpec
@@ -333,6 +335,50 @@ def _blocks(choice: Choice) -> list[_Block]:
 
 def render_messages(plan: Plan) -> Rendered:
     """A message, or its event stream."""
+    templated = _templated_message(plan)
+    return templated if templated is not None else _render_messages(plan)
+
+
+_TEXT_MESSAGE = Template({
+    "id": "@@id@@", "type": "message", "role": "assistant", "model": "@@model@@",
+    "content": [{"type": "text", "text": "@@text@@"}], "stop_reason": "@@reason@@",
+    "stop_sequence": "@@sequence@@",
+    "usage": {"input_tokens": "@@input@@", "cache_creation_input_tokens": 0,
+              "cache_read_input_tokens": 0,
+              "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+              "output_tokens": "@@output@@", "service_tier": "standard"},
+}, compact=True)
+"""``_message`` of a reply that is one text block (most of them), written without a dict."""
+
+
+def _templated_message(plan: Plan) -> Rendered | None:
+    """A non-streamed reply of one text block, filled into ``_TEXT_MESSAGE``: the bytes
+    ``_render_messages`` writes, for a fraction of the cost. None for anything else (a stream,
+    tool use, no text) and for text a JSON encoder refuses (a lone surrogate), which the
+    general path then refuses the same way."""
+    if plan.call.stream or not plan.choices:
+        return None
+    choice = plan.choices[0]
+    text = choice.text
+    if not text or choice.tool_calls:
+        return None
+    reason, seq = _stop_reason(choice)
+    u = plan.usage
+    try:
+        body = _TEXT_MESSAGE.fill(
+            json_bytes("msg_" + plan.uid), json_bytes(plan.call.model), json_bytes(text),
+            json_bytes(reason), b"null" if seq is None else json_bytes(seq),
+            b"%d" % u.prompt_tokens, b"%d" % u.completion_tokens)
+    except (TypeError, ValueError):
+        return None
+    # A text block's stream is one delta per token: that many slots (see ``_blocks``).
+    return Rendered(200, _base_headers(plan.request_id), body, tokens=len(choice.tokens),
+                    text=text)
+
+
+def _render_messages(plan: Plan) -> Rendered:
+    """Any message or event stream, built as dicts (``render_messages`` skips it for the
+    commonest reply)."""
     choice = _choice(plan)
     slots = sum(lead + len(deltas) for _, deltas, lead in _blocks(choice))
     if not plan.call.stream:

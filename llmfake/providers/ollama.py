@@ -11,6 +11,7 @@ the OpenAI provider's.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import math
@@ -30,7 +31,10 @@ from llmfake.providers._base import (
     ProviderSpec,
     Rendered,
     Route,
+    Template,
     check_call_schemas,
+    json_bytes,
+    json_ints,
 )
 from llmfake.providers._openai_common import function_tools
 from llmfake.scenario._model import ErrorSpec
@@ -76,8 +80,14 @@ def timestamp(seconds: int, offset: float = 0.0) -> str:
     """RFC 3339 in UTC with nanoseconds, trailing zeros trimmed as Go's ``RFC3339Nano`` does."""
     # integer nanoseconds: a float sum of epoch seconds and the offset would blur the digits
     whole, frac = divmod(seconds * 1_000_000_000 + round(offset * 1e9), 1_000_000_000)
-    base = dt.datetime.fromtimestamp(whole, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-    return base + (f".{frac:09d}".rstrip("0") if frac else "") + "Z"
+    return _second(whole) + (f".{frac:09d}".rstrip("0") if frac else "") + "Z"
+
+
+@functools.lru_cache(maxsize=256)
+def _second(whole: int) -> str:
+    # Formatting a datetime is ~4 us, most of a non-streamed reply's cost; the lines of a reply
+    # and the replies of a busy second share a few whole seconds.
+    return dt.datetime.fromtimestamp(whole, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _ns(seconds: float) -> int:
@@ -317,9 +327,7 @@ def _reply(plan: Plan, chat: bool) -> Rendered:
         # Ollama knows only stop and length: a tool call or a filter ends a reply as a stop.
         out = line(last, body, "length" if choice.finish == "length" else "stop")
         if not chat:  # token ids a client may send back as ``context``
-            prompt = "".join(m.text for m in call.messages)
-            out["context"] = [zlib.crc32(t.encode()) % 128_000 + 1
-                              for t in tokenize(prompt + (choice.text or ""))]
+            out["context"] = _context(call, choice)
         # The schedule is the model's time: until the first chunk it was reading the prompt.
         first_s, total_s = deadlines[0], plan.timing.total(steps)
         return {**out, "total_duration": _ns(total_s), "load_duration": 0,
@@ -340,14 +348,88 @@ def _reply(plan: Plan, chat: bool) -> Rendered:
                     text=choice.text)
 
 
+def _context(call: Call, choice: Choice) -> list[int]:
+    """The token ids a generate reply sends, which a client may send back as ``context``."""
+    prompt = "".join(m.text for m in call.messages)
+    known = _TOKEN_IDS.get  # ids are >= 1: a miss is the only falsy answer
+    return [known(t) or _token_id(t) for t in tokenize(prompt + (choice.text or ""))]
+
+
+_TOKEN_IDS: dict[str, int] = {}
+"""Token ids already computed: a reply's words come from a list of ~1,000, and an encode plus a
+CRC per token was most of a generate reply's cost."""
+
+
+def _token_id(token: str) -> int:
+    n = zlib.crc32(token.encode()) % 128_000 + 1
+    if len(_TOKEN_IDS) < 65_536:
+        _TOKEN_IDS[token] = n
+    return n
+
+
 def render_chat(plan: Plan) -> Rendered:
     """An ``/api/chat`` reply: NDJSON lines, or one object with ``stream: false``."""
-    return _reply(plan, chat=True)
+    templated = _templated_reply(plan, chat=True)
+    return templated if templated is not None else _reply(plan, chat=True)
 
 
 def render_generate(plan: Plan) -> Rendered:
     """An ``/api/generate`` reply: NDJSON lines, or one object with ``stream: false``."""
-    return _reply(plan, chat=False)
+    templated = _templated_reply(plan, chat=False)
+    return templated if templated is not None else _reply(plan, chat=False)
+
+
+# The last line of a reply, as ``_reply``'s ``final`` builds it for text without tool calls.
+_DURATIONS = {"total_duration": "@@total@@", "load_duration": 0,
+              "prompt_eval_count": "@@prompt@@", "prompt_eval_duration": "@@prompt_ns@@",
+              "eval_count": "@@output@@", "eval_duration": "@@output_ns@@"}
+_CHAT_REPLY = Template({
+    "model": "@@model@@", "created_at": "@@at@@",
+    "message": {"role": "assistant", "content": "@@text@@"}, "done_reason": "@@reason@@",
+    "done": True, **_DURATIONS}, compact=True)
+_GENERATE_REPLY = Template({
+    "model": "@@model@@", "created_at": "@@at@@", "response": "@@text@@", "done": True,
+    "done_reason": "@@reason@@", "context": "@@context@@", **_DURATIONS}, compact=True)
+_GO_ESCAPES = tuple((char.encode(), f"\\u{ord(char):04x}".encode()) for char in "<>&\u2028\u2029")
+
+
+def _go_string(value: str) -> bytes:
+    """A string as ``go_json`` writes it (``dumps``'s bytes, then Go's extra escapes)."""
+    out = json_bytes(value)
+    for char, escaped in _GO_ESCAPES:  # a replace finding nothing is cheaper than `in` first
+        out = out.replace(char, escaped)
+    return out
+
+
+def _templated_reply(plan: Plan, chat: bool) -> Rendered | None:
+    """A non-streamed reply of text (no tool calls), filled into ``_CHAT_REPLY`` or
+    ``_GENERATE_REPLY``: the bytes ``_reply`` writes, for a fraction of the cost. None for
+    anything else (a stream, tool calls, nothing to generate) and for text a JSON encoder
+    refuses (a lone surrogate), which ``_reply`` then refuses the same way."""
+    call = plan.call
+    if call.stream or not plan.choices or not (call.messages if chat else
+                                               call.body.get("prompt")):
+        return None
+    choice = plan.choices[0]
+    if chat and choice.tool_calls:  # generate leaves tool calls out
+        return None
+    steps = len(choice.tokens)
+    deadlines = plan.timing.deadlines(max(steps, 1))
+    first_s, total_s = deadlines[0], plan.timing.total(steps)
+    u = plan.usage
+    try:
+        head = (_go_string(call.model), _go_string(timestamp(plan.created, deadlines[-1])),
+                _go_string(choice.text or ""),
+                b'"length"' if choice.finish == "length" else b'"stop"')
+        tail = (b"%d" % _ns(total_s), b"%d" % u.prompt_tokens, b"%d" % _ns(first_s),
+                b"%d" % u.completion_tokens, b"%d" % _ns(total_s - first_s))
+        if chat:
+            body = _CHAT_REPLY.fill(*head, *tail)
+        else:
+            body = _GENERATE_REPLY.fill(*head, json_ints(_context(call, choice)), *tail)
+    except (TypeError, ValueError):
+        return None
+    return Rendered(200, {"content-type": JSON_TYPE}, body, tokens=steps, text=choice.text)
 
 
 def _vectors(plan: Plan) -> list[list[float]]:
