@@ -65,8 +65,12 @@ class Limits:
     """Seconds a keep-alive connection may wait for its next request."""
     work_per_turn: float = 0.002
     """Seconds of answering requests in one turn of the event loop: past it, the requests still
-    to answer wait for the next turn, after the timers that fell due meanwhile (a burst of
-    1,000 new streams must not hold back the chunks of the streams already running)."""
+    to answer wait for the next turn, after the timers that fell due meanwhile (a burst of new
+    requests must not hold back the chunks of the streams already running)."""
+    max_wait: float = 0.05
+    """Seconds a request read may wait for its turn. Past it the server is overloaded, and the
+    requests waiting are answered without pause: running streams then fall behind (their late
+    chunks go out together) rather than new requests waiting ever longer."""
 
 
 class ClientGone(ConnectionError):
@@ -369,7 +373,7 @@ class Connection(asyncio.Protocol):
         self._dispatching = True
         try:
             while self._queue and self.current is None and not self.lost.done():
-                if self._server.turn_spent():
+                if self._server.turn_spent(self._queue[0].arrived):
                     if not self._deferred:
                         self._deferred = True
                         self._server.defer(self)
@@ -707,15 +711,18 @@ class HttpServer:
     def _unstamp(self) -> None:
         self._stamp = None
 
-    def turn_spent(self) -> bool:
-        """Whether this turn of the loop has answered requests for ``work_per_turn``."""
+    def turn_spent(self, arrived: float) -> bool:
+        """Whether a request read at ``arrived`` must wait for the next turn: this turn of the
+        loop has answered requests for ``work_per_turn``, and it has not waited ``max_wait``."""
         now = self.loop.time()
         began = self._turn_began
         if began is None:
             self._turn_began = now
             self.loop.call_soon(self._next_turn)
             return False
-        return now - began > self.limits.work_per_turn
+        if now - began <= self.limits.work_per_turn:
+            return False
+        return time.monotonic() - arrived <= self.limits.max_wait
 
     def _next_turn(self) -> None:
         self._turn_began = None
@@ -728,8 +735,11 @@ class HttpServer:
 
     def _resume(self) -> None:
         deferred = self._deferred
-        while deferred and not self.turn_spent():
-            conn = deferred.popleft()
+        while deferred:
+            conn = deferred[0]
+            if conn._queue and self.turn_spent(conn._queue[0].arrived):
+                break
+            deferred.popleft()
             conn._deferred = False
             conn._dispatch()
         if deferred:

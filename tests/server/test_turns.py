@@ -3,7 +3,8 @@ timers of streams already running still fire on time, and nothing of the burst i
 reordered.
 
 The server answers requests for at most ``Limits.work_per_turn`` (2 ms) in one turn of its loop;
-the rest wait for the next turn, after the timers that fell due.
+the rest wait for the next turn, after the timers that fell due, unless they have waited
+``Limits.max_wait`` (the server is overloaded: the backlog is then answered without pause).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 from rawhttp import Site, request
 
 import llmfake
+from llmfake.server import Limits
 
 BURST = 3000
 """Pipelined requests in one burst."""
@@ -61,13 +63,13 @@ def test_a_pipelined_burst_is_answered_whole_and_in_order(site: Site) -> None:
     assert [json.loads(b)["model"] for b in bodies] == [f"m-{i}" for i in range(BURST)]
 
 
-def test_a_burst_does_not_hold_back_a_running_stream() -> None:
-    # A server of its own: the timing of its loop is what is measured. The stream's chunks
-    # come every 20 ms; then many clients each send a request that costs the server a
-    # millisecond or more (a long generated reply), all at once.
+def _stream_during_burst(limits: Limits) -> tuple[float, float]:
+    """The longest gap between a running stream's chunks while many clients each send, at
+    once, a request that costs the server a millisecond or more (a long generated reply); and
+    how long the burst took to answer. The stream's chunks are due every 20 ms."""
     with llmfake.serve({"rules": [{"match": {"stream": True}, "reply": " ".join(["w"] * 60),
                                    "latency": {"ttft": 0, "per_token": "20ms"}}],
-                        "reply": {"generate": {"words": 3000}}}) as server:
+                        "reply": {"generate": {"words": 3000}}}, limits=limits) as server:
         address = (server.host, server.port)
         stream = socket.create_connection(address, timeout=30)
         clients = [socket.create_connection(address, timeout=30) for _ in range(CLIENTS)]
@@ -98,12 +100,26 @@ def test_a_burst_does_not_hold_back_a_running_stream() -> None:
             stream.close()
             for client in clients:
                 client.close()
-    during = [b - a for a, b in itertools.pairwise(times)
-              if began <= b <= began + burst_took]
+    during = [b - a for a, b in itertools.pairwise(times) if began <= b <= began + burst_took]
     assert during, "the stream ended before the burst: nothing was measured"
+    assert burst_took > 0.2, f"the burst took {burst_took * 1000:.0f} ms: too short to tell"
+    return max(during), burst_took
+
+
+def test_a_burst_does_not_hold_back_a_running_stream() -> None:
+    # max_wait long enough for the whole burst to be answered a turn at a time.
+    gap, burst_took = _stream_during_burst(Limits(max_wait=10.0))
     # Answered all at once, the burst would hold the stream's next chunk for about its whole
     # length; a turn at a time, a chunk waits at most a turn or so past its 20 ms.
-    assert burst_took > 0.2, f"the burst took {burst_took * 1000:.0f} ms: too short to tell"
-    assert max(during) < 0.02 + burst_took / 3, (
-        f"a chunk came {max(during) * 1000:.0f} ms after the one before it while a burst of "
+    assert gap < 0.02 + burst_took / 3, (
+        f"a chunk came {gap * 1000:.0f} ms after the one before it while a burst of "
         f"{burst_took * 1000:.0f} ms was answered")
+
+
+def test_an_overloaded_server_answers_the_backlog_without_pause() -> None:
+    # Every request has waited max_wait at once: the server is taken as overloaded, and the
+    # burst is answered in one go while the stream's chunks wait (then go out together).
+    gap, burst_took = _stream_during_burst(Limits(max_wait=0.0))
+    assert gap > burst_took / 2, (
+        f"the longest gap, {gap * 1000:.0f} ms, is short for a burst of "
+        f"{burst_took * 1000:.0f} ms answered without pause")
