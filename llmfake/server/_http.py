@@ -682,8 +682,8 @@ class _Refused(Exception):
 class HttpServer:
     """What the connections of one listening socket share: handler, limits, clock."""
 
-    def __init__(self, handler: Handler, body_limit: BodyLimit, limits: Limits | None = None
-                 ) -> None:
+    def __init__(self, handler: Handler, body_limit: BodyLimit, limits: Limits | None = None,
+                 paced: Callable[[], bool] | None = None) -> None:
         self.handler = handler
         self.body_limit = body_limit
         self.limits = limits or Limits()
@@ -692,6 +692,9 @@ class HttpServer:
         self._stamp: float | None = None
         self._holding: list[Connection] = []
         self._turn_began: float | None = None
+        self._paced = paced
+        """Whether streams are being paced (None: take them to be): turns are limited only
+        then, since a long turn makes nothing else late."""
         self._deferred: deque[Connection] = deque()
         self._server: asyncio.AbstractServer | None = None
         self._sweeper: asyncio.TimerHandle | None = None
@@ -720,7 +723,8 @@ class HttpServer:
             self._turn_began = now
             self.loop.call_soon(self._next_turn)
             return False
-        if now - began <= self.limits.work_per_turn:
+        if now - began <= self.limits.work_per_turn or (self._paced is not None
+                                                         and not self._paced()):
             return False
         return time.monotonic() - arrived <= self.limits.max_wait
 

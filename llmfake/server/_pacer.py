@@ -63,6 +63,10 @@ class Pacer:
             self._timer_at = when
             self._timer = self._loop.call_later(when - _now(), self._fire)
 
+    def pacing(self) -> bool:
+        """Whether any stream waits for a deadline."""
+        return bool(self._heap)
+
     def ticket(self) -> int:
         """A stream's place among streams whose chunks fall due at the same instant."""
         return next(self._order)

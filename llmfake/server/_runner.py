@@ -21,6 +21,7 @@ from llmfake.scenario._model import Scenario
 from llmfake.server._app import App, LogHook
 from llmfake.server._background import Listener
 from llmfake.server._http import HttpServer, Limits
+from llmfake.server._pacer import pacer
 
 
 class Server(Listener):
@@ -67,7 +68,8 @@ class Server(Listener):
         if self.engine.shared is not None:
             await self.engine.shared.connect()
         app = App(self.engine, log=self._log)
-        http = HttpServer(app, app.body_limit, self.limits)
+        http = HttpServer(app, app.body_limit, self.limits,
+                          paced=pacer(asyncio.get_running_loop()).pacing)
         await http.serve(sock)
         return http
 
