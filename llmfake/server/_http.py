@@ -692,6 +692,7 @@ class HttpServer:
         self._stamp: float | None = None
         self._holding: list[Connection] = []
         self._turn_began: float | None = None
+        self._turn_open = False
         self._paced = paced
         """Whether streams are being paced (None: take them to be): turns are limited only
         then, since a long turn makes nothing else late."""
@@ -708,28 +709,36 @@ class HttpServer:
             # time.monotonic is the loop's clock (asyncio's) or that clock to the microsecond
             # (uvloop's loop.time() is it cut to whole milliseconds).
             stamp = self._stamp = time.monotonic()
-            self.loop.call_soon(self._unstamp)
+            self._open_turn()
         return stamp
 
-    def _unstamp(self) -> None:
-        self._stamp = None
+    def _open_turn(self) -> None:
+        """Have this turn's state (stamp, work done, answers held) ended in one callback, when
+        the loop next runs its ready callbacks."""
+        if not self._turn_open:
+            self._turn_open = True
+            self.loop.call_soon(self._end_turn)
+
+    def _end_turn(self) -> None:
+        self._turn_open = False
+        self._stamp = self._turn_began = None
+        holding, self._holding = self._holding, []
+        for conn in holding:
+            conn._unhold()
 
     def turn_spent(self, arrived: float) -> bool:
         """Whether a request read at ``arrived`` must wait for the next turn: this turn of the
         loop has answered requests for ``work_per_turn``, and it has not waited ``max_wait``."""
-        now = self.loop.time()
+        now = time.monotonic()
         began = self._turn_began
         if began is None:
             self._turn_began = now
-            self.loop.call_soon(self._next_turn)
+            self._open_turn()
             return False
         if now - began <= self.limits.work_per_turn or (self._paced is not None
                                                          and not self._paced()):
             return False
-        return time.monotonic() - arrived <= self.limits.max_wait
-
-    def _next_turn(self) -> None:
-        self._turn_began = None
+        return now - arrived <= self.limits.max_wait
 
     def defer(self, conn: Connection) -> None:
         """Have ``conn`` go on answering its requests in a later turn, in the order deferred."""
@@ -751,14 +760,8 @@ class HttpServer:
 
     def hold(self, conn: Connection) -> None:
         """Have ``conn``'s held answers written at the end of this loop iteration."""
-        if not self._holding:
-            self.loop.call_soon(self._release)
         self._holding.append(conn)
-
-    def _release(self) -> None:
-        holding, self._holding = self._holding, []
-        for conn in holding:
-            conn._unhold()
+        self._open_turn()
 
     async def serve(self, sock: socket.socket) -> None:
         """Accept connections on ``sock`` (bound and listening)."""
