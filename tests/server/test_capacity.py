@@ -45,7 +45,9 @@ async def test_four_slots_eight_streams_the_last_four_wait_a_stream_long(fake):
               "latency": {"ttft": "100ms", "per_token": "40ms"}})
     firsts = sorted(await first_bytes(fake, 8))
     slot_time = 0.1 + 9 * 0.04
-    assert all(t < 0.1 + 0.2 for t in firsts[:4]), firsts  # served at once
+    # Served at once: well before a slot comes free (a loaded machine, or a request held up
+    # to Limits.max_wait for its turn, can add over 100 ms to ttft, never a slot's time).
+    assert all(t < 0.1 + 0.3 for t in firsts[:4]), firsts
     # Queued until a slot came free (a whole stream), then their own time to first token.
     assert all(t >= slot_time + 0.1 - 0.03 for t in firsts[4:]), firsts
     assert all(t < 2 * slot_time + 0.1 for t in firsts[4:]), firsts
