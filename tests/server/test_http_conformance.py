@@ -180,6 +180,23 @@ def test_connection_close_is_honoured(site: Site) -> None:
     assert len(site.server.journal(site.tenant)) == 1
 
 
+def test_answers_held_for_the_end_of_a_turn_go_out_before_what_follows(site: Site) -> None:
+    # Whole answers are written at the end of the loop's turn; a close, a refusal or a stream
+    # that comes after them on the connection must not overtake or drop them.
+    site.use({"reply": "held"})
+    wire = site.connect()
+    wire.send(request("POST", site.chat, BODY) + request("POST", site.chat, BODY)
+              + request("POST", site.chat, BODY, {"connection": "close"}))
+    assert [content(wire.reply().body) for _ in range(2)] == ["held", "held"]
+    assert wire.reply(close=True).headers["connection"] == "close"
+    assert wire.closed_by_server()
+    wire = site.connect()
+    wire.send(request("POST", site.chat, BODY) + b"NOT HTTP AT ALL\r\n\r\n")
+    assert content(wire.reply().body) == "held"
+    assert wire.reply("GET").status == 400
+    assert wire.closed_by_server()
+
+
 def test_streamed_chat_is_chunked_then_keeps_alive(site: Site) -> None:
     site.use({"reply": "a b c d e f g", "latency": {"per_token": "5ms"}})
     wire = site.connect()
