@@ -11,6 +11,7 @@ import ast
 import copy
 import functools
 import inspect
+import itertools
 from typing import Any
 
 from pydantic.json_schema import GenerateJsonSchema
@@ -54,7 +55,7 @@ def _key_docstrings() -> dict[str, dict[str, str]]:
         if isinstance(node, ast.ClassDef):
             found[node.name] = {
                 key.target.id: inspect.cleandoc(doc.value.value)
-                for key, doc in zip(node.body, node.body[1:], strict=False)
+                for key, doc in itertools.pairwise(node.body)
                 if isinstance(key, ast.AnnAssign) and isinstance(key.target, ast.Name)
                 and isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant)
                 and isinstance(doc.value.value, str)}

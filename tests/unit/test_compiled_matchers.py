@@ -19,20 +19,13 @@ from hypothesis import strategies as st
 
 from llmfake.engine import Call, Engine, Message, ToolSpec
 from llmfake.engine._call import ToolResult
+from llmfake.engine._match import answers_tool_call
 from llmfake.engine._turns import fits, turns
 from llmfake.scenario import scenario_from_dict
 from llmfake.scenario._model import ENDPOINTS, PROVIDER_NAMES, Match
 
 # --- the reference: the engine's matching before compilation ---------------------------------
-
-
-def _answers_tool_call(call: Call) -> bool:
-    for message in reversed(call.messages):
-        if message.role == "tool":
-            return True
-        if message.role == "assistant":
-            return False
-    return False
+# (answers_tool_call moved to engine._match unchanged: the reference calls it there.)
 
 
 def _matches(match: Match, call: Call, elapsed: float = 0.0, scale: float = 1.0) -> bool:
@@ -52,7 +45,7 @@ def _matches(match: Match, call: Call, elapsed: float = 0.0, scale: float = 1.0)
         return False
     if match.contains is not None and match.contains.lower() not in call.last_user_text.lower():
         return False
-    if match.tool_result is not None and match.tool_result != _answers_tool_call(call):
+    if match.tool_result is not None and match.tool_result != answers_tool_call(call):
         return False
     if match.turns is not None and not fits(match.turns, call):
         return False
@@ -171,7 +164,7 @@ def match_docs(draw: st.DrawFn, call: Call | None = None) -> dict[str, Any]:
             "contains": st.tuples(st.integers(0, len(text)), st.integers(0, 3)).map(
                 lambda ij: text[ij[0]:ij[0] + ij[1]].swapcase()),
             "stream": st.just(call.stream),
-            "tool_result": st.just(_answers_tool_call(call)),
+            "tool_result": st.just(answers_tool_call(call)),
             "turn": st.just(turns(call)),
         }
         if call.headers:
