@@ -150,7 +150,8 @@ class _Stream:
             if conn.closed:
                 self.done(ClientGone("the client went away"))
                 return
-            due = bisect.bisect_right(ats, _now() + _EARLY, index)
+            now = _now()
+            due = bisect.bisect_right(ats, now + _EARLY, index)
             if due == index:
                 self.pacer.at(ats[index], self.step, self.order)
                 return
@@ -168,7 +169,7 @@ class _Stream:
                 return
             chunks = sum(self.flags[index:due])
             exchange.chunks += chunks
-            exchange.sent.append((_now() - self.start, ats[due - 1] - self.start, chunks))
+            exchange.sent.append((now - self.start, ats[due - 1] - self.start, chunks))
             exchange.bytes_sent += len(payload)
             index = self.index = due
             conn.send(payload)
