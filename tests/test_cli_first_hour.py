@@ -90,6 +90,18 @@ def test_the_request_log_says_model_stream_chunks_retry_and_retry_after(started,
                      r"model=gpt-4o-mini stream chunks=\d+ retry=1$", retried), retried
 
 
+def test_no_exchange_lasts_less_than_nothing(started):
+    # uvloop's loop.time() is the arrival stamp's clock cut to whole milliseconds at the start of
+    # the loop's turn: a duration measured on it from the stamp came out "-0ms" now and then.
+    _, url = started("serve", "--port", "0", "--loop", "uvloop", "--quiet")
+    with httpx.Client(base_url=url) as http:
+        for _ in range(200):
+            http.post("/v1/chat/completions", json={"model": "m", "messages": USER})
+        journal = http.get("/_llmfake/journal").json()
+    assert len(journal) == 200
+    assert min(e["duration"] for e in journal) >= 0
+
+
 def test_a_429_body_names_the_wait_it_was_given():
     with llmfake.serve({"rules": [{"error": "rate_limit", "retry_after": "50ms"}]}) as server:
         body = httpx.post(server.openai_base_url + "/chat/completions",

@@ -39,7 +39,7 @@ from llmfake.providers._router import Router
 from llmfake.scenario._model import ErrorSpec
 from llmfake.server._capacity import through_capacity
 from llmfake.server._control import MAX_CONTROL_BODY, control
-from llmfake.server._http import ClientGone, Connection, Request
+from llmfake.server._http import ClientGone, Connection, Request, now
 from llmfake.server._replay import render as render_replay
 from llmfake.server._wire import Finish, deliver
 from llmfake.ui._kept import keep
@@ -117,7 +117,7 @@ class App:
             finished = True
             for plan in done:
                 engine.finish(plan)
-            exchange.duration = conn.loop.time() - start
+            exchange.duration = now() - start
             exchange.ended = time.monotonic() - self.started
             if shared is not None:
                 shared.finish(tenant, done[0].call if done else None, state.scenario,

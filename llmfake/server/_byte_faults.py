@@ -30,13 +30,12 @@ depends on whether the break comes in the read that brought the head).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping, Sequence
 
 from llmfake.journal import Exchange
 from llmfake.providers._base import Event, Rendered, strike_index
 from llmfake.scenario._model import BYTE_FAULTS, Drip, FaultSpec
-from llmfake.server._http import ClientGone, Connection
+from llmfake.server._http import ClientGone, Connection, now, sleep_until
 
 __all__ = ["BYTE_FAULTS", "strike_bytes"]
 
@@ -60,11 +59,6 @@ def _head(conn: Connection, status: int, headers: Mapping[str, str], length: int
     return head
 
 
-async def _until(loop: asyncio.AbstractEventLoop, deadline: float) -> None:
-    delay = deadline - loop.time()
-    if delay > 0:
-        await asyncio.sleep(delay)
-
 
 async def strike_bytes(
     conn: Connection, fault: FaultSpec, rendered: Rendered, start: float,
@@ -75,7 +69,7 @@ async def strike_bytes(
     ``finish``. Bodies go out at ``start + body_due``, stream events at their deadlines."""
     try:
         if rendered.events is None:
-            await _until(conn.loop, start + body_due)
+            await sleep_until(start + body_due)
             await _body(conn, fault, rendered, exchange)
         else:
             await _stream(conn, fault, rendered, rendered.events, start, deadlines, exchange)
@@ -123,13 +117,12 @@ async def _stream(conn: Connection, fault: FaultSpec, rendered: Rendered,
                   events: Sequence[Event], start: float, deadlines: tuple[float, ...],
                   exchange: Exchange) -> None:
     name, status, headers = fault.name, rendered.status, rendered.headers
-    loop = conn.loop
 
     def due(event: Event) -> float:
         return start + deadlines[min(event.due, len(deadlines) - 1)]
 
     if name == "drip":
-        await _until(loop, start + deadlines[0])
+        await sleep_until(start + deadlines[0])
         wire = b"".join(_chunk(e.data) for e in events)
         await _drip(conn, _head(conn, status, headers, None) + wire + _LAST_CHUNK, fault.drip,
                     exchange, len(wire))
@@ -152,7 +145,7 @@ async def _stream(conn: Connection, fault: FaultSpec, rendered: Rendered,
         conn.write_raw(_head(conn, status, headers,
                              short if name == "length_short" else max(2 * total, 1)))
         for event in events:
-            await _until(loop, due(event))
+            await sleep_until(due(event))
             await _send(conn, exchange, b"", event.data)
             exchange.chunks += int(event.chunk)
         if name == "length_long":
@@ -164,7 +157,7 @@ async def _stream(conn: Connection, fault: FaultSpec, rendered: Rendered,
     strike = strike_index(events, fault.after_chunks)
     struck = b""  # the event the broken chunk carries (none when the stream ran out)
     for index, event in enumerate(events):
-        await _until(loop, due(event))
+        await sleep_until(due(event))
         if index == strike:
             struck = event.data
             break
@@ -204,10 +197,9 @@ async def _drip(conn: Connection, wire: bytes, drip: Drip | None, exchange: Exch
                 body_bytes: int) -> None:
     """Send ``wire`` a few bytes at a time; the response is complete, only slow."""
     drip = drip or Drip()
-    loop = conn.loop
-    due = loop.time()
+    due = now()
     for offset in range(0, len(wire), drip.bytes):
-        await _until(loop, due)
+        await sleep_until(due)
         conn.write_raw(wire[offset:offset + drip.bytes])
         await conn.drain()
         due += drip.every

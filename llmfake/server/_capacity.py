@@ -24,6 +24,7 @@ from llmfake.engine._capacity import (
 )
 from llmfake.engine._redis_capacity import RedisSlots
 from llmfake.errors import StateError
+from llmfake.server._http import now
 
 if TYPE_CHECKING:
     from llmfake.engine._engine import Engine
@@ -129,7 +130,7 @@ async def _waited(slots: MemorySlots, cap: Capacity, scale: float,
         slots.leave(tenant, cap, waiter)
         _abandoned(plan, exchange, done, finish)
         return
-    pending = _go(loaded(plan, cap, waiter.result(), scale), exchange, conn.loop.time(), done,
+    pending = _go(loaded(plan, cap, waiter.result(), scale), exchange, now(), done,
                   finish, answer, release)
     if pending is not None:
         await pending
@@ -146,7 +147,7 @@ async def _shared(slots: RedisSlots, cap: Capacity, scale: float, conn: Connecti
             while True:
                 handed = await slots.wait(tenant)
                 if handed is not None:
-                    busy, began = handed, conn.loop.time()
+                    busy, began = handed, now()
                     break
                 if _gone(conn):
                     await slots.leave(tenant, cap)

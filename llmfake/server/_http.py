@@ -42,7 +42,20 @@ import httptools
 
 _LOG = logging.getLogger("llmfake.server")
 
-__all__ = ["ClientGone", "Connection", "HttpServer", "Limits", "Request"]
+__all__ = ["ClientGone", "Connection", "HttpServer", "Limits", "Request", "now", "sleep_until"]
+
+now = time.monotonic
+"""The clock a request's arrival stamp is read on, and so every time measured from it (its
+deadlines, its duration). uvloop's ``loop.time()`` is the same clock cut to whole milliseconds
+at the start of the loop's iteration: mixed with this one it reads up to a millisecond early,
+and a short exchange would last ``-0ms``."""
+
+
+async def sleep_until(deadline: float) -> None:
+    """Sleep until ``deadline`` on :data:`now`'s clock (at once if it has passed)."""
+    delay = deadline - now()
+    if delay > 0:
+        await asyncio.sleep(delay)
 
 
 @dataclass(frozen=True, slots=True)
@@ -706,9 +719,7 @@ class HttpServer:
         took (its deadlines count from there)."""
         stamp = self._stamp
         if stamp is None:
-            # time.monotonic is the loop's clock (asyncio's) or that clock to the microsecond
-            # (uvloop's loop.time() is it cut to whole milliseconds).
-            stamp = self._stamp = time.monotonic()
+            stamp = self._stamp = now()
             self._open_turn()
         return stamp
 
@@ -729,16 +740,16 @@ class HttpServer:
     def turn_spent(self, arrived: float) -> bool:
         """Whether a request read at ``arrived`` must wait for the next turn: this turn of the
         loop has answered requests for ``work_per_turn``, and it has not waited ``max_wait``."""
-        now = time.monotonic()
+        at = now()
         began = self._turn_began
         if began is None:
-            self._turn_began = now
+            self._turn_began = at
             self._open_turn()
             return False
-        if now - began <= self.limits.work_per_turn or (self._paced is not None
-                                                         and not self._paced()):
+        if at - began <= self.limits.work_per_turn or (self._paced is not None
+                                                       and not self._paced()):
             return False
-        return now - arrived <= self.limits.max_wait
+        return at - arrived <= self.limits.max_wait
 
     def defer(self, conn: Connection) -> None:
         """Have ``conn`` go on answering its requests in a later turn, in the order deferred."""

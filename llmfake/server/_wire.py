@@ -17,7 +17,7 @@ from llmfake.journal import Exchange
 from llmfake.providers._base import Event, Rendered, strike_index
 from llmfake.scenario._model import FaultSpec
 from llmfake.server._byte_faults import BYTE_FAULTS, strike_bytes
-from llmfake.server._http import ClientGone, Connection
+from llmfake.server._http import ClientGone, Connection, now, sleep_until
 from llmfake.server._pacer import pace
 from llmfake.server._replay import Replay
 
@@ -85,17 +85,12 @@ def _body_at(conn: Connection, rendered: Rendered, due: float, exchange: Exchang
         conn.respond(rendered.status, rendered.headers, rendered.body)
         finish()
 
-    loop = conn.loop
-    if due <= loop.time():
+    delay = due - now()
+    if delay <= 0:
         write()
     else:
-        loop.call_at(due, write)
+        conn.loop.call_later(delay, write)
 
-
-async def _sleep_until(loop: asyncio.AbstractEventLoop, deadline: float) -> None:
-    delay = deadline - loop.time()
-    if delay > 0:
-        await asyncio.sleep(delay)
 
 
 async def _deliver_slowly(
@@ -107,7 +102,7 @@ async def _deliver_slowly(
     try:
         if fault is not None and fault.name in ("reset", "empty", "hang"):
             exchange.status = 0  # nothing will be answered
-            await _sleep_until(loop, start + deadlines[0] if fault.name != "hang" else start)
+            await sleep_until(start + deadlines[0] if fault.name != "hang" else start)
             if fault.name == "hang":
                 await conn.hold(fault.duration)
             exchange.outcome = exchange.outcome or "aborted"
@@ -117,11 +112,11 @@ async def _deliver_slowly(
             await asyncio.sleep(fault.duration if fault.duration is not None else 10.0)
             fault = None
         if rendered.events is None:
-            await _sleep_until(loop, start + body_due)
+            await sleep_until(start + body_due)
             await _body_fault(conn, rendered, fault, exchange)
             return
         if headers_at > 0:
-            await _sleep_until(loop, start + headers_at)
+            await sleep_until(start + headers_at)
         conn.start(rendered.status, rendered.headers)
         if fault is None:
             ended: asyncio.Future[BaseException | None] = loop.create_future()
@@ -146,7 +141,6 @@ async def _stream_fault(conn: Connection, plan: Plan | None, fault: FaultSpec,
                         events: Any, start: float, deadlines: tuple[float, ...],
                         exchange: Exchange, stream_error: Callable[[Plan], bytes] | None
                         ) -> None:
-    loop = conn.loop
     strike = strike_index(events, fault.after_chunks)
     pending: list[bytes] = []
     pending_deadline = start
@@ -156,7 +150,7 @@ async def _stream_fault(conn: Connection, plan: Plan | None, fault: FaultSpec,
             await _flush(conn, pending, pending_deadline, exchange, start)
         if index == strike:
             await _flush(conn, pending, pending_deadline, exchange, start)
-            await _sleep_until(loop, due)
+            await sleep_until(due)
             await _strike(conn, fault, plan, event, stream_error, exchange)
             return
         pending.append(event.data)
@@ -171,12 +165,12 @@ async def _flush(conn: Connection, pending: list[bytes], deadline: float,
                  exchange: Exchange, start: float) -> None:
     if not pending:
         return
-    await _sleep_until(conn.loop, deadline)
+    await sleep_until(deadline)
     data = b"".join(pending)
     pending.clear()
     exchange.bytes_sent += len(data)
     conn.send(data)
-    exchange.note_write(conn.loop.time() - start, deadline - start)
+    exchange.note_write(now() - start, deadline - start)
     await conn.drain()
 
 
