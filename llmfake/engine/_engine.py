@@ -413,6 +413,8 @@ def _tool_schema(call: Call, name: str) -> Mapping[str, Any] | None:
 
 
 def _tool_calls(reply: Reply, call: Call, rng: random.Random) -> tuple[ToolCall, ...]:
+    if not reply.tool_calls and reply.call_tool is None and call.forced_tool is None:
+        return ()  # most replies: nothing to build
     specs: list[tuple[str, Any, str | None]] = [
         (t.name, t.arguments, t.id) for t in reply.tool_calls]
     if not specs and reply.call_tool is not None:

@@ -21,7 +21,6 @@ in ``openai_files`` and ``openai_batch``. Everything here is pure: a request bec
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import json.encoder
 import random
@@ -209,10 +208,12 @@ def render_chat(plan: Plan) -> Rendered:
         if len(plan.choices) == 1 and text is not None:
             choice = plan.choices[0]
             if not choice.tool_calls and call.body.get("logprobs") is not True:
-                with contextlib.suppress(TypeError, ValueError):  # a lone surrogate
+                try:
                     return Rendered(200, {**headers, "content-type": JSON_TYPE},
                                     _simple_chat(plan, text, choice.finish), tokens=tokens,
                                     text=text)
+                except (TypeError, ValueError):  # a lone surrogate: the general path says so
+                    pass
         body = {
             "id": f"chatcmpl-{plan.uid}",
             "object": "chat.completion",

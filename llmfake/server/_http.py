@@ -148,13 +148,32 @@ _STATUS_LINES = {s.value: _status_line(s.value) for s in HTTPStatus}
 _FRAMING = frozenset({"content-length", "transfer-encoding", "connection", "date"})
 
 
+_plain_names: dict[tuple[str, ...], bool] = {}
+"""Whether a tuple of header names holds none of the framing ones (a few tuples per provider)."""
+
+
 def head_block(headers: Mapping[str, str]) -> bytes:
     """``headers`` as an HTTP header block, without the framing headers the connection writes."""
+    names = tuple(headers)
+    plain = _plain_names.get(names)
+    if plain is None:
+        plain = not any(name.lower() in _FRAMING for name in names)
+        if len(_plain_names) < 4096:
+            _plain_names[names] = plain
+    if plain:
+        text = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
+        # Every line ends in one CR LF: any other line break is in a name or a value.
+        if text.count("\n") == len(names) and text.count("\r") == len(names):
+            return text.encode("utf-8")
+    return _checked_block(headers)
+
+
+def _checked_block(headers: Mapping[str, str]) -> bytes:
     lines = []
     for name, value in headers.items():
         if name.lower() in _FRAMING:
             continue
-        if "\n" in value or "\r" in value:
+        if "\n" in value or "\r" in value or "\n" in name or "\r" in name:
             raise ValueError(f"header {name!r} holds a line break")
         lines.append(f"{name}: {value}\r\n")
     return "".join(lines).encode("utf-8")

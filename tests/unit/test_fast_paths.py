@@ -19,6 +19,7 @@ from llmfake.providers import _base
 from llmfake.providers._base import Event, LazyEvents, dumps, pretty, strike_index
 from llmfake.providers.openai import render_chat
 from llmfake.scenario._load import load_scenario
+from llmfake.server._http import _checked_block, head_block
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
@@ -249,3 +250,28 @@ def test_a_run_of_chunks_is_the_chunks_joined(scenario, body, n):
     whole = b"".join(events.data(i) for i in range(len(events)))
     assert events.payload(0, len(events)) == whole
     assert events.payload(1, 4) == b"".join(events.data(i) for i in range(1, 4))
+
+
+HEADER_TEXT = st.text(st.sampled_from("abc-: \r\n\u00e9"), max_size=6)
+
+
+@given(st.dictionaries(HEADER_TEXT | st.sampled_from(["Content-Length", "date", "x-request-id"]),
+                       HEADER_TEXT, max_size=5))
+def test_header_block_fast_path_is_the_checked_one(headers):
+    try:
+        expected: bytes | type[ValueError] = _checked_block(headers)
+    except ValueError:
+        expected = ValueError
+    if expected is ValueError:
+        with pytest.raises(ValueError, match="line break"):
+            head_block(headers)
+    else:
+        assert head_block(headers) == expected
+        assert head_block(headers) == expected  # the names' verdict, cached, says the same
+
+
+def test_header_block_drops_framing_and_refuses_line_breaks():
+    assert head_block({"X-A": "1", "Content-Length": "9", "date": "x"}) == b"X-A: 1\r\n"
+    for bad in ({"x-a": "1\r\nx-b: 2"}, {"x-a\nx-b": "2"}, {"x-a": "\r"}):
+        with pytest.raises(ValueError, match="line break"):
+            head_block(bad)
