@@ -327,11 +327,11 @@ async def touch(session: aiohttp.ClientSession | RawPool, base: str, n: int) -> 
 def traced_server(trace_path: str, argv: list[str]) -> int:
     """Run ``llmfake`` with ``argv`` (``serve ...``), recording server-side timestamps.
 
-    Records, on the server's ``loop.time()`` (CLOCK_MONOTONIC): when each connection last
-    received bytes (``Connection.data_received``), each streamed request's ``start`` (the
-    arrival time the deadlines count from) and when ``deliver`` was entered, and for each write
-    of a stream when it started and returned, and every garbage collection (generation, start,
-    duration). On SIGUSR1 the records
+    Records, on ``time.monotonic`` (the server's clock for arrivals and deadlines): when each
+    connection last received bytes (``Connection.data_received``), each streamed request's
+    ``start`` (the arrival time the deadlines count from) and when ``deliver`` was entered, and
+    for each write of a stream its deadline, when the pacer woke for it, when the write started
+    and returned, and every garbage collection (generation, start, duration). On SIGUSR1 the records
     so far are written to ``trace_path`` (JSON) and cleared.
     """
     from llmfake.cli import main as cli_main
@@ -351,12 +351,14 @@ def traced_server(trace_path: str, argv: list[str]) -> int:
     _http.Connection.data_received = data_received  # type: ignore[method-assign]
 
     orig_deliver = _app.deliver
+    paced: dict[int, tuple[str, Any, float]] = {}  # id(conn): stream id, exchange, start
 
     def deliver(conn: Any, plan: Any, rendered: Any, start: float, exchange: Any,
                 *args: Any) -> Any:
         sid = exchange.headers.get(STREAM_HEADER)
         if sid is not None:
             starts.append((sid, arrivals.get(id(conn), float("nan")), start, now()))
+            paced[id(conn)] = (sid, exchange, start)
         return orig_deliver(conn, plan, rendered, start, exchange, *args)
 
     _app.deliver = deliver  # type: ignore[assignment]
@@ -364,14 +366,16 @@ def traced_server(trace_path: str, argv: list[str]) -> int:
     orig_send = _http.Connection.send
 
     def send(self: Any, data: bytes) -> None:
-        # The pacer writes each due chunk straight to the connection; its deadline is not
-        # known here (nan): the client-side figures carry the timing.
+        # The pacer notes each write on the exchange (when it woke, what the schedule asked,
+        # both after the arrival) just before it sends it.
         before = now()
         orig_send(self, data)
-        req = self.current
-        sid = req.headers.get(STREAM_HEADER) if req is not None else None
-        if sid is not None:
-            writes.append((sid, float("nan"), float("nan"), before, now(), len(data)))
+        after = now()
+        stream = paced.get(id(self))
+        if stream is not None and stream[1].sent:
+            sid, exchange, start = stream
+            woke, planned, _ = exchange.sent[-1]
+            writes.append((sid, start + planned, start + woke, before, after, len(data)))
 
     _http.Connection.send = send  # type: ignore[method-assign]
 
@@ -689,12 +693,12 @@ def _print_human(doc: dict[str, Any]) -> None:
         print("where the error comes from (server-side timestamps, same clock; ms):")
         names = {
             "trip": "request sent -> server read it (data_received)",
-            "intake": "server read it -> handler start (deadlines count from here)",
-            "handler": "handler start -> _wire.send (decide + render)",
-            "timer_first": "first write: start + ttft -> sleep returned",
+            "intake": "server read it -> arrival stamp (its turn's first read)",
+            "handler": "arrival stamp -> deliver (parse, decide, render)",
+            "timer_first": "first write: stamp + ttft -> pacer woke for it",
             "delivery_first": "first write returned -> client read it",
-            "timer": "every write: deadline -> sleep returned",
-            "write": "every write: response.write() (aiohttp + send syscall)",
+            "timer": "every write: deadline -> pacer woke for it",
+            "write": "every write: Connection.send (the send syscall)",
             "delivery": "every write returned -> client read it",
             "server_gap": "|gap error| of the server's writes",
             "client_gap": "|gap error| as the client read them",
@@ -710,7 +714,7 @@ def _print_human(doc: dict[str, Any]) -> None:
                 line += f"   {b['p50_ms']:13.3f} {b['p99_ms']:7.3f}"
             print(line)
         if "timer_late_within_1ms_share" in diag:
-            print(f"share of writes whose sleep returned 0-1 ms after the deadline: "
+            print(f"share of writes the pacer woke for 0-1 ms after the deadline: "
                   f"{diag['timer_late_within_1ms_share']:.1%}")
     print()
     for name, held in doc["targets"].items():

@@ -136,8 +136,11 @@ class _Stream:
             self.ats = [start] * n
         else:
             last = len(deadlines) - 1
-            self.ats = list(itertools.accumulate(
-                (start + deadlines[min(d, last)] for d in dues), max))
+            if dues and max(dues) <= last:
+                planned = [start + deadlines[d] for d in dues]
+            else:
+                planned = [start + deadlines[min(d, last)] for d in dues]
+            self.ats = list(itertools.accumulate(planned, max))
 
     def step(self) -> None:
         """Send what is due, then wait for the next deadline or for the client to read."""
@@ -156,7 +159,9 @@ class _Stream:
                 self.pacer.at(ats[index], self.step, self.order)
                 return
             # A write at a time, so a slow reader pauses a stream that is all due at once.
-            due = min(due, index + _EVENTS_PER_WRITE)
+            capped = due - index > _EVENTS_PER_WRITE
+            if capped:
+                due = index + _EVENTS_PER_WRITE
             lazy = self.lazy
             try:
                 payload = (lazy.payload(index, due) if lazy is not None else
@@ -167,7 +172,8 @@ class _Stream:
                 conn.abort()
                 self.done(exc)
                 return
-            chunks = sum(self.flags[index:due])
+            flags = self.flags
+            chunks = (1 if flags[index] else 0) if due == index + 1 else sum(flags[index:due])
             exchange.chunks += chunks
             exchange.sent.append((now - self.start, ats[due - 1] - self.start, chunks))
             exchange.bytes_sent += len(payload)
@@ -175,4 +181,9 @@ class _Stream:
             conn.send(payload)
             if conn.write_paused:  # a slow reader: resume once it has taken this
                 conn.when_drained(self.step)
+                return
+            if due < n and not capped:
+                # The bisection put the next event after now: wait for it without another
+                # look at the clock (most writes are one chunk, each followed by a wait).
+                self.pacer.at(ats[due], self.step, self.order)
                 return
