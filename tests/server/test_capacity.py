@@ -45,12 +45,15 @@ async def test_four_slots_eight_streams_the_last_four_wait_a_stream_long(fake):
               "latency": {"ttft": "100ms", "per_token": "40ms"}})
     firsts = sorted(await first_bytes(fake, 8))
     slot_time = 0.1 + 9 * 0.04
-    # Served at once: well before a slot comes free (a loaded machine, or a request held up
-    # to Limits.max_wait for its turn, can add over 100 ms to ttft, never a slot's time).
-    assert all(t < 0.1 + 0.3 for t in firsts[:4]), firsts
+    served, queued = firsts[:4], firsts[4:]
+    # Counted from the first served stream's first byte: a loaded machine once held the test's
+    # client up 0.76 s before any request went out, which shifts every figure alike.
+    assert served[0] >= 0.1 - 0.03, firsts
+    # Served at once: within a fraction of a slot's time of each other.
+    assert served[-1] - served[0] < 0.3, firsts
     # Queued until a slot came free (a whole stream), then their own time to first token.
-    assert all(t >= slot_time + 0.1 - 0.03 for t in firsts[4:]), firsts
-    assert all(t < 2 * slot_time + 0.1 for t in firsts[4:]), firsts
+    assert all(t - served[0] >= slot_time - 0.03 for t in queued), firsts
+    assert all(t - served[0] < 2 * slot_time for t in queued), firsts
     entries = list(fake.journal)
     assert [e.status for e in entries] == [200] * 8
     assert all(e.completed for e in entries)
