@@ -190,7 +190,7 @@ class LazyEvents(Sequence[Event]):
 
     __slots__ = ("_chunks", "_dues", "_render", "_render_run", "_specs")
 
-    def __init__(self, dues: list[int], chunks: list[bool], specs: Sequence[Any],
+    def __init__(self, dues: Sequence[int], chunks: Sequence[bool], specs: Sequence[Any],
                  render: Callable[[Any], bytes],
                  render_run: Callable[[Sequence[Any]], bytes] | None = None) -> None:
         self._dues = dues
@@ -237,7 +237,7 @@ class LazyEvents(Sequence[Event]):
             return self._render_run(self._specs[start:stop])
         return b"".join(self.data_range(start, stop))
 
-    def schedule(self) -> tuple[list[int], list[bool]]:
+    def schedule(self) -> tuple[Sequence[int], Sequence[bool]]:
         """Every event's ``due`` and ``chunk``, rendering nothing (the lists themselves: read
         them, do not change them)."""
         return self._dues, self._chunks

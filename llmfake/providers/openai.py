@@ -258,55 +258,70 @@ def _simple_chat(plan: Plan, text: str, finish: str) -> bytes:
         b"%d" % u.prompt_tokens, b"%d" % u.completion_tokens, b"%d" % u.total_tokens)
 
 
-def _chat_events(plan: Plan) -> LazyEvents:
-    """The chunk stream, each chunk rendered when the wire reaches it (see ``LazyEvents``)."""
-    call = plan.call
-    include_usage = _include_usage(call)
-    wants_logprobs = call.body.get("logprobs") is True
-    head = (f'data: {{"id":"chatcmpl-{plan.uid}","object":"chat.completion.chunk",'
-            f'"created":{plan.created},"model":{dumps(call.model)},"service_tier":"default",'
-            f'"system_fingerprint":"{FINGERPRINT}","choices":')
-    tail = ',"usage":null}\n\n' if include_usage else "}\n\n"
-    # A content token is most of a stream: its chunk is a template around the token's JSON
-    # string (json's C string encoder), the bytes dumps() would give for the whole chunk.
-    content_pre = [f'[{{"index":{i},"delta":{{"content":' for i in range(len(plan.choices))]
-    content_post = '},"logprobs":null,"finish_reason":null}]' + tail
+class _ChatChunks:
+    """Renders the chunks of one chat stream, each when the wire reaches it. A class, not
+    closures: a closure is a function and a cell per name it keeps, each an object the cyclic
+    collector walks for as long as the stream lasts."""
 
-    def render(spec: str | tuple[Any, ...]) -> str:
+    __slots__ = ("content_post", "head", "plan", "pres", "tail")
+
+    def __init__(self, plan: Plan) -> None:
+        call = plan.call
+        self.plan = plan
+        self.head = (f'data: {{"id":"chatcmpl-{plan.uid}","object":"chat.completion.chunk",'
+                     f'"created":{plan.created},"model":{dumps(call.model)},'
+                     f'"service_tier":"default","system_fingerprint":"{FINGERPRINT}",'
+                     '"choices":')
+        self.tail = ',"usage":null}\n\n' if _include_usage(call) else "}\n\n"
+        # A content token is most of a stream: its chunk is a template around the token's JSON
+        # string (json's C string encoder), the bytes dumps() would give for the whole chunk.
+        self.pres = tuple(f'{self.head}[{{"index":{i},"delta":{{"content":'
+                          for i in range(len(plan.choices)))
+        self.content_post = '},"logprobs":null,"finish_reason":null}]' + self.tail
+
+    def render(self, spec: str | tuple[Any, ...]) -> str:
+        """One event's text."""
         if isinstance(spec, str):  # a token of the only choice
-            return pres[0] + _json_str(spec) + content_post
+            return self.pres[0] + _json_str(spec) + self.content_post
         kind = spec[0]
         if kind == "content":
             index: int = spec[1]
             token: str = spec[2]
-            return pres[index] + _json_str(token) + content_post
+            return self.pres[index] + _json_str(token) + self.content_post
         if kind == "choice":  # the choices' JSON, written out beforehand
-            return f"{head}{spec[1]}{tail}"
+            return f"{self.head}{spec[1]}{self.tail}"
         if kind == "delta":
             _, i, step, delta = spec
             content = delta.get("content")
-            logprobs = (_logprobs(plan, i, (content,), step)
+            logprobs = (_logprobs(self.plan, i, (content,), step)
                         if isinstance(content, str) else None)
             choices = [{"index": i, "delta": delta, "logprobs": logprobs,
                         "finish_reason": None}]
-            return f"{head}{dumps(choices)}{tail}"
+            return f"{self.head}{dumps(choices)}{self.tail}"
         if kind == "usage":
-            return f'{head}[],"usage":{dumps(_usage(plan))}}}\n\n'
+            return f'{self.head}[],"usage":{dumps(_usage(self.plan))}}}\n\n'
         return _DONE_TEXT
 
-    pres = [head + pre for pre in content_pre]
+    def render_bytes(self, spec: str | tuple[Any, ...]) -> bytes:
+        """One event's bytes."""
+        return self.render(spec).encode()
 
-    def render_run(specs: Sequence[str | tuple[Any, ...]]) -> bytes:
-        # A run of events in one join and one encode: content chunks are most of a stream.
+    def render_run(self, specs: Sequence[str | tuple[Any, ...]]) -> bytes:
+        """A run of events in one join and one encode: content chunks are most of a stream."""
         parts: list[str] = []
-        pre = pres[0]
+        pre, post, render = self.pres[0], self.content_post, self.render
         for spec in specs:
             if type(spec) is str:
-                parts += (pre, _json_str(spec), content_post)
+                parts += (pre, _json_str(spec), post)
             else:
                 parts.append(render(spec))
         return "".join(parts).encode()
 
+
+def _chat_events(plan: Plan) -> LazyEvents:
+    """The chunk stream, each chunk rendered when the wire reaches it (see ``LazyEvents``)."""
+    wants_logprobs = plan.call.body.get("logprobs") is True
+    include_usage = _include_usage(plan.call)
     dues: list[int] = []
     chunks: list[bool] = []
     specs: list[str | tuple[Any, ...]] = []
@@ -354,7 +369,10 @@ def _chat_events(plan: Plan) -> LazyEvents:
     framing = len(specs) - len(dues)
     dues += [last] * framing
     chunks += [False] * framing
-    return LazyEvents(dues, chunks, specs, lambda spec: render(spec).encode(), render_run)
+    renderer = _ChatChunks(plan)
+    # Tuples: of strings and numbers only, the collector stops walking them after one look.
+    return LazyEvents(tuple(dues), tuple(chunks), tuple(specs), renderer.render_bytes,
+                      renderer.render_run)
 
 
 def _tool_deltas(choice: Choice) -> Iterator[dict[str, Any]]:

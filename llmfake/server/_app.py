@@ -18,7 +18,7 @@ import orjson
 
 from llmfake._bounds import keep_body
 from llmfake.engine._call import Call
-from llmfake.engine._engine import Engine
+from llmfake.engine._engine import Engine, TenantState
 from llmfake.engine._plan import Plan
 from llmfake.engine._redis import RedisState
 from llmfake.engine._state import Reservation
@@ -105,28 +105,8 @@ class App:
         # what is still in flight.
         state.journal.add(exchange)
         self.live.arrived(exchange)
-        done: list[Plan] = []
-        reserved: list[Reservation] = []
-        finished = False
-        shared = engine.shared
-
-        def finish() -> None:
-            nonlocal finished
-            if finished:
-                return
-            finished = True
-            for plan in done:
-                engine.finish(plan)
-            exchange.duration = now() - start
-            exchange.ended = time.monotonic() - self.started
-            if shared is not None:
-                shared.finish(tenant, done[0].call if done else None, state.scenario,
-                              reserved[0] if reserved else None, exchange)
-            self.metrics.observe(exchange)
-            self.live.publish(exchange)
-            if self.log is not None:
-                self.log(exchange)
-
+        finish = _Ending(self, state, exchange, start)
+        done, reserved, shared = finish.done, finish.reserved, engine.shared
         pending: Coroutine[Any, Any, None] | None
         try:
             if shared is not None:
@@ -176,6 +156,41 @@ class App:
         """The provider whose route serves a request, or whose client most likely sent it."""
         found = self.router.find(method, path, headers)
         return found[1] if found is not None else owner_of(path, headers)
+
+
+class _Ending:
+    """Ends an exchange once: frees what its plans hold, times it, counts it, publishes and
+    logs it. A class, not a closure: a closure over these would be a function and a cell for
+    each name, every one of them an object the cyclic collector walks while the exchange lasts
+    (a thousand paced streams are tens of thousands of them)."""
+
+    __slots__ = ("app", "done", "exchange", "finished", "reserved", "start", "state")
+
+    def __init__(self, app: App, state: TenantState, exchange: Exchange, start: float) -> None:
+        self.app, self.state, self.exchange, self.start = app, state, exchange, start
+        self.done: list[Plan] = []  # the plans decided for the request (their slots to free)
+        self.reserved: list[Reservation] = []  # what a shared state backend reserved for it
+        self.finished = False
+
+    def __call__(self) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        app, exchange, done = self.app, self.exchange, self.done
+        engine = app.engine
+        for plan in done:
+            engine.finish(plan)
+        exchange.duration = now() - self.start
+        exchange.ended = time.monotonic() - app.started
+        shared = engine.shared
+        if shared is not None:
+            reserved = self.reserved
+            shared.finish(exchange.tenant, done[0].call if done else None,
+                          self.state.scenario, reserved[0] if reserved else None, exchange)
+        app.metrics.observe(exchange)
+        app.live.publish(exchange)
+        if app.log is not None:
+            app.log(exchange)
 
 
 def _split(target: str) -> tuple[str, str]:
@@ -330,14 +345,16 @@ def _answer(conn: Connection, route: Route, provider: ProviderSpec, plan: Plan,
     else:
         rendered = _with_headers(route.render(plan), extra)
     exchange.response_text = rendered.text
-
-    def stream_error(p: Plan) -> bytes:
-        assert p.fault is not None  # the engine gives an error_event fault its error
-        assert p.fault.error is not None
-        return provider.stream_error(p.fault.error, p)
-
     keep(exchange, plan, rendered)
-    return deliver(conn, plan, rendered, start, exchange, finish, stream_error, replay)
+    return deliver(conn, plan, rendered, start, exchange, finish,
+                   None if plan.fault is None else partial(_stream_error, provider), replay)
+
+
+def _stream_error(provider: ProviderSpec, plan: Plan) -> bytes:
+    """The error event ``plan``'s fault puts in its stream, in ``provider``'s shape."""
+    assert plan.fault is not None  # the engine gives an error_event fault its error
+    assert plan.fault.error is not None
+    return provider.stream_error(plan.fault.error, plan)
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:

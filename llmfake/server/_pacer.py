@@ -132,15 +132,17 @@ class _Stream:
             dues, self.flags = [e.due for e in events], [e.chunk for e in events]
         # An event never goes before one ahead of it in the stream: its time is the latest of
         # its own deadline and theirs (sorted, so a bisection finds what is due).
+        # A tuple: of numbers only, the cyclic collector stops walking it after one look.
+        self.ats: tuple[float, ...]
         if not deadlines or deadlines[-1] <= 0:  # deadlines never decrease: all due at once
-            self.ats = [start] * n
+            self.ats = (start,) * n
         else:
             last = len(deadlines) - 1
             if dues and max(dues) <= last:
                 planned = [start + deadlines[d] for d in dues]
             else:
                 planned = [start + deadlines[min(d, last)] for d in dues]
-            self.ats = list(itertools.accumulate(planned, max))
+            self.ats = tuple(itertools.accumulate(planned, max))
 
     def step(self) -> None:
         """Send what is due, then wait for the next deadline or for the client to read."""
