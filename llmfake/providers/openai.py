@@ -265,14 +265,14 @@ class _ChatChunks:
 
     __slots__ = ("content_post", "head", "plan", "pres", "tail")
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: Plan, include_usage: bool) -> None:
         call = plan.call
         self.plan = plan
         self.head = (f'data: {{"id":"chatcmpl-{plan.uid}","object":"chat.completion.chunk",'
                      f'"created":{plan.created},"model":{dumps(call.model)},'
                      f'"service_tier":"default","system_fingerprint":"{FINGERPRINT}",'
                      '"choices":')
-        self.tail = ',"usage":null}\n\n' if _include_usage(call) else "}\n\n"
+        self.tail = ',"usage":null}\n\n' if include_usage else "}\n\n"
         # A content token is most of a stream: its chunk is a template around the token's JSON
         # string (json's C string encoder), the bytes dumps() would give for the whole chunk.
         self.pres = tuple(f'{self.head}[{{"index":{i},"delta":{{"content":'
@@ -322,15 +322,49 @@ def _chat_events(plan: Plan) -> LazyEvents:
     """The chunk stream, each chunk rendered when the wire reaches it (see ``LazyEvents``)."""
     wants_logprobs = plan.call.body.get("logprobs") is True
     include_usage = _include_usage(plan.call)
+    choices = plan.choices
+    if len(choices) == 1 and not wants_logprobs and not choices[0].tool_calls:
+        schedule = _plain_schedule(choices[0], include_usage)  # most streams
+    else:
+        schedule = _chat_schedule(plan, wants_logprobs, include_usage)
+    renderer = _ChatChunks(plan, include_usage)
+    return LazyEvents(*schedule, renderer.render_bytes, renderer.render_run)
+
+
+Schedule = tuple[tuple[int, ...], tuple[bool, ...], tuple[str | tuple[Any, ...], ...]]
+"""A stream's events as ``LazyEvents`` takes them: dues, whether each is content, specs.
+Tuples: of strings and numbers only, the collector stops walking them after one look."""
+
+
+def _opening(i: int, c: Choice) -> tuple[str, str]:
+    # What dumps() writes for the first chunk's choices, without its cost.
+    content = '""' if c.text is not None else "null"
+    return ("choice", f'[{{"index":{i},"delta":{{"role":"assistant","content":{content},'
+                      '"refusal":null},"logprobs":null,"finish_reason":null}]')
+
+
+def _closing(i: int, c: Choice) -> tuple[str, str]:
+    return ("choice", f'[{{"index":{i},"delta":{{}},"logprobs":null,'
+                      f'"finish_reason":{_json_str(c.finish)}}}]')
+
+
+def _plain_schedule(c: Choice, include_usage: bool) -> Schedule:
+    """``_chat_schedule`` of one choice of plain tokens, made in a few tuple operations."""
+    tokens = tuple(c.tokens)
+    n = len(tokens)
+    after: tuple[tuple[str, ...], ...] = (
+        (_closing(0, c), ("usage",), ("done",)) if include_usage else (_closing(0, c), ("done",)))
+    return ((0, *range(n), *(max(n - 1, 0),) * len(after)),
+            (False, *(True,) * n, *(False,) * len(after)),
+            (_opening(0, c), *tokens, *after))
+
+
+def _chat_schedule(plan: Plan, wants_logprobs: bool, include_usage: bool) -> Schedule:
+    """Every event of a chat stream: the choices' openings, their tokens (or deltas) step by
+    step, their closings, the usage chunk when asked for, and ``[DONE]``."""
     dues: list[int] = []
     chunks: list[bool] = []
-    specs: list[str | tuple[Any, ...]] = []
-    for i, c in enumerate(plan.choices):
-        # What dumps() writes for the first chunk's choices, without its cost.
-        content = '""' if c.text is not None else "null"
-        specs.append(("choice", f'[{{"index":{i},"delta":{{"role":"assistant",'
-                                f'"content":{content},"refusal":null}},'
-                                '"logprobs":null,"finish_reason":null}]'))
+    specs: list[str | tuple[Any, ...]] = [_opening(i, c) for i, c in enumerate(plan.choices)]
     dues += [0] * len(specs)
     chunks += [False] * len(specs)
     per_choice: list[list[str | tuple[Any, ...]]] = []
@@ -360,19 +394,14 @@ def _chat_events(plan: Plan) -> LazyEvents:
                     dues.append(step)
                     chunks.append(True)
     last = max(longest - 1, 0)
-    for i, c in enumerate(plan.choices):
-        specs.append(("choice", f'[{{"index":{i},"delta":{{}},"logprobs":null,'
-                                f'"finish_reason":{_json_str(c.finish)}}}]'))
+    specs += [_closing(i, c) for i, c in enumerate(plan.choices)]
     if include_usage:
         specs.append(("usage",))
     specs.append(("done",))
     framing = len(specs) - len(dues)
     dues += [last] * framing
     chunks += [False] * framing
-    renderer = _ChatChunks(plan)
-    # Tuples: of strings and numbers only, the collector stops walking them after one look.
-    return LazyEvents(tuple(dues), tuple(chunks), tuple(specs), renderer.render_bytes,
-                      renderer.render_run)
+    return tuple(dues), tuple(chunks), tuple(specs)
 
 
 def _tool_deltas(choice: Choice) -> Iterator[dict[str, Any]]:

@@ -13,11 +13,12 @@ from hypothesis import strategies as st
 import llmfake
 from llmfake.engine._call import Call, Message
 from llmfake.engine._engine import _ALNUM, Engine
+from llmfake.engine._plan import Choice
 from llmfake.engine._text import _TOKEN, count_tokens, tokenize
 from llmfake.journal import Exchange, Journal
 from llmfake.providers import _base
 from llmfake.providers._base import Event, LazyEvents, dumps, pretty, strike_index
-from llmfake.providers.openai import render_chat
+from llmfake.providers.openai import _chat_schedule, _plain_schedule, render_chat
 from llmfake.scenario._load import load_scenario
 from llmfake.server._http import _checked_block, head_block
 
@@ -275,3 +276,12 @@ def test_header_block_drops_framing_and_refuses_line_breaks():
     for bad in ({"x-a": "1\r\nx-b: 2"}, {"x-a\nx-b": "2"}, {"x-a": "\r"}):
         with pytest.raises(ValueError, match="line break"):
             head_block(bad)
+
+
+@given(st.lists(st.text(max_size=4), max_size=6), st.booleans(),
+       st.sampled_from(["stop", "length", "content_filter"]), st.booleans())
+def test_a_plain_streams_schedule_is_the_general_one(tokens, has_text, finish, usage):
+    choice = Choice("".join(tokens) if has_text else None, tuple(tokens), finish=finish)
+    plan = _plan({"reply": "x"}, {}, 1)
+    plan.choices = (choice,)
+    assert _plain_schedule(choice, usage) == _chat_schedule(plan, False, usage)
