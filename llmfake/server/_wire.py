@@ -101,7 +101,6 @@ def _body_at(conn: Connection, rendered: Rendered, due: float, exchange: Exchang
         conn.loop.call_later(delay, write)
 
 
-
 async def _deliver_slowly(
     conn: Connection, plan: Plan | None, fault: FaultSpec | None, rendered: Rendered,
     start: float, deadlines: tuple[float, ...], body_due: float, headers_at: float,
