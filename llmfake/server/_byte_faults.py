@@ -59,7 +59,6 @@ def _head(conn: Connection, status: int, headers: Mapping[str, str], length: int
     return head
 
 
-
 async def strike_bytes(
     conn: Connection, fault: FaultSpec, rendered: Rendered, start: float,
     deadlines: tuple[float, ...], body_due: float, exchange: Exchange,
