@@ -238,8 +238,8 @@ class LazyEvents(Sequence[Event]):
         return b"".join(self.data_range(start, stop))
 
     def schedule(self) -> tuple[Sequence[int], Sequence[bool]]:
-        """Every event's ``due`` and ``chunk``, rendering nothing (the lists themselves: read
-        them, do not change them)."""
+        """Every event's ``due`` and ``chunk``, rendering nothing (the sequences themselves:
+        read them, do not change them)."""
         return self._dues, self._chunks
 
 

@@ -9,11 +9,11 @@ connection, in deadline order and, among equal deadlines, in the order the strea
 a stream keeps its place from tick to tick. A stream whose client reads slowly (the transport
 asked to pause writing) waits for it to drain, without holding the others back.
 
-Deadlines are read on ``time.monotonic`` (the clock of asyncio's loop): uvloop's ``loop.time()``
-is libuv's, the same clock cut to whole milliseconds, and its timers are whole milliseconds
-too. So the timer is armed for the nearest millisecond and, when it fires, what falls due
-within half a millisecond goes out: no chunk is more than that early, and none is late by the
-clock's rounding.
+Deadlines are read on ``_http.now`` (``time.monotonic``, the arrival stamps' clock):
+uvloop's ``loop.time()`` is libuv's, the same clock cut to whole milliseconds, and its timers
+are whole milliseconds too. So the timer is armed for the nearest millisecond and, when it
+fires, what falls due within half a millisecond goes out: no chunk is more than that early, and
+none is late by the clock's rounding.
 """
 
 from __future__ import annotations
@@ -23,13 +23,12 @@ import bisect
 import heapq
 import itertools
 import logging
-import time
 import weakref
 from collections.abc import Callable, Sequence
 
 from llmfake.journal import Exchange
 from llmfake.providers._base import Event, LazyEvents
-from llmfake.server._http import ClientGone, Connection
+from llmfake.server._http import ClientGone, Connection, now
 
 _Step = Callable[[], None]
 _LOG = logging.getLogger("llmfake.server")
@@ -37,7 +36,6 @@ _EVENTS_PER_WRITE = 256
 """Events one write takes at most (tens of kB): the transport asks to pause past 64 kB."""
 _EARLY = 0.0005
 """How early a chunk may go: a timer is armed to the nearest millisecond."""
-_now = time.monotonic
 
 
 class Pacer:
@@ -61,7 +59,7 @@ class Pacer:
             if self._timer is not None:
                 self._timer.cancel()
             self._timer_at = when
-            self._timer = self._loop.call_later(when - _now(), self._fire)
+            self._timer = self._loop.call_later(when - now(), self._fire)
 
     def pacing(self) -> bool:
         """Whether any stream waits for a deadline."""
@@ -74,17 +72,17 @@ class Pacer:
     def _fire(self) -> None:
         self._timer, self._timer_at = None, float("inf")
         heap = self._heap
-        now = _now() + _EARLY
+        due = now() + _EARLY
         self._firing = True
         try:
-            while heap and heap[0][0] <= now:
+            while heap and heap[0][0] <= due:
                 _, _, step = heapq.heappop(heap)
                 step()
         finally:
             self._firing = False
         if heap:
             self._timer_at = heap[0][0]
-            self._timer = self._loop.call_later(self._timer_at - _now(), self._fire)
+            self._timer = self._loop.call_later(self._timer_at - now(), self._fire)
 
 
 _PACERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Pacer] = (
@@ -138,11 +136,8 @@ class _Stream:
             self.ats = (start,) * n
         else:
             last = len(deadlines) - 1
-            if dues and max(dues) <= last:
-                planned = [start + deadlines[d] for d in dues]
-            else:
-                planned = [start + deadlines[min(d, last)] for d in dues]
-            self.ats = tuple(itertools.accumulate(planned, max))
+            self.ats = tuple(itertools.accumulate(
+                [start + deadlines[d if d <= last else last] for d in dues], max))
 
     def step(self) -> None:
         """Send what is due, then wait for the next deadline or for the client to read."""
@@ -155,8 +150,8 @@ class _Stream:
             if conn.closed:
                 self.done(ClientGone("the client went away"))
                 return
-            now = _now()
-            due = bisect.bisect_right(ats, now + _EARLY, index)
+            at = now()
+            due = bisect.bisect_right(ats, at + _EARLY, index)
             if due == index:
                 self.pacer.at(ats[index], self.step, self.order)
                 return
@@ -177,7 +172,7 @@ class _Stream:
             flags = self.flags
             chunks = (1 if flags[index] else 0) if due == index + 1 else sum(flags[index:due])
             exchange.chunks += chunks
-            exchange.sent.append((now - self.start, ats[due - 1] - self.start, chunks))
+            exchange.sent.append((at - self.start, ats[due - 1] - self.start, chunks))
             exchange.bytes_sent += len(payload)
             index = self.index = due
             conn.send(payload)
