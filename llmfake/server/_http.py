@@ -86,6 +86,11 @@ class Limits:
     chunks go out together) rather than new requests waiting ever longer."""
 
 
+_HELD_PIECES = 4
+"""Pieces of a stream held for the end of a loop iteration, at most (headers, events, end): past
+them a stream writes through the transport, whose buffer bounds what waits in memory."""
+
+
 class ClientGone(ConnectionError):
     """The client closed the connection before the response was over."""
 
@@ -493,6 +498,7 @@ class Connection(asyncio.Protocol):
         if transport is None:
             return
         if self._close_after or req is None or not req.keep_alive:
+            self._unhold()
             if not self._discarding:
                 transport.close()
             else:  # the rest of a refused body: the sweep bounds how long it may take
@@ -575,8 +581,17 @@ class Connection(asyncio.Protocol):
             self._chunked = True
             framing = b"transfer-encoding: chunked\r\n"
         self._responded = True
-        self._unhold()
-        transport.write(self._head(status, headers, framing))
+        head = self._head(status, headers, framing)
+        held = self._held
+        if held is not None:  # pipelined: after the answers before it
+            held.append(head)
+        elif self._chunked and req is not None and req.keep_alive and not self._close_after:
+            # Held to the end of this loop iteration like a whole answer (see respond): a
+            # stream whose events are all due now goes out in one write, headers to the end.
+            self._held = [head]
+            self._server.hold(self)
+        else:
+            transport.write(head)
 
     def send(self, data: bytes) -> None:
         """Send a piece of a streamed response (framed as a chunk)."""
@@ -586,15 +601,24 @@ class Connection(asyncio.Protocol):
         if not data:
             return
         if self._chunked:
-            transport.write(b"%x\r\n%b\r\n" % (len(data), data))
-        else:
+            data = b"%x\r\n%b\r\n" % (len(data), data)
+        held = self._held
+        if held is None:
+            transport.write(data)
+        elif len(held) < _HELD_PIECES:
+            held.append(data)
+        else:  # the transport's own buffer, which asks a writer to pause past its limit
+            self._unhold()
             transport.write(data)
 
     def finish(self) -> None:
         """End a streamed response."""
         transport = self.transport
         if transport is not None and not transport.is_closing() and self._chunked:
-            transport.write(b"0\r\n\r\n")  # after start(): nothing is held
+            if self._held is not None:
+                self._held.append(b"0\r\n\r\n")
+            else:
+                transport.write(b"0\r\n\r\n")
         self._done()
 
     def write_raw(self, data: bytes) -> None:

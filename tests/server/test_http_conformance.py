@@ -76,6 +76,24 @@ def test_pipelined_requests_are_answered_in_order(site: Site) -> None:
         "one", "two", "three", "four"]
 
 
+def test_a_stream_due_at_once_goes_out_whole_whatever_its_length(site: Site) -> None:
+    # A stream with no latency is held for the end of the loop iteration with the answers
+    # before and after it (one write), up to a few pieces; a longer one writes through the
+    # transport. Either way: headers first, every event once, in order, then the next answer.
+    words = [f"w{i}" for i in range(3000)]
+    site.use({"rules": [{"match": {"contains": "long"}, "reply": " ".join(words)},
+                        {"match": {"contains": "short"}, "reply": "tiny"}]})
+    wire = site.connect()
+    wire.send(request("POST", site.chat, chat("short", stream=True))
+              + request("POST", site.chat, chat("long", stream=True))
+              + request("POST", site.chat, chat("short"))
+              + request("POST", site.chat, chat("short", stream=True)))
+    assert streamed_text(wire.reply().body) == "tiny"
+    assert streamed_text(wire.reply().body).split() == words
+    assert content(wire.reply().body) == "tiny"
+    assert streamed_text(wire.reply().body) == "tiny"
+
+
 def test_chunked_request_body(site: Site) -> None:
     site.use({"reply": "got it"})
     wire = site.connect()
