@@ -78,9 +78,9 @@ class Timing:
         """Deadlines of ``chunks`` successive stream chunks: the first once its tokens are
         generated (ttft, plus the rest of its tokens), then one chunk's tokens apart."""
         latency = self.latency
-        if not latency.ttft and not latency.per_token:  # nothing to wait for: skip the cache
-            return (0.0,) * chunks
-        return _schedule(self.latency, self.seed if self.latency.jitter else "", chunks)[:chunks]
+        if not latency.ttft and not latency.per_token:  # nothing to wait for
+            return _no_deadlines(chunks)
+        return _deadlines(latency, self.seed if latency.jitter else "", chunks)
 
     def total(self, chunks: int) -> float:
         """When a non-streamed body of ``chunks`` chunks is due: ttft plus every token."""
@@ -98,6 +98,18 @@ class Timing:
 
 _CLOSED_FORM = 4096
 """Bodies of more chunks than this get their total from the closed form."""
+
+
+@functools.lru_cache(maxsize=256)
+def _no_deadlines(chunks: int) -> tuple[float, ...]:
+    return (0.0,) * chunks
+
+
+@functools.lru_cache(maxsize=4096)
+def _deadlines(latency: Latency, seed: str, chunks: int) -> tuple[float, ...]:
+    # The same tuple for every stream of one schedule: the pacer's own cache (its offsets)
+    # then finds it by identity.
+    return _schedule(latency, seed, chunks)[:chunks]
 
 
 @functools.lru_cache(maxsize=4096)

@@ -21,6 +21,7 @@ in ``openai_files`` and ``openai_batch``. Everything here is pure: a request bec
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import json.encoder
 import random
@@ -351,12 +352,16 @@ def _closing(i: int, c: Choice) -> tuple[str, str]:
 def _plain_schedule(c: Choice, include_usage: bool) -> Schedule:
     """``_chat_schedule`` of one choice of plain tokens, made in a few tuple operations."""
     tokens = tuple(c.tokens)
-    n = len(tokens)
     after: tuple[tuple[str, ...], ...] = (
         (_closing(0, c), ("usage",), ("done",)) if include_usage else (_closing(0, c), ("done",)))
-    return ((0, *range(n), *(max(n - 1, 0),) * len(after)),
-            (False, *(True,) * n, *(False,) * len(after)),
-            (_opening(0, c), *tokens, *after))
+    return (*_plain_shape(len(tokens), len(after)), (_opening(0, c), *tokens, *after))
+
+
+@functools.lru_cache(maxsize=256)
+def _plain_shape(n: int, after: int) -> tuple[tuple[int, ...], tuple[bool, ...]]:
+    """The dues and content flags of an opening, ``n`` tokens and ``after`` closing events:
+    one pair of tuples per length, which the pacer's cache then finds by identity."""
+    return ((0, *range(n), *(max(n - 1, 0),) * after), (False, *(True,) * n, *(False,) * after))
 
 
 def _chat_schedule(plan: Plan, wants_logprobs: bool, include_usage: bool) -> Schedule:
