@@ -365,11 +365,11 @@ def traced_server(trace_path: str, argv: list[str]) -> int:
 
     orig_send = _http.Connection.send
 
-    def send(self: Any, data: bytes) -> None:
+    def send(self: Any, data: bytes, **kwargs: Any) -> None:
         # The pacer notes each write on the exchange (when it woke, what the schedule asked,
         # both after the arrival) just before it sends it.
         before = now()
-        orig_send(self, data)
+        orig_send(self, data, **kwargs)
         after = now()
         stream = paced.get(id(self))
         if stream is not None and stream[1].sent:

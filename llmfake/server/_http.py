@@ -209,6 +209,7 @@ class Connection(asyncio.Protocol):
         self._discarding = False
         self._stop_parsing = False
         self._chunked = False
+        self._ended = False
         self._responded = False
         self._close_after = False
         self._refusal: tuple[int, str] | None = None
@@ -492,7 +493,7 @@ class Connection(asyncio.Protocol):
     def _done(self) -> None:
         """The current response is over: close, or go on to the next request."""
         req, self.current = self.current, None
-        self._chunked = False
+        self._chunked = self._ended = False
         self._responded = False
         transport = self.transport
         if transport is None:
@@ -593,15 +594,21 @@ class Connection(asyncio.Protocol):
         else:
             transport.write(head)
 
-    def send(self, data: bytes) -> None:
-        """Send a piece of a streamed response (framed as a chunk)."""
+    def send(self, data: bytes, *, last: bool = False) -> None:
+        """Send a piece of a streamed response (framed as a chunk); ``last``: the response's
+        last piece, with the end of the chunked body in the same write (``finish`` then writes
+        nothing more)."""
         transport = self.transport
         if transport is None or transport.is_closing():
             raise ClientGone("the client went away")
         if not data:
             return
         if self._chunked:
-            data = b"%x\r\n%b\r\n" % (len(data), data)
+            if last:
+                self._ended = True  # the end goes with it: finish() writes nothing more
+                data = b"%x\r\n%b\r\n0\r\n\r\n" % (len(data), data)
+            else:
+                data = b"%x\r\n%b\r\n" % (len(data), data)
         held = self._held
         if held is None:
             transport.write(data)
@@ -614,7 +621,8 @@ class Connection(asyncio.Protocol):
     def finish(self) -> None:
         """End a streamed response."""
         transport = self.transport
-        if transport is not None and not transport.is_closing() and self._chunked:
+        if transport is not None and not transport.is_closing() and self._chunked \
+                and not self._ended:
             if self._held is not None:
                 self._held.append(b"0\r\n\r\n")
             else:

@@ -188,7 +188,7 @@ class _Stream:
             exchange.sent.append((at - start, offsets[due - 1], chunks))
             exchange.bytes_sent += len(payload)
             index = self.index = due
-            conn.send(payload)
+            conn.send(payload, last=due == n)
             if conn.write_paused:  # a slow reader: resume once it has taken this
                 conn.when_drained(self.step)
                 return
