@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -102,10 +102,11 @@ class Exchange:
     """Body bytes written to the client."""
     ended: float | None = None
     """Seconds since the server started when the response ended or was cut (None: in flight)."""
-    sent: list[tuple[float, float, int]] = field(default_factory=list, repr=False)
+    sent: Sequence[tuple[float, float, int]] = field(default=(), repr=False)
     """Each write of a paced stream: (seconds after arrival it went out, seconds after arrival
     the scenario's schedule asked for, chunks in it). The dashboard's timeline and the time to
-    first byte come from it."""
+    first byte come from it. An empty tuple until the first write (no list per whole answer:
+    one object fewer per exchange for the cyclic collector to walk), then a list."""
     body_key: str = field(default="", repr=False)
     """A digest of method, path and body: identical requests share it (retries)."""
     _kept: Any = field(default=None, repr=False, compare=False)
@@ -123,7 +124,15 @@ class Exchange:
     def note_write(self, at: float, planned: float) -> None:
         """Add a write to ``sent`` (a stream a fault cuts): its chunks are those counted since
         the writes before it."""
-        self.sent.append((at, planned, self.chunks - sum(s[2] for s in self.sent)))
+        sent = self.writes()
+        sent.append((at, planned, self.chunks - sum(s[2] for s in sent)))
+
+    def writes(self) -> list[tuple[float, float, int]]:
+        """``sent``, as a list a write is added to."""
+        sent = self.sent
+        if not isinstance(sent, list):
+            sent = self.sent = list(sent)
+        return sent
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""

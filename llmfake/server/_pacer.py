@@ -185,7 +185,7 @@ class _Stream:
             flags = self.flags
             chunks = (1 if flags[index] else 0) if due == index + 1 else sum(flags[index:due])
             exchange.chunks += chunks
-            exchange.sent.append((at - start, offsets[due - 1], chunks))
+            exchange.writes().append((at - start, offsets[due - 1], chunks))
             exchange.bytes_sent += len(payload)
             index = self.index = due
             conn.send(payload, last=due == n)

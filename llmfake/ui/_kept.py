@@ -16,6 +16,7 @@ from collections import deque
 from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any
 
+from llmfake.engine._plan import Timing
 from llmfake.journal import Exchange
 from llmfake.providers._base import Rendered, event_meta
 
@@ -27,9 +28,29 @@ KEEP_BYTES = 256 * 1024
 KEEP_EVENTS = 4096
 """A stream of more events than this is kept cut after this many."""
 
-Kept = tuple["Plan | None", Rendered, bool]
-"""What ``keep`` stores: the plan (None for a request refused before the engine), the response,
-and whether it was cut to fit."""
+class PlanKept:
+    """What the dashboard reads of the plan of a whole (not streamed) answer, without the plan:
+    the plan holds the request it was made for (its call, messages, choices), a dozen objects
+    the cyclic collector would walk for as long as the exchange keeps its response. Let go
+    with the response, they never outlive the young generation."""
+
+    __slots__ = ("fault", "latency", "rate_limit", "recorded", "seed")
+
+    def __init__(self, plan: Plan) -> None:
+        self.fault = plan.fault
+        self.rate_limit = plan.rate_limit
+        self.recorded = None  # a replayed answer keeps its plan (its schedule is the recording)
+        self.latency, self.seed = plan.timing.latency, plan.timing.seed  # the scenario's, a str
+
+    @property
+    def timing(self) -> Timing:
+        """The plan's timing, made again when asked."""
+        return Timing(self.latency, self.seed)
+
+
+Kept = tuple["Plan | PlanKept | None", Rendered, bool]
+"""What ``keep`` stores: the plan (None for a request refused before the engine; a ``PlanKept``
+for a whole answer), the response, and whether it was cut to fit."""
 
 
 KEEP_RECENT = 1000
@@ -43,12 +64,15 @@ _recent: deque[Exchange] = deque()
 def keep(exchange: Exchange, plan: Plan | None, rendered: Rendered) -> None:
     """Keep ``rendered`` (about to go out for ``plan``) on ``exchange``, bounded."""
     events = rendered.events
+    # A stream's events may render from its plan again (an export): a stream keeps it whole.
+    held: Plan | PlanKept | None = (PlanKept(plan) if plan is not None and events is None
+                                    and plan.recorded is None else plan)
     if len(rendered.body) <= KEEP_BYTES and (events is None or len(events) <= KEEP_EVENTS):
-        exchange._kept = (plan, rendered, False)
+        exchange._kept = (held, rendered, False)
     else:
         cut = replace(rendered, body=rendered.body[:KEEP_BYTES],
                       events=None if events is None else tuple(events[:KEEP_EVENTS]))
-        exchange._kept = (plan, cut, True)
+        exchange._kept = (held, cut, True)
     _recent.append(exchange)
     if len(_recent) > KEEP_RECENT:
         _recent.popleft()._kept = None
