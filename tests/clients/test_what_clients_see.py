@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import importlib.metadata
 import itertools
 import json
 import sys
@@ -173,6 +174,16 @@ def write_page(server: llmfake.Server) -> None:
 def test_the_page_has_a_cell_for_every_fault_and_client():
     for mode in MODES:
         assert set(page_cells(mode)) == {(f, c) for f in FAULTS for c in CLIENTS}
+
+
+def test_the_page_names_the_installed_releases():
+    """Each cell is what one release does: a cell that changes with an upgrade must be told
+    apart from one that changes with llmfake, so the page names every release it was made
+    with, and the test extras pin them."""
+    setup = PAGE.read_text().split("## ", 1)[0]
+    for dist in ("openai", "anthropic", "httpx2", "httpx", "aiohttp", "requests"):
+        version = importlib.metadata.version(dist)
+        assert f" {version}" in setup, f"the page does not name {dist} {version}"
 
 
 def test_the_sdks_run_over_httpx2():
