@@ -22,6 +22,7 @@ from typing import Any
 from llmfake.engine._call import Call, Message, ToolResult, ToolSpec
 from llmfake.engine._plan import Choice, Plan, ToolCall
 from llmfake.engine._text import tokenize
+from llmfake.providers._anthropic_stream import Tool, stream_events
 from llmfake.providers._base import (
     Event,
     Incoming,
@@ -335,8 +336,25 @@ def _blocks(choice: Choice) -> list[_Block]:
 
 def render_messages(plan: Plan) -> Rendered:
     """A message, or its event stream."""
-    templated = _templated_message(plan)
-    return templated if templated is not None else _render_messages(plan)
+    fast = _streamed(plan) if plan.call.stream else _templated_message(plan)
+    return fast if fast is not None else _render_messages(plan)
+
+
+def _streamed(plan: Plan) -> Rendered | None:
+    """The event stream ``_render_messages`` builds, its events rendered as the wire reaches
+    them (see ``_anthropic_stream``). None for a string the eager builder refuses (a lone
+    surrogate), for it to refuse the same way."""
+    choice = _choice(plan)
+    tools: tuple[Tool, ...] = tuple((_tool_id(t.id), t.name, tuple(_fragments(t)))
+                                    for t in choice.tool_calls) if choice.tool_calls else ()
+    events = stream_events(plan, choice, *_stop_reason(choice), tools)
+    if events is None:
+        return None
+    # The slots of _blocks: a text block's tokens, a tool_use block's opening and fragments.
+    slots = (len(choice.tokens) if choice.text else 0) + sum(1 + len(f) for *_, f in tools)
+    headers = _base_headers(plan.request_id, SSE_TYPE)
+    headers["cache-control"] = "no-cache"
+    return Rendered(200, headers, events=events, tokens=slots, text=choice.text)
 
 
 _TEXT_MESSAGE = Template({
@@ -377,8 +395,8 @@ def _templated_message(plan: Plan) -> Rendered | None:
 
 
 def _render_messages(plan: Plan) -> Rendered:
-    """Any message or event stream, built as dicts (``render_messages`` skips it for the
-    commonest reply)."""
+    """Any message or event stream, built as dicts and encoded up front (``render_messages``
+    skips it for the commonest reply and for streams it can render lazily)."""
     choice = _choice(plan)
     slots = sum(lead + len(deltas) for _, deltas, lead in _blocks(choice))
     if not plan.call.stream:
