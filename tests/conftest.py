@@ -6,8 +6,11 @@ API and real sockets.
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import re
+import socket
+import sys
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -81,6 +84,54 @@ def client(fake: Fake) -> Iterator[openai.OpenAI]:
 async def aclient(fake: Fake) -> AsyncIterator[openai.AsyncOpenAI]:
     async with fake.async_client() as c:
         yield c
+
+
+# --- nothing off this machine --------------------------------------------------------------------
+
+_OFF_MACHINE: list[str] = []
+"""Hosts off loopback this process looked up or connected to: the suite, and what it imports,
+must reach nothing but the servers it starts (a library that phones home at import and
+swallows the failure, as litellm does, would otherwise pass unnoticed)."""
+
+
+def _on_this_machine(host: object) -> bool:
+    if isinstance(host, bytes):
+        host = host.decode()
+    if host is None or host in ("", "localhost", socket.gethostname()):
+        return True
+    try:
+        return ipaddress.ip_address(str(host).split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    # Called for every audited event in the process: the cheap test first.
+    if event == "socket.getaddrinfo":
+        host = args[0]
+    elif event == "socket.connect" and isinstance(args[1], tuple):
+        host = args[1][0]
+    else:
+        return
+    if not _on_this_machine(host):
+        _OFF_MACHINE.append(str(host))
+
+
+sys.addaudithook(_audit)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Importing the test modules reached off the machine: name the hosts."""
+    if _OFF_MACHINE:
+        raise pytest.UsageError(f"collecting the tests tried to reach {sorted(set(_OFF_MACHINE))}")
+
+
+@pytest.fixture(autouse=True)
+def _stays_on_this_machine() -> Iterator[None]:
+    before = len(_OFF_MACHINE)
+    yield
+    if len(_OFF_MACHINE) > before:
+        pytest.fail(f"the test tried to reach {sorted(set(_OFF_MACHINE[before:]))}")
 
 
 # --- no secret in any cassette the suite writes ------------------------------------------------
