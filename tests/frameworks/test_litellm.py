@@ -3,9 +3,8 @@ out against the fake, through its own configuration (environment variables)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import importlib.util
+from pathlib import Path
 
 import pytest
 
