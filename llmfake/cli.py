@@ -14,13 +14,16 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmfake._version import __version__
 from llmfake.errors import LLMFakeError, ScenarioError, StateError
 from llmfake.journal import JOURNAL_LIMIT, Exchange
 from llmfake.scenario._load import builtin_names, load_scenario, scenario_from_text
 from llmfake.scenario._schema import schema
+
+if TYPE_CHECKING:  # the server's imports wait for a command that serves
+    from llmfake.server import Server
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -315,6 +318,8 @@ def _serve_one(args: argparse.Namespace, sock: object, *, banner: bool, prefix: 
     import socket
 
     from llmfake.server import Server
+    from llmfake.server._collector import QuietCollections
+    from llmfake.server._pacer import pacer
 
     log = None if args.quiet else _RequestLog(prefix)
     server = Server(args.scenario, host=args.host, port=args.port, seed=args.seed, log=log,
@@ -333,41 +338,49 @@ def _serve_one(args: argparse.Namespace, sock: object, *, banner: bool, prefix: 
             # Start-up objects (modules, scenario) never die: keep them out of the collector's
             # way, so a full collection under load takes ~2 ms instead of ~40 ms mid-stream.
             gc.freeze()
-            if not banner:
+            # Full collections wait for a moment when no stream is paced (_collector).
+            collections = QuietCollections(loop, pacer(loop).pacing, lambda: server.turns)
+            collections.start()
+            try:
+                if banner:
+                    _print_banner(args, server)
                 await stop.wait()
                 if log is not None:
                     log.flush()
-                return
-            url = server.url
-            sc = server.scenario
-            print(f"llmfake {__version__} serving scenario '{sc.name}' (seed {sc.seed}) "
-                  f"on {url}", flush=True)
-            print(f"  OpenAI:     {url}/v1   (chat, responses, embeddings, completions, models)")
-            print(f"  Anthropic:  {url}      (/v1/messages)")
-            print(f"  Gemini:     {url}      (/v1 and /v1beta models/*:generateContent)")
-            print(f"  Azure:      {url}      (/openai/deployments/<name>/...)")
-            print(f"  Ollama:     {url}      (/api/chat, /api/generate, /api/embed)")
-            print(f"  control:    {url}/_llmfake/health  (scenario, journal, reset)")
-            print(f"  tenants:    {url}/t/<name>/...  (own scenario, state and journal)")
-            if args.state != "memory":
-                print(f"  state:      {args.state} (shared: tenants, scenarios, limits, "
-                      "scripts, chaos and the journal are global to every instance using it)")
-            if args.workers > 1 and args.state == "memory":
-                print(f"  workers:    {args.workers} processes on this port; state is PER "
-                      "WORKER: each has its own tenants, journals, scripts and limits (an RPM "
-                      f"of 60 admits up to {60 * args.workers}); --state redis shares it")
-            elif args.workers > 1:
-                print(f"  workers:    {args.workers} processes on this port, sharing the state")
-            for name, value in server.env().items():
-                print(f"export {name}={value}")
-            print("", flush=True)
-            await stop.wait()
-            if log is not None:
-                log.flush()
-        print("llmfake: stopped", flush=True)
+            finally:
+                collections.stop()
+        if banner:
+            print("llmfake: stopped", flush=True)
 
     _run(run(), args.loop)
     return 0
+
+
+def _print_banner(args: argparse.Namespace, server: Server) -> None:
+    """What ``llmfake serve`` prints once it listens: where each provider is served."""
+    url = server.url
+    sc = server.scenario
+    print(f"llmfake {__version__} serving scenario '{sc.name}' (seed {sc.seed}) "
+          f"on {url}", flush=True)
+    print(f"  OpenAI:     {url}/v1   (chat, responses, embeddings, completions, models)")
+    print(f"  Anthropic:  {url}      (/v1/messages)")
+    print(f"  Gemini:     {url}      (/v1 and /v1beta models/*:generateContent)")
+    print(f"  Azure:      {url}      (/openai/deployments/<name>/...)")
+    print(f"  Ollama:     {url}      (/api/chat, /api/generate, /api/embed)")
+    print(f"  control:    {url}/_llmfake/health  (scenario, journal, reset)")
+    print(f"  tenants:    {url}/t/<name>/...  (own scenario, state and journal)")
+    if args.state != "memory":
+        print(f"  state:      {args.state} (shared: tenants, scenarios, limits, "
+              "scripts, chaos and the journal are global to every instance using it)")
+    if args.workers > 1 and args.state == "memory":
+        print(f"  workers:    {args.workers} processes on this port; state is PER "
+              "WORKER: each has its own tenants, journals, scripts and limits (an RPM "
+              f"of 60 admits up to {60 * args.workers}); --state redis shares it")
+    elif args.workers > 1:
+        print(f"  workers:    {args.workers} processes on this port, sharing the state")
+    for name, value in server.env().items():
+        print(f"export {name}={value}")
+    print("", flush=True)
 
 
 def _watch_parent(loop: asyncio.AbstractEventLoop, parent: int, stop: asyncio.Event) -> None:

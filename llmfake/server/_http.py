@@ -760,6 +760,8 @@ class HttpServer:
         self._holding: list[Connection] = []
         self._turn_began: float | None = None
         self._turn_open = False
+        self.turns = 0
+        """Turns of the loop that read requests so far: what changes while requests come in."""
         self._paced = paced
         """Whether streams are being paced (None: take them to be): turns are limited only
         then, since a long turn makes nothing else late."""
@@ -786,6 +788,7 @@ class HttpServer:
 
     def _end_turn(self) -> None:
         self._turn_open = False
+        self.turns += 1
         self._stamp = self._turn_began = None
         holding, self._holding = self._holding, []
         for conn in holding:

@@ -73,6 +73,13 @@ class Server(Listener):
         await http.serve(sock)
         return http
 
+    @property
+    def turns(self) -> int:
+        """Turns of the loop that read requests so far (0 while stopped): a count that
+        changes as long as requests come in."""
+        runner: HttpServer | None = self._runner
+        return runner.turns if runner is not None else 0
+
     async def _close(self, runner: HttpServer) -> None:
         await runner.close()
         if self.engine.shared is not None:

@@ -1,0 +1,119 @@
+"""``llmfake serve`` runs the collector's full collections when no stream is paced and no request
+comes in (or after a bounded wait), not in the middle of 1,000 paced streams."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from llmfake.server._collector import SUPPORTED, QuietCollections
+
+pytestmark = pytest.mark.skipif(not SUPPORTED, reason="CPython's collector is incremental here")
+
+
+class Load:
+    """What the server would report: whether streams are paced, and its count of turns."""
+
+    def __init__(self) -> None:
+        self.paced = False
+        self.turns = 0
+
+    def pacing(self) -> bool:
+        return self.paced
+
+    def activity(self) -> int:
+        return self.turns
+
+
+@pytest.fixture
+def full_collections() -> Iterator[list[float]]:
+    """The times of every full collection while the test runs."""
+    seen: list[float] = []
+
+    def record(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start" and info["generation"] == 2:
+            seen.append(time.monotonic())
+
+    gc.callbacks.append(record)
+    try:
+        yield seen
+    finally:
+        gc.callbacks.remove(record)
+
+
+FULL_AFTER = gc.get_threshold()[2]
+"""Middle-generation collections after which CPython considers a full one."""
+
+
+def _owe_a_full_collection() -> None:
+    for _ in range(FULL_AFTER):
+        gc.collect(1)  # each middle-generation collection counts toward a full one
+
+
+async def _run_for(seconds: float, load: Load, busy: bool) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if busy:
+            load.turns += 1
+        await asyncio.sleep(0.01)
+
+
+async def test_a_full_collection_waits_while_streams_are_paced(full_collections):
+    before = gc.get_threshold()
+    load = Load()
+    collections = QuietCollections(asyncio.get_running_loop(), load.pacing, load.activity)
+    collections.start()
+    try:
+        assert gc.get_threshold()[:2] == before[:2]
+        assert gc.get_threshold()[2] > 10_000, "CPython would still run full collections"
+        _owe_a_full_collection()
+        full_collections.clear()
+        load.paced = True
+        await _run_for(0.4, load, busy=True)
+        assert full_collections == [], "a full collection ran while streams were paced"
+        assert gc.get_count()[2] >= FULL_AFTER
+
+        load.paced = False
+        quiet_from = time.monotonic()
+        await _run_for(0.5, load, busy=False)
+        assert len(full_collections) == 1, full_collections
+        assert full_collections[0] - quiet_from < 0.4
+        assert gc.get_count()[2] < FULL_AFTER
+    finally:
+        collections.stop()
+    assert gc.get_threshold() == before
+
+
+async def test_requests_coming_in_also_hold_it_back(full_collections):
+    load = Load()
+    collections = QuietCollections(asyncio.get_running_loop(), load.pacing, load.activity)
+    collections.start()
+    try:
+        _owe_a_full_collection()
+        full_collections.clear()
+        await _run_for(0.4, load, busy=True)  # no stream, but requests every 10 ms
+        assert full_collections == []
+    finally:
+        collections.stop()
+
+
+async def test_load_that_never_stops_still_gets_its_full_collection(full_collections):
+    load = Load()
+    load.paced = True
+    collections = QuietCollections(asyncio.get_running_loop(), load.pacing, load.activity,
+                                   longest_wait=0.3)
+    collections.start()
+    try:
+        _owe_a_full_collection()
+        full_collections.clear()
+        owed_from = time.monotonic()
+        await _run_for(1.0, load, busy=True)
+        assert len(full_collections) == 1, full_collections
+        assert 0.3 <= full_collections[0] - owed_from < 0.8
+    finally:
+        collections.stop()
