@@ -16,13 +16,12 @@ only the final UTF-8 encoding fails).
 from __future__ import annotations
 
 import functools
-import json.encoder
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from llmfake.engine._plan import Choice, Plan
-from llmfake.providers._base import LazyEvents, dumps
+from llmfake.providers._base import LazyEvents, dumps, join_run, json_str
 
 Spec = str | tuple[Any, ...]
 """An event to render: a str is a token of the text block; a tuple starts with its kind."""
@@ -31,8 +30,7 @@ Schedule = tuple[Sequence[int], Sequence[bool], Sequence[Spec]]
 Tool = tuple[str, str, tuple[str, ...]]
 """A tool_use block: its id, the tool's name, the ``partial_json`` fragments of its input."""
 
-_json_str: Callable[[str], str] = json.encoder.encode_basestring
-"""A str as JSON with ``ensure_ascii=False``: what ``dumps`` writes for it, in C."""
+_json_str = json_str
 
 
 def _text(name: str, data: Mapping[str, Any]) -> str:
@@ -117,14 +115,7 @@ class _Renderer:
 
     def render_run(self, specs: Sequence[Spec]) -> bytes:
         """A run of events in one join and one encode: text deltas are most of a stream."""
-        parts: list[str] = []
-        before, after, render = _TEXT_BEFORE, _TEXT_AFTER, self.render
-        for spec in specs:
-            if type(spec) is str:
-                parts += (before, _json_str(spec), after)
-            else:
-                parts.append(render(spec))
-        return "".join(parts).encode()
+        return join_run(specs, _TEXT_BEFORE, _TEXT_AFTER, self.render)
 
 
 class MessageEvents(LazyEvents):

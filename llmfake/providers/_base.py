@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import json.encoder
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -241,6 +242,24 @@ class LazyEvents(Sequence[Event]):
         """Every event's ``due`` and ``chunk``, rendering nothing (the sequences themselves:
         read them, do not change them)."""
         return self._dues, self._chunks
+
+
+json_str: Callable[[str], str] = json.encoder.encode_basestring
+"""A str as JSON with ``ensure_ascii=False``: what ``dumps`` writes for it, in C."""
+
+
+def join_run(specs: Sequence[Any], before: str, after: str, render: Callable[[Any], str]
+             ) -> bytes:
+    """A run of stream events in one join and one encode (a ``LazyEvents``' ``render_run``):
+    a str spec is a content token, its JSON string between ``before`` and ``after``; any other
+    spec is ``render(spec)``."""
+    parts: list[str] = []
+    for spec in specs:
+        if type(spec) is str:
+            parts += (before, json_str(spec), after)
+        else:
+            parts.append(render(spec))
+    return "".join(parts).encode()
 
 
 def event_meta(events: Sequence[Event], index: int) -> tuple[int, bool]:

@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import base64
 import functools
-import json
-import json.encoder
 import random
 import struct
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -47,7 +45,9 @@ from llmfake.providers._base import (
     Template,
     check_call_schemas,
     dumps,
+    join_run,
     json_bytes,
+    json_str,
     pretty,
 )
 from llmfake.providers._openai_common import (
@@ -75,8 +75,7 @@ from llmfake.providers._openai_common import (
 from llmfake.scenario._model import ErrorSpec
 
 FINGERPRINT = "fp_llmfake"
-_json_str: Callable[[str], str] = json.encoder.encode_basestring
-"""A str as JSON with ``ensure_ascii=False``: what ``dumps`` writes for it, in C."""
+_json_str = json_str
 DONE = b"data: [DONE]\n\n"
 _DONE_TEXT = DONE.decode()
 MODELS = (
@@ -309,14 +308,7 @@ class _ChatChunks:
 
     def render_run(self, specs: Sequence[str | tuple[Any, ...]]) -> bytes:
         """A run of events in one join and one encode: content chunks are most of a stream."""
-        parts: list[str] = []
-        pre, post, render = self.pres[0], self.content_post, self.render
-        for spec in specs:
-            if type(spec) is str:
-                parts += (pre, _json_str(spec), post)
-            else:
-                parts.append(render(spec))
-        return "".join(parts).encode()
+        return join_run(specs, self.pres[0], self.content_post, self.render)
 
 
 def _chat_events(plan: Plan) -> LazyEvents:
