@@ -108,7 +108,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
         i, c = st["in_process"], st["cli"]
         out.append(("start-up: llmfake.serve() until the first answered request",
                     f"{_num(i['serve_to_first_answer_ms'], 1)} ms (imports before it: llmfake "
-                    f"{_num(i['import_ms'])} ms, its server/aiohttp "
+                    f"{_num(i['import_ms'])} ms, its server "
                     f"{_num(i['import_server_ms'])} ms)", "< 50 ms",
                     _verdict(i["serve_to_first_answer_ms"] < 50)))
         out.append(("start-up: `llmfake serve` process start until the first answer",

@@ -1,6 +1,7 @@
 """Start-up: how long until a fresh llmfake answers its first request.
 
-- **in-process**: a fresh interpreter imports llmfake and its server module (aiohttp), then
+- **in-process**: a fresh interpreter imports llmfake and its server module (the engine, the
+  providers and the scenario format's pydantic models), then
   ``with llmfake.serve(scenario)`` until its first chat completion is answered (``http.client``,
   same process); the imports and the serve-to-answer time are reported apart (target:
   answering < 50 ms after ``serve()``);
@@ -46,7 +47,7 @@ import http.client, json, sys, time
 t0 = time.perf_counter()
 import llmfake
 ta = time.perf_counter()
-import llmfake.server  # aiohttp: what serve() imports on first use
+import llmfake.server  # what serve() imports on first use
 t1 = time.perf_counter()
 with llmfake.serve(json.loads(sys.argv[1])) as server:
     t2 = time.perf_counter()
