@@ -37,7 +37,8 @@ from llmfake.journal import Exchange
 
 if TYPE_CHECKING:
     from llmfake.engine._engine import Engine
-    from llmfake.server._http import Connection, Request
+    from llmfake.server._http import Connection
+    from llmfake.server._http_message import Request
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 """The environment variable that puts ``prometheus_client`` in multiprocess mode."""

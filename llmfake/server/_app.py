@@ -39,7 +39,8 @@ from llmfake.providers._router import Router
 from llmfake.scenario._model import ErrorSpec
 from llmfake.server._capacity import through_capacity
 from llmfake.server._control import MAX_CONTROL_BODY, control
-from llmfake.server._http import ClientGone, Connection, Request, now
+from llmfake.server._http import Connection
+from llmfake.server._http_message import ClientGone, Request, now
 from llmfake.server._replay import render as render_replay
 from llmfake.server._wire import Finish, deliver
 from llmfake.ui._kept import keep

@@ -35,7 +35,8 @@ from collections.abc import Callable, Mapping, Sequence
 from llmfake.journal import Exchange
 from llmfake.providers._base import Event, Rendered, strike_index
 from llmfake.scenario._model import BYTE_FAULTS, Drip, FaultSpec
-from llmfake.server._http import ClientGone, Connection, now, sleep_until
+from llmfake.server._http import Connection
+from llmfake.server._http_message import ClientGone, now, sleep_until
 
 __all__ = ["BYTE_FAULTS", "strike_bytes"]
 

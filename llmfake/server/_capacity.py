@@ -24,7 +24,7 @@ from llmfake.engine._capacity import (
 )
 from llmfake.engine._redis_capacity import RedisSlots
 from llmfake.errors import StateError
-from llmfake.server._http import now
+from llmfake.server._http_message import now
 
 if TYPE_CHECKING:
     from llmfake.engine._engine import Engine

@@ -48,7 +48,8 @@ from llmfake.errors import ScenarioError, StateError
 from llmfake.journal import Journal
 from llmfake.scenario._load import scenario_from_dict, scenario_from_text
 from llmfake.scenario._model import Scenario
-from llmfake.server._http import Connection, Request
+from llmfake.server._http import Connection
+from llmfake.server._http_message import Request
 
 _JSON = {"content-type": "application/json; charset=utf-8"}
 MAX_CONTROL_BODY = 8 << 20

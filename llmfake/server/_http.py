@@ -31,98 +31,28 @@ import contextlib
 import logging
 import socket
 import struct
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from email.utils import formatdate
-from http import HTTPStatus
 
 import httptools
 
+from llmfake.server._http_message import (
+    ClientGone,
+    Limits,
+    Request,
+    date_header,
+    head_block,
+    now,
+    status_line,
+)
+
 _LOG = logging.getLogger("llmfake.server")
 
-__all__ = ["ClientGone", "Connection", "HttpServer", "Limits", "Request", "now", "sleep_until"]
-
-now = time.monotonic
-"""The clock a request's arrival stamp is read on, and so every time measured from it (its
-deadlines, its duration). uvloop's ``loop.time()`` is the same clock cut to whole milliseconds
-at the start of the loop's iteration: mixed with this one it reads up to a millisecond early,
-and a short exchange would last ``-0ms``."""
-
-
-async def sleep_until(deadline: float) -> None:
-    """Sleep until ``deadline`` on :data:`now`'s clock (at once if it has passed)."""
-    delay = deadline - now()
-    if delay > 0:
-        await asyncio.sleep(delay)
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """What one request may cost the server before it is refused."""
-
-    max_target: int = 8192
-    """Bytes of request target (path and query); longer gets 414."""
-    max_header_bytes: int = 65536
-    """Bytes of header names and values together; more gets 431."""
-    max_body: int = 1 << 30
-    """A ceiling over what handlers allow (``Handler.body_limit``)."""
-    max_pipeline: int = 32
-    """Complete requests waiting on one connection before it stops reading."""
-    header_timeout: float = 10.0
-    """Seconds from a request's first byte to the end of its headers."""
-    body_timeout: float = 30.0
-    """Seconds a body may go without a byte arriving."""
-    idle_timeout: float = 75.0
-    """Seconds a keep-alive connection may wait for its next request."""
-    work_per_turn: float = 0.001
-    """Seconds of answering requests in one turn of the event loop: past it, the requests still
-    to answer wait for the next turn, after the timers that fell due meanwhile (a burst of new
-    requests must not hold back the chunks of the streams already running). Requests that
-    arrive during a turn are read, and their deadlines start, only after it: 1 ms rather than
-    2 took the first-byte p99 of 100 streams started at once from 6.7-6.8 ms to 4.6-4.7 (two
-    alternated blocks of 8 rounds of ``benchmarks/bench_fidelity.py``)."""
-    max_wait: float = 0.05
-    """Seconds a request read may wait for its turn. Past it the server is overloaded, and the
-    requests waiting are answered without pause: running streams then fall behind (their late
-    chunks go out together) rather than new requests waiting ever longer."""
-
+__all__ = ["Connection", "HttpServer"]
 
 _HELD_PIECES = 4
 """Pieces of a stream held for the end of a loop iteration, at most (headers, events, end): past
 them a stream writes through the transport, whose buffer bounds what waits in memory."""
-
-
-class ClientGone(ConnectionError):
-    """The client closed the connection before the response was over."""
-
-
-class Request:
-    """One parsed request. Header names are lower-cased; repeated headers are joined by ', '."""
-
-    __slots__ = ("_limit", "_parts", "_size", "_target", "arrived", "body", "continue_", "headers",
-                 "keep_alive", "method", "path", "query", "too_large", "version")
-
-    def __init__(self, arrived: float) -> None:
-        self.arrived = arrived
-        """Loop time at which the request's bytes were read (see ``HttpServer.stamp``)."""
-        self.method = ""
-        self.path = "/"
-        self.query = ""
-        """The raw query string, without '?'."""
-        self.headers: dict[str, str] = {}
-        self.body = b""
-        self.version = "1.1"
-        self.keep_alive = True
-        self.too_large = False
-        """The body exceeded the handler's limit; ``body`` holds only its start."""
-        self.continue_ = False
-        """A ``100 Continue`` is owed: sent once the requests before it are answered."""
-        self._size = 0
-        self._limit = 0  # the body limit, worked out once the headers are in
-        self._parts: list[bytes] = []
-        self._target = b""
 
 
 Handler = Callable[[Request, "Connection"], Awaitable[None] | None]
@@ -131,62 +61,6 @@ BodyLimit = Callable[[Request], int]
 """The largest body the handler takes for a request whose headers have arrived."""
 
 _IDLE, _HEAD, _BODY, _BUSY, _LINGER = 0, 1, 2, 3, 4
-_date_second = 0
-_date_header = b""
-
-
-def _date() -> bytes:
-    global _date_second, _date_header
-    now = int(time.time())
-    if now != _date_second:
-        _date_second = now
-        _date_header = b"date: " + formatdate(now, usegmt=True).encode() + b"\r\n"
-    return _date_header
-
-
-def _status_line(status: int) -> bytes:
-    try:
-        phrase = HTTPStatus(status).phrase
-    except ValueError:
-        phrase = ""
-    return b"HTTP/1.1 %d %s\r\n" % (status, phrase.encode())
-
-
-_STATUS_LINES = {s.value: _status_line(s.value) for s in HTTPStatus}
-_FRAMING = frozenset({"content-length", "transfer-encoding", "connection", "date"})
-
-
-_plain_names: dict[tuple[str, ...], bool] = {}
-"""Whether a tuple of header names holds none of the framing ones (a few tuples per provider)."""
-
-
-def head_block(headers: Mapping[str, str]) -> bytes:
-    """``headers`` as an HTTP header block, without the framing headers the connection writes."""
-    names = tuple(headers)
-    plain = _plain_names.get(names)
-    if plain is None:
-        plain = not any(name.lower() in _FRAMING for name in names)
-        if len(_plain_names) < 4096:
-            _plain_names[names] = plain
-    if plain:
-        text = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
-        # Every line ends in one CR LF: any other line break is in a name or a value.
-        if text.count("\n") == len(names) and text.count("\r") == len(names):
-            return text.encode("utf-8")
-    return _checked_block(headers)
-
-
-def _checked_block(headers: Mapping[str, str]) -> bytes:
-    lines = []
-    for name, value in headers.items():
-        if name.lower() in _FRAMING:
-            continue
-        if "\n" in value or "\r" in value or "\n" in name or "\r" in name:
-            raise ValueError(f"header {name!r} holds a line break")
-        lines.append(f"{name}: {value}\r\n")
-    return "".join(lines).encode("utf-8")
-
-
 _SPENT_PARSER = httptools.HttpRequestParser(object())
 """What a closed connection's parser is replaced with (it has no callbacks)."""
 
@@ -474,7 +348,7 @@ class Connection(asyncio.Protocol):
             return
         body = f"{status} {reason}\n".encode()
         self._unhold()
-        transport.write(_STATUS_LINES.get(status, _status_line(status)) + _date()
+        transport.write(status_line(status) + date_header()
                         + b"content-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
                           b"connection: close\r\n\r\n%b" % (len(body), body))
         self._linger()
@@ -528,14 +402,14 @@ class Connection(asyncio.Protocol):
     def _head(self, status: int, headers: Mapping[str, str] | bytes, framing: bytes) -> bytes:
         req = self.current
         block = headers if isinstance(headers, bytes) else head_block(headers)
-        line = _STATUS_LINES.get(status) or _status_line(status)
+        line = status_line(status)
         if req is not None and req.version == "1.0":
             line = b"HTTP/1.0" + line[8:]
             if req.keep_alive and not self._close_after:
                 framing += b"connection: keep-alive\r\n"
         elif self._close_after or req is None or not req.keep_alive:
             framing += b"connection: close\r\n"
-        return line + _date() + block + framing + b"\r\n"
+        return line + date_header() + block + framing + b"\r\n"
 
     def head_for(self, status: int, headers: Mapping[str, str] | bytes, length: int) -> bytes:
         """The status line and headers of a response of ``length`` body bytes (for faults that

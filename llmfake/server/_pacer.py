@@ -8,7 +8,7 @@ fires at the earliest deadline; its callback writes every chunk then due, straig
 connection. A stream whose client reads slowly (the transport asked to pause writing) waits for
 it to drain, without holding the others back.
 
-Deadlines are read on ``_http.now`` (``time.monotonic``, the arrival stamps' clock):
+Deadlines are read on ``_http_message.now`` (``time.monotonic``, the arrival stamps' clock):
 uvloop's ``loop.time()`` is libuv's, the same clock cut to whole milliseconds, and its timers
 are whole milliseconds too. So streams wait in buckets of a millisecond: bucket ``k`` holds the
 deadlines in ``(k - 1, k]`` ms and goes out from ``k - 0.5`` ms, so no chunk is more than half a
@@ -32,7 +32,8 @@ from collections.abc import Callable, Sequence
 
 from llmfake.journal import Exchange
 from llmfake.providers._base import Event, LazyEvents
-from llmfake.server._http import ClientGone, Connection, now
+from llmfake.server._http import Connection
+from llmfake.server._http_message import ClientGone, now
 
 _ceil = math.ceil
 _LOG = logging.getLogger("llmfake.server")

@@ -20,7 +20,8 @@ from llmfake.scenario._load import load_scenario
 from llmfake.scenario._model import Scenario
 from llmfake.server._app import App, LogHook
 from llmfake.server._background import Listener
-from llmfake.server._http import HttpServer, Limits
+from llmfake.server._http import HttpServer
+from llmfake.server._http_message import Limits
 from llmfake.server._pacer import pacer
 
 

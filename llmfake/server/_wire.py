@@ -17,7 +17,8 @@ from llmfake.journal import Exchange
 from llmfake.providers._base import Event, Rendered, strike_index
 from llmfake.scenario._model import FaultSpec
 from llmfake.server._byte_faults import BYTE_FAULTS, strike_bytes
-from llmfake.server._http import ClientGone, Connection, now, sleep_until
+from llmfake.server._http import Connection
+from llmfake.server._http_message import ClientGone, now, sleep_until
 from llmfake.server._pacer import pace
 from llmfake.server._replay import Replay
 

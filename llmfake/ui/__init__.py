@@ -20,7 +20,8 @@ from __future__ import annotations
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from llmfake.server._http import Connection, Request
+from llmfake.server._http import Connection
+from llmfake.server._http_message import Request
 from llmfake.ui._api import api
 from llmfake.ui._kept import keep
 from llmfake.ui._live import Live

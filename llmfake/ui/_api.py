@@ -16,7 +16,8 @@ from llmfake.scenario._load import (
     scenario_from_dict,
     scenario_from_text,
 )
-from llmfake.server._http import Connection, Request
+from llmfake.server._http import Connection
+from llmfake.server._http_message import Request
 from llmfake.ui._cassette import cassette_text
 from llmfake.ui._export import pytest_module
 from llmfake.ui._kept import fault, schedule

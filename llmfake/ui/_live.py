@@ -18,7 +18,8 @@ import orjson
 
 from llmfake.journal import Exchange
 from llmfake.metrics import first_byte
-from llmfake.server._http import ClientGone, Connection
+from llmfake.server._http import Connection
+from llmfake.server._http_message import ClientGone
 from llmfake.ui._kept import limits
 
 if TYPE_CHECKING:
