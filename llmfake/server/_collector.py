@@ -1,14 +1,16 @@
-"""The cyclic garbage collector's full collections, moved to quiet moments in ``llmfake serve``.
+"""The cyclic garbage collector's older generations, collected when ``llmfake serve`` is quiet.
 
-A full collection walks every object the collector tracks, with the loop stopped: with 1,000
-streams in flight and a full journal that is 9-19 ms, which every stream being paced takes as a
-late chunk (a chunk-gap error of 20 ms at p99 in the rounds of ``bench_fidelity.py --streams
-1000`` where one ran mid-stream, 2-3 ms in those where none did). llmfake's own objects form no
-cycles (``tests/server/test_no_reference_cycles.py``): reference counting frees them, and what
-a full collection finds is the odd cycle of a library or of an exception's traceback. So the
-young collections run as CPython schedules them, and a full one, once CPython would consider it,
-waits for a moment when no stream is paced and no request came in, or ``longest_wait`` seconds
-at most, so that load that never stops still has its cycles freed.
+A collection walks every object of the generations it collects, with the loop stopped, and every
+stream being paced takes that as a late chunk. At 1,000 streams in flight a full collection (the
+journal and every stream) took 9-19 ms and made the chunk-gap p99 20 ms in the rounds of
+``bench_fidelity.py --streams 1000`` where one ran, and the middle generation's, 13 a round,
+1-3.5 ms each, were most of the rest. llmfake's own objects form no cycles
+(``tests/server/test_no_reference_cycles.py``): reference counting frees them, and what a
+collection finds is the odd cycle of a library or of an exception's traceback. So the youngest
+generation is collected as CPython schedules it (~0.1 ms each), and the middle and full
+collections, once CPython would run them, wait for a moment when no stream is paced and no
+request came in, or ``longest_wait`` seconds at most, so that load that never stops still has
+its cycles freed.
 
 Only ``llmfake serve`` does this: the collector's settings are the whole process's, and a
 server started inside a test run (``llmfake.serve()``, the pytest plugin) shares its process.
@@ -25,17 +27,17 @@ from collections.abc import Callable
 CHECK_EVERY = 0.05
 """Seconds between two looks at whether a full collection is owed and the server is quiet."""
 LONGEST_WAIT = 10.0
-"""Seconds an owed full collection waits for a quiet moment, at most."""
+"""Seconds an owed collection waits for a quiet moment, at most."""
 _NEVER = 1 << 30
-"""A generation-2 threshold never reached: CPython's own full collections are off meanwhile."""
+"""A threshold never reached: CPython's own middle and full collections are off meanwhile."""
 SUPPORTED = sys.version_info < (3, 14)
 """Whether the collector has the three generations this counts on (3.14's is incremental)."""
 
 
 class QuietCollections:
-    """Runs the full collections CPython owes when the server is quiet: ``pacing()`` is false
-    and ``activity()`` (a count that grows as requests are read) has not changed since the
-    previous look."""
+    """Runs the middle and full collections CPython owes when the server is quiet: ``pacing()``
+    is false and ``activity()`` (a count that grows as requests are read) has not changed since
+    the previous look."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, pacing: Callable[[], bool],
                  activity: Callable[[], int], longest_wait: float = LONGEST_WAIT) -> None:
@@ -49,16 +51,16 @@ class QuietCollections:
         self._timer: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
-        """Take the full collections over from CPython (nothing where it is not supported)."""
+        """Take the middle and full collections over from CPython (nothing where it is not
+        supported)."""
         if not SUPPORTED or self._timer is not None:
             return
         self._thresholds = gc.get_threshold()
-        young, middle, _ = self._thresholds
-        gc.set_threshold(young, middle, _NEVER)
+        gc.set_threshold(self._thresholds[0], _NEVER, _NEVER)
         self._timer = self._loop.call_later(CHECK_EVERY, self._look)
 
     def stop(self) -> None:
-        """Hand the full collections back to CPython."""
+        """Hand the middle and full collections back to CPython."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -67,8 +69,12 @@ class QuietCollections:
     def _look(self) -> None:
         self._timer = self._loop.call_later(CHECK_EVERY, self._look)
         activity, self._last_activity = self._last_activity, self._activity()
-        # What CPython would count: one per middle-generation collection since the last full.
-        if gc.get_count()[2] < self._thresholds[2]:
+        # What CPython counts: young collections since the last middle one, middle ones
+        # since the last full one.
+        _, middle_count, full_count = gc.get_count()
+        _, middle_after, full_after = self._thresholds
+        owed = 2 if full_count >= full_after else 1 if middle_count >= middle_after else 0
+        if not owed:
             self._owed_since = None
             return
         at = time.monotonic()
@@ -76,5 +82,5 @@ class QuietCollections:
             self._owed_since = at
         quiet = activity == self._last_activity and not self._pacing()
         if quiet or at - self._owed_since >= self._longest_wait:
-            gc.collect(2)
+            gc.collect(owed)
             self._owed_since = None

@@ -1,5 +1,5 @@
-"""``llmfake serve`` runs the collector's full collections when no stream is paced and no request
-comes in (or after a bounded wait), not in the middle of 1,000 paced streams."""
+"""``llmfake serve`` runs the collector's middle and full collections when no stream is paced and
+no request comes in (or after a bounded wait), not in the middle of 1,000 paced streams."""
 
 from __future__ import annotations
 
@@ -30,13 +30,11 @@ class Load:
         return self.turns
 
 
-@pytest.fixture
-def full_collections() -> Iterator[list[float]]:
-    """The times of every full collection while the test runs."""
+def _collections(generation: int) -> Iterator[list[float]]:
     seen: list[float] = []
 
     def record(phase: str, info: dict[str, Any]) -> None:
-        if phase == "start" and info["generation"] == 2:
+        if phase == "start" and info["generation"] == generation:
             seen.append(time.monotonic())
 
     gc.callbacks.append(record)
@@ -46,8 +44,21 @@ def full_collections() -> Iterator[list[float]]:
         gc.callbacks.remove(record)
 
 
-FULL_AFTER = gc.get_threshold()[2]
-"""Middle-generation collections after which CPython considers a full one."""
+@pytest.fixture
+def full_collections() -> Iterator[list[float]]:
+    """The times of every full collection while the test runs."""
+    yield from _collections(2)
+
+
+@pytest.fixture
+def middle_collections() -> Iterator[list[float]]:
+    """The times of every collection of the middle generation while the test runs."""
+    yield from _collections(1)
+
+
+_, MIDDLE_AFTER, FULL_AFTER = gc.get_threshold()
+"""CPython's thresholds: young collections after which it runs a middle one, middle ones after
+which it considers a full one."""
 
 
 def _owe_a_full_collection() -> None:
@@ -69,8 +80,8 @@ async def test_a_full_collection_waits_while_streams_are_paced(full_collections)
     collections = QuietCollections(asyncio.get_running_loop(), load.pacing, load.activity)
     collections.start()
     try:
-        assert gc.get_threshold()[:2] == before[:2]
-        assert gc.get_threshold()[2] > 10_000, "CPython would still run full collections"
+        assert gc.get_threshold()[0] == before[0], "the young generation is left as it was"
+        assert min(gc.get_threshold()[1:]) > 10_000, "CPython would still run the others"
         _owe_a_full_collection()
         full_collections.clear()
         load.paced = True
@@ -115,5 +126,27 @@ async def test_load_that_never_stops_still_gets_its_full_collection(full_collect
         await _run_for(1.0, load, busy=True)
         assert len(full_collections) == 1, full_collections
         assert 0.3 <= full_collections[0] - owed_from < 0.8
+    finally:
+        collections.stop()
+
+
+async def test_a_middle_collection_waits_too(middle_collections):
+    load = Load()
+    collections = QuietCollections(asyncio.get_running_loop(), load.pacing, load.activity)
+    collections.start()
+    try:
+        gc.collect(1)  # a fresh count of young collections
+        middle_collections.clear()
+        for _ in range(MIDDLE_AFTER):
+            gc.collect(0)
+        load.paced = True
+        await _run_for(0.4, load, busy=True)  # CPython's own young collections go on meanwhile
+        assert middle_collections == [], "a middle collection ran while streams were paced"
+        assert gc.get_count()[1] >= MIDDLE_AFTER
+
+        load.paced = False
+        await _run_for(0.3, load, busy=False)
+        assert middle_collections, "the middle collection owed did not run once quiet"
+        assert gc.get_count()[1] < MIDDLE_AFTER
     finally:
         collections.stop()
