@@ -69,6 +69,8 @@ class QuietCollections:
     def _look(self) -> None:
         self._timer = self._loop.call_later(CHECK_EVERY, self._look)
         activity, self._last_activity = self._last_activity, self._activity()
+        if not gc.isenabled():  # held off on purpose (a scenario being loaded: _control._load)
+            return
         # What CPython counts: young collections since the last middle one, middle ones
         # since the last full one.
         _, middle_count, full_count = gc.get_count()

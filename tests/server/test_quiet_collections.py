@@ -150,3 +150,24 @@ async def test_a_middle_collection_waits_too(middle_collections):
         assert gc.get_count()[1] < MIDDLE_AFTER
     finally:
         collections.stop()
+
+
+async def test_nothing_is_collected_while_the_collector_is_disabled(full_collections):
+    """A scenario is loaded with the collector disabled (``_control._load``): a quiet moment
+    meanwhile must not run the collection the loader held off."""
+    load = Load()
+    collections = QuietCollections(asyncio.get_running_loop(), load.pacing, load.activity)
+    collections.start()
+    try:
+        _owe_a_full_collection()
+        full_collections.clear()
+        gc.disable()
+        try:
+            await _run_for(0.3, load, busy=False)
+        finally:
+            gc.enable()
+        assert full_collections == []
+        await _run_for(0.3, load, busy=False)
+        assert len(full_collections) == 1
+    finally:
+        collections.stop()
