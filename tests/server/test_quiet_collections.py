@@ -4,6 +4,7 @@ no request comes in (or after a bounded wait), not in the middle of 1,000 paced 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import time
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from llmfake.server._collector import SUPPORTED, QuietCollections
+from llmfake.server._collector import LONGEST_WAIT, SUPPORTED, QuietCollections
 
 pytestmark = pytest.mark.skipif(not SUPPORTED, reason="CPython's collector is incremental here")
 
@@ -61,9 +62,23 @@ _, MIDDLE_AFTER, FULL_AFTER = gc.get_threshold()
 which it considers a full one."""
 
 
-def _owe_a_full_collection() -> None:
+@contextlib.contextmanager
+def _taken_over(longest_wait: float = LONGEST_WAIT) -> Iterator[Load]:
+    """The collections taken over for the load returned, handed back at the end."""
+    load = Load()
+    collections = QuietCollections(asyncio.get_running_loop(), load.pacing, load.activity,
+                                   longest_wait)
+    collections.start()
+    try:
+        yield load
+    finally:
+        collections.stop()
+
+
+def _owe_a_full_collection(seen: list[float]) -> None:
     for _ in range(FULL_AFTER):
         gc.collect(1)  # each middle-generation collection counts toward a full one
+    seen.clear()
 
 
 async def _run_for(seconds: float, load: Load, busy: bool) -> None:
@@ -76,14 +91,10 @@ async def _run_for(seconds: float, load: Load, busy: bool) -> None:
 
 async def test_a_full_collection_waits_while_streams_are_paced(full_collections):
     before = gc.get_threshold()
-    load = Load()
-    collections = QuietCollections(asyncio.get_running_loop(), load.pacing, load.activity)
-    collections.start()
-    try:
+    with _taken_over() as load:
         assert gc.get_threshold()[0] == before[0], "the young generation is left as it was"
         assert min(gc.get_threshold()[1:]) > 10_000, "CPython would still run the others"
-        _owe_a_full_collection()
-        full_collections.clear()
+        _owe_a_full_collection(full_collections)
         load.paced = True
         await _run_for(0.4, load, busy=True)
         assert full_collections == [], "a full collection ran while streams were paced"
@@ -95,46 +106,28 @@ async def test_a_full_collection_waits_while_streams_are_paced(full_collections)
         assert len(full_collections) == 1, full_collections
         assert full_collections[0] - quiet_from < 0.4
         assert gc.get_count()[2] < FULL_AFTER
-    finally:
-        collections.stop()
     assert gc.get_threshold() == before
 
 
 async def test_requests_coming_in_also_hold_it_back(full_collections):
-    load = Load()
-    collections = QuietCollections(asyncio.get_running_loop(), load.pacing, load.activity)
-    collections.start()
-    try:
-        _owe_a_full_collection()
-        full_collections.clear()
+    with _taken_over() as load:
+        _owe_a_full_collection(full_collections)
         await _run_for(0.4, load, busy=True)  # no stream, but requests every 10 ms
         assert full_collections == []
-    finally:
-        collections.stop()
 
 
 async def test_load_that_never_stops_still_gets_its_full_collection(full_collections):
-    load = Load()
-    load.paced = True
-    collections = QuietCollections(asyncio.get_running_loop(), load.pacing, load.activity,
-                                   longest_wait=0.3)
-    collections.start()
-    try:
-        _owe_a_full_collection()
-        full_collections.clear()
+    with _taken_over(longest_wait=0.3) as load:
+        load.paced = True
+        _owe_a_full_collection(full_collections)
         owed_from = time.monotonic()
         await _run_for(1.0, load, busy=True)
         assert len(full_collections) == 1, full_collections
         assert 0.3 <= full_collections[0] - owed_from < 0.8
-    finally:
-        collections.stop()
 
 
 async def test_a_middle_collection_waits_too(middle_collections):
-    load = Load()
-    collections = QuietCollections(asyncio.get_running_loop(), load.pacing, load.activity)
-    collections.start()
-    try:
+    with _taken_over() as load:
         gc.collect(1)  # a fresh count of young collections
         middle_collections.clear()
         for _ in range(MIDDLE_AFTER):
@@ -148,19 +141,13 @@ async def test_a_middle_collection_waits_too(middle_collections):
         await _run_for(0.3, load, busy=False)
         assert middle_collections, "the middle collection owed did not run once quiet"
         assert gc.get_count()[1] < MIDDLE_AFTER
-    finally:
-        collections.stop()
 
 
 async def test_nothing_is_collected_while_the_collector_is_disabled(full_collections):
     """A scenario is loaded with the collector disabled (``_control._load``): a quiet moment
     meanwhile must not run the collection the loader held off."""
-    load = Load()
-    collections = QuietCollections(asyncio.get_running_loop(), load.pacing, load.activity)
-    collections.start()
-    try:
-        _owe_a_full_collection()
-        full_collections.clear()
+    with _taken_over() as load:
+        _owe_a_full_collection(full_collections)
         gc.disable()
         try:
             await _run_for(0.3, load, busy=False)
@@ -169,5 +156,3 @@ async def test_nothing_is_collected_while_the_collector_is_disabled(full_collect
         assert full_collections == []
         await _run_for(0.3, load, busy=False)
         assert len(full_collections) == 1
-    finally:
-        collections.stop()
