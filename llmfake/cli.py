@@ -338,7 +338,7 @@ def _serve_one(args: argparse.Namespace, sock: object, *, banner: bool, prefix: 
             # Start-up objects (modules, scenario) never die: keep them out of the collector's
             # way, so a full collection under load takes ~2 ms instead of ~40 ms mid-stream.
             gc.freeze()
-            # Full collections wait for a moment when no stream is paced (_collector).
+            # Middle and full collections wait for a moment when no stream is paced (_collector).
             collections = QuietCollections(loop, pacer(loop).pacing, lambda: server.turns)
             collections.start()
             try:

@@ -30,8 +30,6 @@ Schedule = tuple[Sequence[int], Sequence[bool], Sequence[Spec]]
 Tool = tuple[str, str, tuple[str, ...]]
 """A tool_use block: its id, the tool's name, the ``partial_json`` fragments of its input."""
 
-_json_str = json_str
-
 
 def _text(name: str, data: Mapping[str, Any]) -> str:
     # The formula of anthropic._event: the templates are cut from what it writes.
@@ -89,24 +87,24 @@ class _Renderer:
     def render(self, spec: Spec) -> str:
         """One event's text."""
         if type(spec) is str:
-            return _TEXT_BEFORE + _json_str(spec) + _TEXT_AFTER
+            return _TEXT_BEFORE + json_str(spec) + _TEXT_AFTER
         kind = spec[0]
         if kind == "raw":
             text: str = spec[1]
             return text
         if kind == "json":
-            return _JSON_DELTA % (spec[1], _json_str(spec[2]))
+            return _JSON_DELTA % (spec[1], json_str(spec[2]))
         plan = self.plan
         if kind == "start":
-            return _MESSAGE_START % (_json_str("msg_" + plan.uid), _json_str(plan.call.model),
+            return _MESSAGE_START % (json_str("msg_" + plan.uid), json_str(plan.call.model),
                                      plan.usage.prompt_tokens)
         if kind == "end":
             seq, u = self.sequence, plan.usage
-            return _MESSAGE_DELTA % (_json_str(self.reason),
-                                     "null" if seq is None else _json_str(seq),
+            return _MESSAGE_DELTA % (json_str(self.reason),
+                                     "null" if seq is None else json_str(seq),
                                      u.prompt_tokens, u.completion_tokens)
         if kind == "tool":
-            return _TOOL_START % (spec[1], _json_str(spec[2]), _json_str(spec[3]))
+            return _TOOL_START % (spec[1], json_str(spec[2]), json_str(spec[3]))
         return _BLOCK_STOP % spec[1]  # "stop"
 
     def render_bytes(self, spec: Spec) -> bytes:

@@ -75,7 +75,6 @@ from llmfake.providers._openai_common import (
 from llmfake.scenario._model import ErrorSpec
 
 FINGERPRINT = "fp_llmfake"
-_json_str = json_str
 DONE = b"data: [DONE]\n\n"
 _DONE_TEXT = DONE.decode()
 MODELS = (
@@ -282,12 +281,12 @@ class _ChatChunks:
     def render(self, spec: str | tuple[Any, ...]) -> str:
         """One event's text."""
         if isinstance(spec, str):  # a token of the only choice
-            return self.pres[0] + _json_str(spec) + self.content_post
+            return self.pres[0] + json_str(spec) + self.content_post
         kind = spec[0]
         if kind == "content":
             index: int = spec[1]
             token: str = spec[2]
-            return self.pres[index] + _json_str(token) + self.content_post
+            return self.pres[index] + json_str(token) + self.content_post
         if kind == "choice":  # the choices' JSON, written out beforehand
             return f"{self.head}{spec[1]}{self.tail}"
         if kind == "delta":
@@ -338,7 +337,7 @@ def _opening(i: int, c: Choice) -> tuple[str, str]:
 
 def _closing(i: int, c: Choice) -> tuple[str, str]:
     return ("choice", f'[{{"index":{i},"delta":{{}},"logprobs":null,'
-                      f'"finish_reason":{_json_str(c.finish)}}}]')
+                      f'"finish_reason":{json_str(c.finish)}}}]')
 
 
 def _plain_schedule(c: Choice, include_usage: bool) -> Schedule:

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 
 CHECK_EVERY = 0.05
-"""Seconds between two looks at whether a full collection is owed and the server is quiet."""
+"""Seconds between two looks at whether a collection is owed and the server is quiet."""
 LONGEST_WAIT = 10.0
 """Seconds an owed collection waits for a quiet moment, at most."""
 _NEVER = 1 << 30
