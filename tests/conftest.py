@@ -94,10 +94,13 @@ must reach nothing but the servers it starts (a library that phones home at impo
 swallows the failure, as litellm does, would otherwise pass unnoticed)."""
 
 
+_LOCAL_NAMES = frozenset({"", "localhost", socket.gethostname()})
+
+
 def _on_this_machine(host: object) -> bool:
     if isinstance(host, bytes):
         host = host.decode()
-    if host is None or host in ("", "localhost", socket.gethostname()):
+    if host is None or host in _LOCAL_NAMES:
         return True
     try:
         return ipaddress.ip_address(str(host).split("%")[0]).is_loopback

@@ -180,10 +180,15 @@ def test_the_page_names_the_installed_releases():
     """Each cell is what one release does: a cell that changes with an upgrade must be told
     apart from one that changes with llmfake, so the page names every release it was made
     with, and the test extras pin them."""
-    setup = PAGE.read_text().split("## ", 1)[0]
-    for dist in ("openai", "anthropic", "httpx2", "httpx", "aiohttp", "requests"):
-        version = importlib.metadata.version(dist)
-        assert f" {version}" in setup, f"the page does not name {dist} {version}"
+    rows = {line.split("|")[1].strip(): line for line in PAGE.read_text().split("## ", 1)[0]
+            .splitlines() if line.startswith("| ") and line.split("|")[1].strip() in CLIENTS}
+    assert set(rows) == set(CLIENTS)
+    for client, dists in {"openai": ("openai", "httpx2"), "anthropic": ("anthropic", "httpx2"),
+                          "httpx": ("httpx",), "aiohttp": ("aiohttp",),
+                          "requests": ("requests",)}.items():
+        for dist in dists:
+            version = importlib.metadata.version(dist)
+            assert f" {version}" in rows[client], f"the {client} row does not name {dist} {version}"
 
 
 def test_the_sdks_run_over_httpx2():
