@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmfake._bounds import bound_tenants
 from llmfake.engine._call import Call
+from llmfake.engine._compiled import PLAIN_CALL, PlainReply, compile_plain
 from llmfake.engine._draws import ALNUM as _ALNUM
 from llmfake.engine._draws import ids as seeded_ids
 from llmfake.engine._draws import seeded
@@ -91,6 +92,10 @@ class TenantState:
     a reset on any instance makes a new one)."""
     resources: dict[str, Any] = field(default_factory=dict)
     """Stateful resources its requests made (OpenAI files and batches), gone on reset."""
+    plain_of: Scenario | None = field(default=None, repr=False)
+    """The scenario ``plain`` was compiled from."""
+    plain: PlainReply | None = field(default=None, repr=False)
+    """Its scenario compiled for plain requests (``Engine.plain``)."""
 
     def __post_init__(self) -> None:
         # assert_all_consumed() on the journal needs the script positions.
@@ -162,6 +167,24 @@ class Engine:
     def ids(sc: Scenario, ordinal: int) -> tuple[str, str]:
         """The uid and request id of request ``ordinal`` (seeded)."""
         return seeded_ids(sc.seed, ordinal)
+
+    def plain(self, state: TenantState) -> PlainReply | None:
+        """``state``'s scenario compiled for plain requests (``engine._compiled``); None when
+        it has no plain reply or the state is shared (each request is reserved in Redis)."""
+        if self.shared is not None:
+            return None
+        sc = state.scenario
+        if state.plain_of is not sc:
+            state.plain_of, state.plain = sc, compile_plain(sc)
+        return state.plain
+
+    def decide_plain(self, state: TenantState, plain: PlainReply) -> tuple[int, str, str, Choice]:
+        """Decide a plain request to ``state`` (``plain``: its compiled scenario), advancing
+        its counters as ``decide`` does: (ordinal, uid, request id, choice)."""
+        ordinal, uid, request_id = self.reserve(state)
+        choice = plain.choice or first_choice(plain.scenario, plain.reply, PLAIN_CALL, ordinal,
+                                              plain.latency.tokens_per_chunk)
+        return ordinal, uid, request_id, choice
 
     def limiter(self, state: TenantState) -> Limiter | None:
         """The limiter counting ``state``'s requests (shared by all tenants for by: global)."""
@@ -296,14 +319,11 @@ class Engine:
             plan.embeddings = tuple(embedding(text, dims) for text in call.inputs)
             plan.usage = Usage(prompt)
             return plan
-        # Seeding a Random from a string costs ~5 us, and a fixed text reply draws nothing:
-        # make it only when the reply may draw (draws are per ordinal, so this changes no byte).
-        rng = (seeded(f"{sc.seed}:content:{ordinal}") if _draws(reply, call)
-               else _NO_DRAWS)
         per_chunk = latency.tokens_per_chunk
         if call.n <= 1:
-            choices: tuple[Choice, ...] = (_choice(reply, call, rng, 0, per_chunk),)
+            choices: tuple[Choice, ...] = (first_choice(sc, reply, call, ordinal, per_chunk),)
         else:
+            rng = seeded(f"{sc.seed}:content:{ordinal}")
             choices = tuple(_choice(reply, call, rng, i, per_chunk) for i in range(call.n))
         completion = 0
         for c in choices:
@@ -350,6 +370,15 @@ class Engine:
         return Plan(**base, timing=instant, headers=step.headers,
                     fault=_scaled_fault(step.fault, sc.time_scale), source=where, **limits,
                     recorded=matcher.interactions[index], replay_factor=factor)
+
+
+def first_choice(sc: Scenario, reply: Reply, call: Call, ordinal: int, per_chunk: int
+                 ) -> Choice:
+    """The choice of a one-choice ``reply`` to request ``ordinal``."""
+    # Seeding a Random from a string costs ~5 us, and a fixed text reply draws nothing:
+    # make it only when the reply may draw (draws are per ordinal, so this changes no byte).
+    rng = seeded(f"{sc.seed}:content:{ordinal}") if _draws(reply, call) else _NO_DRAWS
+    return _choice(reply, call, rng, 0, per_chunk)
 
 
 def _select(sc: Scenario, index: int, res: Reservation) -> tuple[Step, Rule | None, str]:

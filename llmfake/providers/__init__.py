@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from llmfake.providers._base import Event, Incoming, InvalidRequest, ProviderSpec, Rendered, Route
+from llmfake.providers._base import (
+    Event,
+    Incoming,
+    InvalidRequest,
+    PlainRoute,
+    ProviderSpec,
+    Rendered,
+    Route,
+)
 from llmfake.providers.anthropic import PROVIDER as ANTHROPIC
 from llmfake.providers.azure import PROVIDER as AZURE
 from llmfake.providers.bedrock import PROVIDER as BEDROCK
@@ -79,6 +87,7 @@ __all__ = [
     "Event",
     "Incoming",
     "InvalidRequest",
+    "PlainRoute",
     "ProviderSpec",
     "Rendered",
     "Route",

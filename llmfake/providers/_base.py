@@ -8,14 +8,15 @@ import json.encoder
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, Protocol, overload
 
 from llmfake.engine._call import Call
-from llmfake.engine._plan import Plan
+from llmfake.engine._plan import Choice, Plan
 from llmfake.engine._schema_check import SchemaError, check_schema
 from llmfake.scenario._model import Auth, ErrorSpec
 
 if TYPE_CHECKING:
+    from llmfake.engine._compiled import PlainReply
     from llmfake.engine._engine import Engine
 
 _orjson: Any
@@ -115,6 +116,23 @@ class Route:
     handler: Callable[[Incoming, Engine, str], Rendered] | None = None
     """A stateful resource (OpenAI files and batches) answers the request itself, given the
     engine and a request id, instead of ``parse``, ``engine.decide`` and ``render``."""
+    plain: Callable[[PlainReply], PlainRoute | None] | None = None
+    """Compiles a scenario's plain reply (``engine._compiled``) into this route's answer to
+    a plain request, written beforehand (None: the route cannot, or not for that reply)."""
+
+
+class PlainRoute(Protocol):
+    """A route's answer to plain requests, compiled from one scenario's plain reply."""
+
+    def shape(self, body: Any) -> tuple[str, bytes, int] | None:
+        """The model (as sent, and as JSON) and prompt tokens of a request whose parsed body
+        is ``body``, when the request is plain (its reply is the plain one and ``parse`` would
+        take it as it is); None sends it the general way."""
+
+    def render(self, uid: str, request_id: str, created: int, model: bytes, prompt: int,
+               choice: Choice, due: float) -> Rendered:
+        """The response to a plain request (``due``: seconds after arrival its body is
+        due)."""
 
 
 def _no_claim(path: str, headers: Mapping[str, str]) -> int:

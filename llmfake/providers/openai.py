@@ -251,10 +251,17 @@ _SIMPLE_CHAT = Template({
 
 def _simple_chat(plan: Plan, text: str, finish: str) -> bytes:
     u = plan.usage
-    return _SIMPLE_CHAT.fill(
-        b'"chatcmpl-%s"' % plan.uid.encode(), b"%d" % plan.created,
-        json_bytes(plan.call.model), json_bytes(text), json_bytes(finish),
-        b"%d" % u.prompt_tokens, b"%d" % u.completion_tokens, b"%d" % u.total_tokens)
+    return simple_chat(plan.uid, plan.created, json_bytes(plan.call.model), json_bytes(text),
+                       json_bytes(finish), u.prompt_tokens, u.completion_tokens)
+
+
+def simple_chat(uid: str, created: int, model: bytes, content: bytes, finish: bytes,
+                prompt: int, completion: int) -> bytes:
+    """A completion of one choice with text only (``model``, ``content`` and ``finish`` as
+    JSON)."""
+    return _SIMPLE_CHAT.fill(b'"chatcmpl-%s"' % uid.encode(), b"%d" % created, model, content,
+                             finish, b"%d" % prompt, b"%d" % completion,
+                             b"%d" % (prompt + completion))
 
 
 class _ChatChunks:
@@ -626,7 +633,10 @@ def _routes() -> tuple[Route, ...]:
         ("GET", "/models/{model}", "models", parse_models, render_models),
     ]
     # The SDK appends paths to its base URL, so a base without /v1 must work as well.
-    return tuple(Route(method, prefix + path, "openai", endpoint, parse, render)
+    from llmfake.providers._openai_plain import PlainChat  # it imports this module
+
+    return tuple(Route(method, prefix + path, "openai", endpoint, parse, render,
+                       plain=PlainChat.compile if endpoint == "chat" else None)
                  for prefix in ("/v1", "")
                  for method, path, endpoint, parse, render in table)
 

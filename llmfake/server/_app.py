@@ -16,14 +16,13 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from llmfake._bounds import keep_body
 from llmfake.engine._call import Call
 from llmfake.engine._engine import Engine, TenantState
 from llmfake.engine._plan import Plan
 from llmfake.engine._redis import RedisState
 from llmfake.engine._state import Reservation
 from llmfake.errors import StateError
-from llmfake.journal import Exchange, body_key, safe_headers
+from llmfake.journal import Exchange, safe_headers
 from llmfake.metrics import Metrics
 from llmfake.providers import (
     REGISTRY,
@@ -41,6 +40,7 @@ from llmfake.server._capacity import through_capacity
 from llmfake.server._control import MAX_CONTROL_BODY, control
 from llmfake.server._http import Connection
 from llmfake.server._http_message import ClientGone, Request, now
+from llmfake.server._plain import INVALID_JSON, answer_plain, journal_body
 from llmfake.server._replay import render as render_replay
 from llmfake.server._wire import Finish, deliver
 from llmfake.ui._kept import keep
@@ -48,7 +48,7 @@ from llmfake.ui._live import Live
 
 _TENANT = re.compile(r"/t/([A-Za-z0-9_.~-]{1,128})(/.*)?\Z")
 _SECRET_QUERY = re.compile(r"((?:^|[?&])(?:key|api-key|api_key)=)[^&]*", re.IGNORECASE)
-_INVALID_JSON = object()
+_UNREAD: Any = object()
 _LOG = logging.getLogger("llmfake.server")
 _AWS_ATTEMPT = re.compile(r"attempt=(\d+)")
 LogHook = Callable[[Exchange], None]
@@ -215,8 +215,9 @@ class _Reject:
 
 
 def _parse(req: Request, router: Router, engine: Engine, tenant: str, path: str,
-           exchange: Exchange) -> tuple[Route, ProviderSpec, Call] | _Reject:
-    """The route, provider and call of ``req``, or why it is refused before the engine."""
+           exchange: Exchange, body: Any) -> tuple[Route, ProviderSpec, Call] | _Reject:
+    """The route, provider and call of ``req`` (``body``: its body parsed, when it was),
+    or why it is refused before the engine."""
     state = engine.tenant(tenant)
     headers = req.headers
     method = req.method
@@ -237,14 +238,9 @@ def _parse(req: Request, router: Router, engine: Engine, tenant: str, path: str,
         if refused is not None:
             denied = refused
             return _Reject(lambda rid: provider.invalid(denied, rid), "unauthorized")
-    body = _decode(raw)
-    exchange.body_key = body_key(method, path, raw)
-    if exchange.retry_count is not None:
-        exchange.attempt = exchange.retry_count
-    else:
-        exchange.attempt = state.journal.infer_attempt(exchange)
-    keep_body(state.journal, exchange,  # within the journal's byte bounds (issue 19)
-              body if body is not _INVALID_JSON else raw.decode("utf-8", "replace"), raw)
+    if body is _UNREAD:
+        body = _decode(raw)
+    journal_body(state, exchange, method, path, raw, body)
     query = dict(parse_qsl(req.query, keep_blank_values=True)) if req.query else {}
     inc = Incoming(method, path, params, query, headers, body, tenant, raw)
     handler = route.handler
@@ -264,7 +260,14 @@ def _parse(req: Request, router: Router, engine: Engine, tenant: str, path: str,
 def _serve(req: Request, conn: Connection, router: Router, engine: Engine, tenant: str,
            path: str, exchange: Exchange, start: float, done: list[Plan], finish: Finish
            ) -> Coroutine[Any, Any, None] | None:
-    parsed = _parse(req, router, engine, tenant, path, exchange)
+    body: Any = _UNREAD
+    plain = router.plain.get((req.method, path))
+    if plain is not None and not req.too_large:
+        body = _decode(req.body)
+        if answer_plain(req, conn, plain, engine, engine.tenant(tenant), path, body, exchange,
+                        start, finish):
+            return None
+    parsed = _parse(req, router, engine, tenant, path, exchange, body)
     if isinstance(parsed, _Reject):
         exchange.seq, _, request_id = engine.reserve(engine.tenant(tenant))
         exchange.outcome = parsed.outcome
@@ -291,7 +294,7 @@ async def _serve_shared(req: Request, conn: Connection, router: Router, engine: 
                         start: float, done: list[Plan], reserved: list[Reservation],
                         finish: Finish) -> None:
     """``_serve`` with the state in Redis: one awaited round trip reserves the request."""
-    parsed = _parse(req, router, engine, tenant, path, exchange)
+    parsed = _parse(req, router, engine, tenant, path, exchange, _UNREAD)
     try:
         if isinstance(parsed, _Reject):
             exchange.seq = await shared.ordinal(tenant)
@@ -394,4 +397,4 @@ def _decode(raw: bytes) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return _INVALID_JSON
+        return INVALID_JSON

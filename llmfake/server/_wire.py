@@ -46,7 +46,7 @@ def deliver(
         body_due = plan.timing.total(rendered.tokens) if plan is not None else 0.0
         if fault is None and rendered.events is None:  # a body on time: no deadlines needed
             exchange.status = rendered.status
-            _body_at(conn, rendered, start + body_due, exchange, finish)
+            body_at(conn, rendered, start + body_due, exchange, finish)
             return None
         deadlines = (plan.timing.deadlines(max(rendered.tokens, 1)) if plan is not None
                      else (0.0,))
@@ -58,7 +58,7 @@ def deliver(
         return _deliver_slowly(conn, plan, fault, rendered, start, deadlines, body_due,
                                headers_at, exchange, finish, stream_error)
     if rendered.events is None:
-        _body_at(conn, rendered, start + body_due, exchange, finish)
+        body_at(conn, rendered, start + body_due, exchange, finish)
         return None
     conn.start(rendered.status, rendered.headers)
     pace(conn, rendered.events, deadlines, start, exchange, _Ended(conn, exchange, finish))
@@ -84,8 +84,9 @@ class _Ended:
         self.finish()
 
 
-def _body_at(conn: Connection, rendered: Rendered, due: float, exchange: Exchange,
-             finish: Finish) -> None:
+def body_at(conn: Connection, rendered: Rendered, due: float, exchange: Exchange,
+            finish: Finish) -> None:
+    """Write a whole response at ``due`` (on ``now``'s clock), then end its exchange."""
     def write() -> None:
         if conn.closed:
             exchange.client_disconnected = True

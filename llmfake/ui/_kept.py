@@ -16,12 +16,12 @@ from collections import deque
 from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any
 
-from llmfake.engine._plan import Timing
+from llmfake.engine._plan import Plan, RateLimit, Timing
 from llmfake.journal import Exchange
 from llmfake.providers._base import Rendered, event_meta
 
 if TYPE_CHECKING:
-    from llmfake.engine._plan import Plan
+    from llmfake.scenario._model import FaultSpec, Latency
 
 KEEP_BYTES = 256 * 1024
 """A response body longer than this is kept cut at this length."""
@@ -36,11 +36,12 @@ class PlanKept:
 
     __slots__ = ("fault", "latency", "rate_limit", "recorded", "seed")
 
-    def __init__(self, plan: Plan) -> None:
-        self.fault = plan.fault
-        self.rate_limit = plan.rate_limit
+    def __init__(self, fault: FaultSpec | None, rate_limit: RateLimit | None, latency: Latency,
+                 seed: str) -> None:
+        self.fault = fault
+        self.rate_limit = rate_limit
         self.recorded = None  # a replayed answer keeps its plan (its schedule is the recording)
-        self.latency, self.seed = plan.timing.latency, plan.timing.seed  # the scenario's, a str
+        self.latency, self.seed = latency, seed  # the scenario's, a str
 
     @property
     def timing(self) -> Timing:
@@ -61,12 +62,13 @@ would hold 30-60 MB more. Older exchanges keep their journal fields only."""
 _recent: deque[Exchange] = deque()
 
 
-def keep(exchange: Exchange, plan: Plan | None, rendered: Rendered) -> None:
+def keep(exchange: Exchange, plan: Plan | PlanKept | None, rendered: Rendered) -> None:
     """Keep ``rendered`` (about to go out for ``plan``) on ``exchange``, bounded."""
     events = rendered.events
     # A stream's events may render from its plan again (an export): a stream keeps it whole.
-    held: Plan | PlanKept | None = (PlanKept(plan) if plan is not None and events is None
-                                    and plan.recorded is None else plan)
+    held: Plan | PlanKept | None = plan
+    if isinstance(plan, Plan) and events is None and plan.recorded is None:
+        held = PlanKept(plan.fault, plan.rate_limit, plan.timing.latency, plan.timing.seed)
     if len(rendered.body) <= KEEP_BYTES and (events is None or len(events) <= KEEP_EVENTS):
         exchange._kept = (held, rendered, False)
     else:

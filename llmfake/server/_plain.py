@@ -1,0 +1,73 @@
+"""Plain requests answered on the compiled path: a parse, a shape check, the ids, a template
+filled and one write (``engine._compiled``; a route's ``plain`` compiles its answer).
+
+Everything a plain request leaves behind is what the general path leaves: the same bytes, the
+same journal entry, counters and kept response (``tests/server/test_plain_path.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llmfake._bounds import keep_body
+from llmfake.engine._engine import Engine, TenantState
+from llmfake.journal import Exchange, body_key
+from llmfake.providers import PlainRoute, Route
+from llmfake.server._http import Connection
+from llmfake.server._http_message import Request
+from llmfake.server._wire import Finish, body_at
+from llmfake.ui._kept import PlanKept, keep
+
+
+def answer_plain(req: Request, conn: Connection, route: Route, engine: Engine,
+                 state: TenantState, path: str, body: Any, exchange: Exchange, start: float,
+                 finish: Finish) -> bool:
+    """Answer ``req`` (its parsed ``body``) on the compiled path; False, with nothing done,
+    when the request or its tenant's scenario is not plain."""
+    plain = engine.plain(state)
+    if plain is None:
+        return False
+    key = (req.method, path)
+    routes = plain.routes
+    if key in routes:
+        answer: PlainRoute | None = routes[key]
+    else:
+        assert route.plain is not None  # the router's plain table holds no other route
+        answer = routes[key] = route.plain(plain)
+    if answer is None:
+        return False
+    shape = answer.shape(body)
+    if shape is None:
+        return False
+    model, model_json, prompt = shape
+    exchange.provider, exchange.endpoint = route.provider, route.endpoint
+    journal_body(state, exchange, req.method, path, req.body, body)
+    exchange.model = model
+    ordinal, uid, request_id, choice = engine.decide_plain(state, plain)
+    exchange.seq = ordinal
+    exchange.outcome, exchange.source = "reply", "default"
+    timing = plain.timing(ordinal)
+    due = timing.total(len(choice.tokens)) if plain.waits else 0.0
+    rendered = answer.render(uid, request_id, plain.created(), model_json, prompt, choice, due)
+    exchange.response_text = rendered.text
+    keep(exchange, PlanKept(None, None, timing.latency, timing.seed), rendered)
+    exchange.status = rendered.status
+    body_at(conn, rendered, start + due, exchange, finish)
+    return True
+
+
+def journal_body(state: TenantState, exchange: Exchange, method: str, path: str, raw: bytes,
+                 body: Any) -> None:
+    """Record a request's body in its exchange: its digest, the attempt it is, the body itself
+    (within the journal's bounds)."""
+    exchange.body_key = body_key(method, path, raw)
+    if exchange.retry_count is not None:
+        exchange.attempt = exchange.retry_count
+    else:
+        exchange.attempt = state.journal.infer_attempt(exchange)
+    keep_body(state.journal, exchange,  # within the journal's byte bounds (issue 19)
+              body if body is not INVALID_JSON else raw.decode("utf-8", "replace"), raw)
+
+
+INVALID_JSON: Any = object()
+"""What a body that is not JSON parses to."""
