@@ -187,6 +187,32 @@ def test_batched_ids_are_the_choice_draws(seed, ordinal):
     assert ids(seed, ordinal) == _slow_ids(seed, ordinal)
 
 
+def test_ids_drawn_in_several_threads_at_once_are_each_their_own():
+    # One generator per thread is reseeded for every request: two servers' loops (threads of
+    # one process) must never reseed each other's between a seed and its draw.
+    import sys
+    import threading
+
+    from llmfake.engine._draws import _slow_ids, ids
+
+    expected = {n: _slow_ids(n % 3, n) for n in range(600)}
+    wrong: list[int] = []
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as CPython can
+    try:
+        def draw(start: int) -> None:
+            wrong.extend(n for n in range(start, 600, 4) if ids(n % 3, n) != expected[n])
+
+        threads = [threading.Thread(target=draw, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert wrong == []
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.integers(min_value=0, max_value=2**32), st.integers(min_value=1, max_value=971),
        st.integers(min_value=0, max_value=60))
