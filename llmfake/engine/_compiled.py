@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from llmfake.engine._call import Call
 from llmfake.engine._plan import Choice, Timing
@@ -42,6 +42,10 @@ class PlainReply:
     """The choice, when it draws nothing (a fixed text or JSON); None: drawn per request."""
     waits: bool
     """Whether a body waits for its latency (else it is due at once)."""
+    timing: Timing
+    """The schedule of every request (no jitter: none draws its own)."""
+    kept: Any
+    """What the dashboard keeps of each answer's plan (``ui._kept.PlanKept``)."""
     routes: dict[tuple[str, str], PlainRoute | None] = field(default_factory=dict)
     """Each route's compiled answer to it (``providers.PlainRoute``), made on first use."""
 
@@ -49,10 +53,6 @@ class PlainReply:
         """The creation time a response made now carries."""
         sc = self.scenario
         return int(sc.freeze_time if sc.freeze_time is not None else time.time())
-
-    def timing(self, ordinal: int) -> Timing:
-        """The schedule of request ``ordinal`` (as ``Engine.decide`` makes it)."""
-        return Timing(self.latency, f"{self.scenario.seed}:timing:{ordinal}")
 
 
 def compile_plain(sc: Scenario) -> PlainReply | None:
@@ -72,4 +72,7 @@ def compile_plain(sc: Scenario) -> PlainReply | None:
         return None
     fixed = (None if _draws(reply, PLAIN_CALL)
              else first_choice(sc, reply, PLAIN_CALL, 0, latency.tokens_per_chunk))
-    return PlainReply(sc, reply, latency, fixed, bool(latency.ttft or latency.per_token))
+    from llmfake.ui._kept import PlanKept  # the dashboard's, which the engine does not load
+
+    return PlainReply(sc, reply, latency, fixed, bool(latency.ttft or latency.per_token),
+                      Timing(latency), PlanKept(None, None, latency, ""))

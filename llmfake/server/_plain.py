@@ -16,7 +16,7 @@ from llmfake.providers import PlainRoute, Route
 from llmfake.server._http import Connection
 from llmfake.server._http_message import Request
 from llmfake.server._wire import Finish, body_at
-from llmfake.ui._kept import PlanKept, keep
+from llmfake.ui._kept import keep
 
 
 def answer_plain(req: Request, conn: Connection, route: Route, engine: Engine,
@@ -46,11 +46,10 @@ def answer_plain(req: Request, conn: Connection, route: Route, engine: Engine,
     ordinal, uid, request_id, choice = engine.decide_plain(state, plain)
     exchange.seq = ordinal
     exchange.outcome, exchange.source = "reply", "default"
-    timing = plain.timing(ordinal)
-    due = timing.total(len(choice.tokens)) if plain.waits else 0.0
+    due = plain.timing.total(len(choice.tokens)) if plain.waits else 0.0
     rendered = answer.render(uid, request_id, plain.created(), model_json, prompt, choice, due)
     exchange.response_text = rendered.text
-    keep(exchange, PlanKept(None, None, timing.latency, timing.seed), rendered)
+    keep(exchange, plain.kept, rendered)
     exchange.status = rendered.status
     body_at(conn, rendered, start + due, exchange, finish)
     return True

@@ -68,7 +68,9 @@ def keep(exchange: Exchange, plan: Plan | PlanKept | None, rendered: Rendered) -
     # A stream's events may render from its plan again (an export): a stream keeps it whole.
     held: Plan | PlanKept | None = plan
     if isinstance(plan, Plan) and events is None and plan.recorded is None:
-        held = PlanKept(plan.fault, plan.rate_limit, plan.timing.latency, plan.timing.seed)
+        latency = plan.timing.latency  # its seed draws the jitter, and only the jitter
+        held = PlanKept(plan.fault, plan.rate_limit, latency,
+                        plan.timing.seed if latency.jitter else "")
     if len(rendered.body) <= KEEP_BYTES and (events is None or len(events) <= KEEP_EVENTS):
         exchange._kept = (held, rendered, False)
     else:
