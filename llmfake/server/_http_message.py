@@ -124,20 +124,22 @@ def status_line(status: int) -> bytes:
 _FRAMING = frozenset({"content-length", "transfer-encoding", "connection", "date"})
 
 
-_plain_names: dict[tuple[str, ...], bool] = {}
-"""Whether a tuple of header names holds none of the framing ones (a few tuples per provider)."""
+_forms: dict[tuple[str, ...], str] = {}
+"""The header block of a tuple of names, a format with a slot for each value; empty when the
+names hold a framing one (a few tuples per provider)."""
 
 
 def head_block(headers: Mapping[str, str]) -> bytes:
     """``headers`` as an HTTP header block, without the framing headers the connection writes."""
     names = tuple(headers)
-    plain = _plain_names.get(names)
-    if plain is None:
-        plain = not any(name.lower() in _FRAMING for name in names)
-        if len(_plain_names) < 4096:
-            _plain_names[names] = plain
-    if plain:
-        text = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
+    form = _forms.get(names)
+    if form is None:
+        form = ("" if any(name.lower() in _FRAMING for name in names)
+                else "".join(f"{name.replace('%', '%%')}: %s\r\n" for name in names))
+        if len(_forms) < 4096:
+            _forms[names] = form
+    if form:
+        text = form % tuple(headers.values())
         # Every line ends in one CR LF: any other line break is in a name or a value.
         if text.count("\n") == len(names) and text.count("\r") == len(names):
             return text.encode("utf-8")
