@@ -89,11 +89,11 @@ class Metrics:
 
     def observe(self, e: Exchange) -> None:
         """Count an exchange that has ended."""
-        where = (e.tenant, e.provider or "", e.endpoint or "")
-        kind, _, name = e.outcome.partition(" ")
-        fault = (where[0], where[1], kind, name) if kind in ("error", "fault") and name else None
-        key = (*where, str(e.status), e.outcome)
-        (self._shared or self._tally).add(key, fault, where, first_byte(e), e.duration)
+        if self._shared is None:
+            self._tally.observe(e)
+            return
+        key, fault, where = _keys(e)
+        self._shared.add(key, fault, where, first_byte(e), e.duration)
 
     def exposition(self) -> bytes:
         """The metrics in Prometheus' text format."""
@@ -114,6 +114,15 @@ class Metrics:
         conn.respond(200, {"content-type": CONTENT_TYPE_LATEST}, self.exposition())
 
 
+def _keys(e: Exchange) -> tuple[Key, Key | None, Key]:
+    """The labels ``e`` counts under: its request counter's, its fault counter's (None: no
+    fault) and its histograms'."""
+    where = (e.tenant, e.provider or "", e.endpoint or "")
+    kind, _, name = e.outcome.partition(" ")
+    fault = (where[0], where[1], kind, name) if kind in ("error", "fault") and name else None
+    return (*where, str(e.status), e.outcome), fault, where
+
+
 class _Tally:
     """Counts in dicts, exposed as metric families: the single-process path."""
 
@@ -123,15 +132,31 @@ class _Tally:
         # Per label set: the count of each bucket (not cumulative), then the sum.
         self.ttfb: dict[Key, list[float]] = {}
         self.duration: dict[Key, list[float]] = {}
+        # What each kind of exchange counts into, found with one lookup: its request counter's
+        # key, its fault counter's, its duration row, its histograms' labels.
+        self._into: dict[tuple[str, str | None, str | None, int, str],
+                         tuple[Key, Key | None, list[float], Key]] = {}
 
-    def add(self, key: Key, fault: Key | None, where: Key, first: float | None,
-            duration: float) -> None:
+    def observe(self, e: Exchange) -> None:
+        kind = (e.tenant, e.provider, e.endpoint, e.status, e.outcome)
+        into = self._into.get(kind)
+        if into is None:
+            key, fault, where = _keys(e)
+            into = (key, fault, _row(self.duration, where), where)
+            if len(self._into) < 4096:  # tenants come and go: a bound, not a cache of each
+                self._into[kind] = into
+        key, fault, duration, where = into
         self.requests[key] = self.requests.get(key, 0) + 1
         if fault is not None:
             self.faults[fault] = self.faults.get(fault, 0) + 1
-        _into(self.duration, where, duration)
+        value = e.duration
+        duration[bisect.bisect_left(TIME_BUCKETS, value)] += 1  # a bucket holds values <= its
+        duration[-1] += value                                    # bound; then the sum
+        first = first_byte(e)
         if first is not None:
-            _into(self.ttfb, where, first)
+            ttfb = _row(self.ttfb, where)
+            ttfb[bisect.bisect_left(TIME_BUCKETS, first)] += 1
+            ttfb[-1] += first
 
     def describe(self) -> list[Metric]:
         return []  # names checked at scrape time only; the registry need not know them
@@ -156,12 +181,12 @@ def _le(bound: float) -> str:
     return floatToGoString(bound)  # type: ignore[no-untyped-call,no-any-return]
 
 
-def _into(table: dict[Key, list[float]], key: Key, value: float) -> None:
+def _row(table: dict[Key, list[float]], key: Key) -> list[float]:
+    """The histogram row of ``key`` in ``table``: each bucket's count, then the sum."""
     row = table.get(key)
     if row is None:
         row = table[key] = [0.0] * (len(TIME_BUCKETS) + 1)
-    row[bisect.bisect_left(TIME_BUCKETS, value)] += 1  # a bucket holds values <= its bound
-    row[-1] += value
+    return row
 
 
 class _Shared:
