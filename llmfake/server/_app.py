@@ -76,16 +76,18 @@ class App:
         """Answer ``req``: at once, or through the coroutine returned."""
         start = req.arrived  # every deadline counts from here
         tenant, path = _split(req.path)
-        if path == "/metrics" or path.startswith("/_llmfake/ui"):
+        if path.startswith(("/_llmfake", "/metrics")):  # one test for the providers' paths
             if path == "/metrics":
                 self.metrics.serve(req, conn)
-            else:
+                return None
+            if path.startswith("/_llmfake/ui"):
                 from llmfake.ui import ui  # the package's own import of the server: not at load
 
                 ui(req, conn, self)
-            return None
-        if path.startswith("/_llmfake/") or path == "/_llmfake":
-            return control(req, conn, self.engine, tenant, path[len("/_llmfake"):].strip("/"))
+                return None
+            if path.startswith("/_llmfake/") or path == "/_llmfake":
+                return control(req, conn, self.engine, tenant,
+                               path[len("/_llmfake"):].strip("/"))
         engine = self.engine
         state = engine.tenant(tenant)
         query = req.query
@@ -107,12 +109,12 @@ class App:
         state.journal.add(exchange)
         self.live.arrived(exchange)
         finish = _Ending(self, state, exchange, start)
-        done, reserved, shared = finish.done, finish.reserved, engine.shared
+        done, shared = finish.done, engine.shared
         pending: Coroutine[Any, Any, None] | None
         try:
             if shared is not None:
                 pending = _serve_shared(req, conn, self.router, engine, shared, tenant, path,
-                                        exchange, start, done, reserved, finish)
+                                        exchange, start, done, finish)
             else:
                 pending = _serve(req, conn, self.router, engine, tenant, path, exchange, start,
                                  done, finish)
@@ -170,7 +172,7 @@ class _Ending:
     def __init__(self, app: App, state: TenantState, exchange: Exchange, start: float) -> None:
         self.app, self.state, self.exchange, self.start = app, state, exchange, start
         self.done: list[Plan] = []  # the plans decided for the request (their slots to free)
-        self.reserved: list[Reservation] = []  # what a shared state backend reserved for it
+        self.reserved: Reservation | None = None  # what a shared state backend reserved
         self.finished = False
 
     def __call__(self) -> None:
@@ -185,9 +187,8 @@ class _Ending:
         exchange.ended = time.monotonic() - app.started
         shared = engine.shared
         if shared is not None:
-            reserved = self.reserved
             shared.finish(exchange.tenant, done[0].call if done else None,
-                          self.state.scenario, reserved[0] if reserved else None, exchange)
+                          self.state.scenario, self.reserved, exchange)
         app.metrics.observe(exchange)
         app.live.publish(exchange)
         if app.log is not None:
@@ -291,8 +292,8 @@ def _on_wire(engine: Engine, conn: Connection, route: Route, provider: ProviderS
 
 async def _serve_shared(req: Request, conn: Connection, router: Router, engine: Engine,
                         shared: RedisState, tenant: str, path: str, exchange: Exchange,
-                        start: float, done: list[Plan], reserved: list[Reservation],
-                        finish: Finish) -> None:
+                        start: float, done: list[Plan],
+                        finish: _Ending) -> None:
     """``_serve`` with the state in Redis: one awaited round trip reserves the request."""
     parsed = _parse(req, router, engine, tenant, path, exchange, _UNREAD)
     try:
@@ -315,7 +316,7 @@ async def _serve_shared(req: Request, conn: Connection, router: Router, engine: 
                  provider.error(error, "req_llmfake_state_unavailable", call), exchange)
         finish()
         return
-    reserved.append(res[0])
+    finish.reserved = res[0]
     plan = engine.decide(call, (req.method, path), res)
     pending = _on_wire(engine, conn, route, provider, plan, exchange, start, done, finish)
     if pending is not None:

@@ -15,7 +15,7 @@ from llmfake.journal import Exchange, body_key
 from llmfake.providers import PlainRoute, Route
 from llmfake.server._http import Connection
 from llmfake.server._http_message import Request
-from llmfake.server._wire import Finish, body_at
+from llmfake.server._wire import Finish, body_at, write_body
 from llmfake.ui._kept import keep
 
 
@@ -51,7 +51,10 @@ def answer_plain(req: Request, conn: Connection, route: Route, engine: Engine,
     exchange.response_text = rendered.text
     keep(exchange, plain.kept, rendered)
     exchange.status = rendered.status
-    body_at(conn, rendered, start + due, exchange, finish)
+    if due:
+        body_at(conn, rendered, start + due, exchange, finish)
+    else:
+        write_body(conn, rendered, exchange, finish)
     return True
 
 

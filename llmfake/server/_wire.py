@@ -87,20 +87,22 @@ class _Ended:
 def body_at(conn: Connection, rendered: Rendered, due: float, exchange: Exchange,
             finish: Finish) -> None:
     """Write a whole response at ``due`` (on ``now``'s clock), then end its exchange."""
-    def write() -> None:
-        if conn.closed:
-            exchange.client_disconnected = True
-        else:
-            exchange.bytes_sent = len(rendered.body)
-            exchange.completed = True
-        conn.respond(rendered.status, rendered.headers, rendered.body)
-        finish()
-
     delay = due - now()
     if delay <= 0:
-        write()
+        write_body(conn, rendered, exchange, finish)
     else:
-        conn.loop.call_later(delay, write)
+        conn.loop.call_later(delay, write_body, conn, rendered, exchange, finish)
+
+
+def write_body(conn: Connection, rendered: Rendered, exchange: Exchange, finish: Finish) -> None:
+    """Write a whole response now, then end its exchange."""
+    if conn.closed:
+        exchange.client_disconnected = True
+    else:
+        exchange.bytes_sent = len(rendered.body)
+        exchange.completed = True
+    conn.respond(rendered.status, rendered.headers, rendered.body)
+    finish()
 
 
 async def _deliver_slowly(
