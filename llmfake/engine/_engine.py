@@ -186,6 +186,17 @@ class Engine:
                                               plain.latency.tokens_per_chunk)
         return ordinal, uid, request_id, choice
 
+    def plan_plain(self, state: TenantState, plain: PlainReply, call: Call, prompt: int
+                   ) -> Plan:
+        """The plan ``decide`` makes for ``call``, a plain request to ``state`` (``plain``: its
+        compiled scenario) of ``prompt`` tokens, without deciding again what compiling did."""
+        ordinal, uid, request_id, choice = self.decide_plain(state, plain)
+        plan = Plan(call, ordinal, uid, request_id, plain.created(),
+                    timing=Timing(plain.latency, f"{plain.scenario.seed}:timing:{ordinal}"))
+        plan.choices = (choice,)
+        plan.usage = Usage(prompt, choice.token_count)
+        return plan
+
     def limiter(self, state: TenantState) -> Limiter | None:
         """The limiter counting ``state``'s requests (shared by all tenants for by: global)."""
         sc = state.scenario

@@ -124,15 +124,15 @@ class Route:
 class PlainRoute(Protocol):
     """A route's answer to plain requests, compiled from one scenario's plain reply."""
 
-    def shape(self, body: Any) -> tuple[str, bytes, int] | None:
-        """The model (as sent, and as JSON) and prompt tokens of a request whose parsed body
-        is ``body``, when the request is plain (its reply is the plain one and ``parse`` would
-        take it as it is); None sends it the general way."""
+    def shape(self, body: Any) -> tuple[str, bytes, int, bool] | None:
+        """The model (as sent, and as JSON), prompt tokens and whether a stream is asked for,
+        of a request whose parsed body is ``body``, when the request is plain (its reply is the
+        plain one and ``parse`` takes it as it is); None sends it the general way."""
 
     def render(self, uid: str, request_id: str, created: int, model: bytes, prompt: int,
                choice: Choice, due: float) -> Rendered:
-        """The response to a plain request (``due``: seconds after arrival its body is
-        due)."""
+        """The response to a plain request that is not a stream (``due``: seconds after
+        arrival its body is due)."""
 
 
 def _no_claim(path: str, headers: Mapping[str, str]) -> int:

@@ -20,10 +20,11 @@ from llmfake.providers.openai import simple_chat
 
 _INERT = frozenset({
     "model", "messages", "temperature", "top_p", "presence_penalty", "frequency_penalty",
-    "seed", "user", "store", "metadata", "service_tier", "stream", "n", "logprobs",
+    "seed", "user", "store", "metadata", "service_tier", "stream", "stream_options", "n",
+    "logprobs",
 })
 """The fields a plain request may have: besides its model and messages, none changes the reply
-(``stream``, ``n`` and ``logprobs`` only at their defaults)."""
+(``n`` and ``logprobs`` only at their defaults)."""
 _MESSAGE_KEYS = frozenset({"role", "content", "name"})
 
 
@@ -52,7 +53,7 @@ class PlainChat:
         except (TypeError, ValueError):
             return None
 
-    def shape(self, body: Any) -> tuple[str, bytes, int] | None:
+    def shape(self, body: Any) -> tuple[str, bytes, int, bool] | None:
         """See ``PlainRoute.shape``."""
         if type(body) is not dict:
             return None
@@ -73,7 +74,7 @@ class PlainChat:
             model_json = json_bytes(model)
         except (TypeError, ValueError):  # a lone surrogate: the general path says so
             return None
-        return model, model_json, prompt_tokens(texts)
+        return model, model_json, prompt_tokens(texts), body.get("stream") is True
 
     def render(self, uid: str, request_id: str, created: int, model: bytes, prompt: int,
                choice: Choice, due: float) -> Rendered:
@@ -93,6 +94,5 @@ def _inert(body: dict[str, Any]) -> bool:
     if not body.keys() <= _INERT or wrong_type(body, CHAT_FIELDS) is not None:
         return False
     n = body.get("n")
-    return (body.get("stream") is not True and body.get("logprobs") is not True
-            and (n is None or (type(n) is int and n == 1)))
+    return body.get("logprobs") is not True and (n is None or (type(n) is int and n == 1))
 

@@ -23,8 +23,8 @@ class Router:
                 self.patterns.append((route.method, re.compile(regex + r"\Z"), route, provider))
             else:
                 self.exact.setdefault((route.method, route.pattern), []).append((route, provider))
-        self.plain: dict[tuple[str, str], Route] = {
-            key: found[0][0] for key, found in self.exact.items()
+        self.plain: dict[tuple[str, str], tuple[Route, ProviderSpec]] = {
+            key: found[0] for key, found in self.exact.items()
             if found[0][0].accepts is None and found[0][0].plain is not None}
         """The routes that answer plain requests (``Route.plain``), by method and path: exact
         ones that win whatever the headers say."""

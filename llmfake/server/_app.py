@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable, Coroutine, Mapping
 from functools import partial
 from typing import Any
-from urllib.parse import parse_qsl
 
 import orjson
 
@@ -26,7 +25,6 @@ from llmfake.journal import Exchange, safe_headers
 from llmfake.metrics import Metrics
 from llmfake.providers import (
     REGISTRY,
-    Incoming,
     InvalidRequest,
     ProviderSpec,
     Rendered,
@@ -40,7 +38,7 @@ from llmfake.server._capacity import through_capacity
 from llmfake.server._control import MAX_CONTROL_BODY, control
 from llmfake.server._http import Connection
 from llmfake.server._http_message import ClientGone, Request, now
-from llmfake.server._plain import INVALID_JSON, answer_plain, journal_body
+from llmfake.server._plain import INVALID_JSON, answer_plain, incoming, journal_body
 from llmfake.server._replay import render as render_replay
 from llmfake.server._wire import Finish, deliver
 from llmfake.ui._kept import keep
@@ -242,8 +240,7 @@ def _parse(req: Request, router: Router, engine: Engine, tenant: str, path: str,
     if body is _UNREAD:
         body = _decode(raw)
     journal_body(state, exchange, method, path, raw, body)
-    query = dict(parse_qsl(req.query, keep_blank_values=True)) if req.query else {}
-    inc = Incoming(method, path, params, query, headers, body, tenant, raw)
+    inc = incoming(req, path, params, body, tenant)
     handler = route.handler
     if handler is not None:  # a stateful resource (OpenAI files, batches) answers itself
         return _Reject(lambda rid: handler(inc, engine, rid), "resource")
@@ -265,9 +262,13 @@ def _serve(req: Request, conn: Connection, router: Router, engine: Engine, tenan
     plain = router.plain.get((req.method, path))
     if plain is not None and not req.too_large:
         body = _decode(req.body)
-        if answer_plain(req, conn, plain, engine, engine.tenant(tenant), path, body, exchange,
-                        start, finish):
+        answered = answer_plain(req, conn, plain[0], engine, engine.tenant(tenant), path, body,
+                                exchange, start, finish)
+        if answered is True:
             return None
+        if answered is not False:  # a plain stream, decided
+            return _on_wire(engine, conn, plain[0], plain[1], answered, exchange, start, done,
+                            finish)
     parsed = _parse(req, router, engine, tenant, path, exchange, body)
     if isinstance(parsed, _Reject):
         exchange.seq, _, request_id = engine.reserve(engine.tenant(tenant))

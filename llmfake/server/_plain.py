@@ -8,11 +8,13 @@ same journal entry, counters and kept response (``tests/server/test_plain_path.p
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl
 
 from llmfake._bounds import keep_body
 from llmfake.engine._engine import Engine, TenantState
+from llmfake.engine._plan import Plan
 from llmfake.journal import Exchange, body_key
-from llmfake.providers import PlainRoute, Route
+from llmfake.providers import Incoming, InvalidRequest, PlainRoute, Route
 from llmfake.server._http import Connection
 from llmfake.server._http_message import Request
 from llmfake.server._wire import Finish, body_at, write_body
@@ -21,9 +23,10 @@ from llmfake.ui._kept import keep
 
 def answer_plain(req: Request, conn: Connection, route: Route, engine: Engine,
                  state: TenantState, path: str, body: Any, exchange: Exchange, start: float,
-                 finish: Finish) -> bool:
-    """Answer ``req`` (its parsed ``body``) on the compiled path; False, with nothing done,
-    when the request or its tenant's scenario is not plain."""
+                 finish: Finish) -> bool | Plan:
+    """Answer ``req`` (its parsed ``body``) on the compiled path: True once answered; for a
+    stream, its plan, decided, for the general path to put on the wire; False, with nothing
+    done, when the request or its tenant's scenario is not plain."""
     plain = engine.plain(state)
     if plain is None:
         return False
@@ -39,10 +42,18 @@ def answer_plain(req: Request, conn: Connection, route: Route, engine: Engine,
     shape = answer.shape(body)
     if shape is None:
         return False
-    model, model_json, prompt = shape
+    model, model_json, prompt, stream = shape
+    if stream:  # the stream's own events are rendered the general way, from its plan
+        try:
+            call = route.parse(incoming(req, path, {}, body, state.name))
+        except InvalidRequest:  # not plain after all: the general path says why
+            return False
     exchange.provider, exchange.endpoint = route.provider, route.endpoint
     journal_body(state, exchange, req.method, path, req.body, body)
     exchange.model = model
+    if stream:
+        exchange.stream = True
+        return engine.plan_plain(state, plain, call, prompt)
     ordinal, uid, request_id, choice = engine.decide_plain(state, plain)
     exchange.seq = ordinal
     exchange.outcome, exchange.source = "reply", "default"
@@ -56,6 +67,13 @@ def answer_plain(req: Request, conn: Connection, route: Route, engine: Engine,
     else:
         write_body(conn, rendered, exchange, finish)
     return True
+
+
+def incoming(req: Request, path: str, params: dict[str, str], body: Any,
+             tenant: str) -> Incoming:
+    """What a route's ``parse`` reads of ``req`` (``body``: parsed)."""
+    query = dict(parse_qsl(req.query, keep_blank_values=True)) if req.query else {}
+    return Incoming(req.method, path, params, query, req.headers, body, tenant, req.body)
 
 
 def journal_body(state: TenantState, exchange: Exchange, method: str, path: str, raw: bytes,

@@ -10,9 +10,10 @@ no byte. Both tenants count from ordinal 0, and ids depend on the seed and the o
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -20,6 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import llmfake
+from llmfake.engine._plan import Plan
+from llmfake.providers import Event
 from llmfake.ui._kept import kept
 
 CHAT = "/v1/chat/completions"
@@ -44,6 +47,11 @@ PLAIN_BODIES: list[dict[str, Any]] = [
     {"model": "m", "messages": [{"content": ""}], "temperature": 0.2, "top_p": 1,
      "stream": False, "n": 1, "logprobs": False, "user": "u-1", "seed": 5,
      "metadata": {"k": "v"}, "store": False},
+    # streams: decided on the compiled path, their events rendered the general way
+    {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Stream it."}],
+     "stream": True},
+    {"model": "gpt-4o", "messages": [{"role": "user", "content": "With usage."}],
+     "stream": True, "stream_options": {"include_usage": True}, "temperature": 1},
 ]
 GENERAL_BODIES: list[Any] = [
     # not plain: the compiled path hands them on, and the general path answers them
@@ -106,15 +114,28 @@ class Pair:
                 data.pop("tenant")
                 for name in _TIMES:
                     data.pop(name)
+                # a stream's writes: when each was planned and its chunks (not when it went)
+                data["sent"] = [(planned, chunks) for _, planned, chunks in data["sent"]]
             assert pj == gj
             pk, gk = kept(p), kept(g)
             assert pk is not None and gk is not None
-            assert pk[1] == gk[1]  # the rendered response: status, headers, body, tokens, text
-            if pk[0] is None or gk[0] is None:  # refused before the engine
-                assert pk[0] is gk[0] is None
+            # the rendered response: status, headers, body, tokens, text, a stream's events
+            assert dataclasses.replace(pk[1], events=None) == dataclasses.replace(gk[1],
+                                                                                  events=None)
+            assert _events(pk[1].events) == _events(gk[1].events)
+            plan, general_plan = pk[0], gk[0]
+            if plan is None or general_plan is None:  # refused before the engine
+                assert plan is general_plan is None
+                continue
+            if isinstance(plan, Plan):  # a stream keeps its whole plan
+                assert isinstance(general_plan, Plan)
+                assert dataclasses.replace(plan, call=None) == dataclasses.replace(  # type: ignore[arg-type]
+                    general_plan, call=None)
+                assert dataclasses.replace(plan.call, tenant="") == dataclasses.replace(
+                    general_plan.call, tenant="")
                 continue
             for name in ("fault", "rate_limit", "latency", "seed", "recorded"):
-                assert getattr(pk[0], name) == getattr(gk[0], name), name
+                assert getattr(plan, name) == getattr(general_plan, name), name
 
     def compiled(self, body: Any) -> bool:
         """Whether the plain tenant takes ``body`` on the compiled path."""
@@ -122,6 +143,10 @@ class Pair:
         plain = self.server.engine.plain(state)
         answer = None if plain is None else plain.routes.get(("POST", CHAT))
         return answer is not None and answer.shape(body) is not None
+
+
+def _events(events: Sequence[Event] | None) -> list[tuple[bytes, int, bool]] | None:
+    return None if events is None else [(e.data, e.due, e.chunk) for e in events]
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
