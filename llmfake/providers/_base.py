@@ -79,6 +79,9 @@ class Rendered:
     """How many tokens the body stands for: a non-streamed body is due when the last is."""
     text: str | None = None
     """The reply's text, for the journal."""
+    head: bytes | None = None
+    """``headers`` as their header block (``head_block``), when the rendering wrote it already
+    (a compiled route's answers: a template filled, where joining the headers costs more)."""
 
 
 class InvalidRequest(Exception):

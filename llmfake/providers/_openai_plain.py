@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from llmfake._header_block import head_block
 from llmfake.engine._compiled import PLAIN_CALL, PlainReply
 from llmfake.engine._plan import Choice, Plan, Timing
 from llmfake.engine._text import prompt_tokens
@@ -33,7 +34,7 @@ class PlainChat:
     template with slots for what changes per request (ids, time, model, usage, and the text
     when it is generated)."""
 
-    __slots__ = ("_content", "_finish", "_headers")
+    __slots__ = ("_content", "_finish", "_head", "_headers")
 
     def __init__(self, plain: PlainReply) -> None:
         fixed = plain.choice
@@ -42,6 +43,10 @@ class PlainChat:
         self._finish = None if fixed is None else json_bytes(fixed.finish)
         specimen = Plan(PLAIN_CALL, 0, "", "", 0, timing=Timing(plain.latency))
         self._headers = {**base_headers(specimen), "content-type": JSON_TYPE}
+        # The same block with slots for the two values that change per request.
+        slots = {**self._headers, "x-request-id": "\x00", "openai-processing-ms": "\x01"}
+        block = head_block(slots).replace(b"%", b"%%")
+        self._head = block.replace(b"\x00", b"%b").replace(b"\x01", b"%b")
 
     @classmethod
     def compile(cls, plain: PlainReply) -> PlainChat | None:
@@ -85,7 +90,8 @@ class PlainChat:
         body = simple_chat(uid, created, model, content, finish, prompt, choice.token_count)
         ms = str(int(due * 1000))
         headers = {**self._headers, "x-request-id": request_id, "openai-processing-ms": ms}
-        return Rendered(200, headers, body, tokens=len(choice.tokens), text=text)
+        return Rendered(200, headers, body, tokens=len(choice.tokens), text=text,
+                        head=self._head % (request_id.encode(), ms.encode()))
 
 
 def _inert(body: dict[str, Any]) -> bool:

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
+
+from llmfake._header_block import head_block
 
 __all__ = ["ClientGone", "Limits", "Request", "date_header", "head_block", "now", "sleep_until",
            "status_line"]
@@ -121,37 +122,3 @@ def status_line(status: int) -> bytes:
     return _STATUS_LINES.get(status) or _status_line(status)
 
 
-_FRAMING = frozenset({"content-length", "transfer-encoding", "connection", "date"})
-
-
-_forms: dict[tuple[str, ...], str] = {}
-"""The header block of a tuple of names, a format with a slot for each value; empty when the
-names hold a framing one (a few tuples per provider)."""
-
-
-def head_block(headers: Mapping[str, str]) -> bytes:
-    """``headers`` as an HTTP header block, without the framing headers the connection writes."""
-    names = tuple(headers)
-    form = _forms.get(names)
-    if form is None:
-        form = ("" if any(name.lower() in _FRAMING for name in names)
-                else "".join(f"{name.replace('%', '%%')}: %s\r\n" for name in names))
-        if len(_forms) < 4096:
-            _forms[names] = form
-    if form:
-        text = form % tuple(headers.values())
-        # Every line ends in one CR LF: any other line break is in a name or a value.
-        if text.count("\n") == len(names) and text.count("\r") == len(names):
-            return text.encode("utf-8")
-    return _checked_block(headers)
-
-
-def _checked_block(headers: Mapping[str, str]) -> bytes:
-    lines = []
-    for name, value in headers.items():
-        if name.lower() in _FRAMING:
-            continue
-        if "\n" in value or "\r" in value or "\n" in name or "\r" in name:
-            raise ValueError(f"header {name!r} holds a line break")
-        lines.append(f"{name}: {value}\r\n")
-    return "".join(lines).encode("utf-8")

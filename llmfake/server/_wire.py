@@ -101,7 +101,7 @@ def write_body(conn: Connection, rendered: Rendered, exchange: Exchange, finish:
     else:
         exchange.bytes_sent = len(rendered.body)
         exchange.completed = True
-    conn.respond(rendered.status, rendered.headers, rendered.body)
+    conn.respond(rendered.status, rendered.head or rendered.headers, rendered.body)
     finish()
 
 

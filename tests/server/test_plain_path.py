@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import llmfake
+from llmfake._header_block import head_block
 from llmfake.engine._plan import Plan
 from llmfake.providers import Event
 from llmfake.ui._kept import kept
@@ -120,8 +121,10 @@ class Pair:
             pk, gk = kept(p), kept(g)
             assert pk is not None and gk is not None
             # the rendered response: status, headers, body, tokens, text, a stream's events
-            assert dataclasses.replace(pk[1], events=None) == dataclasses.replace(gk[1],
-                                                                                  events=None)
+            assert dataclasses.replace(pk[1], events=None, head=None) == dataclasses.replace(
+                gk[1], events=None, head=None)
+            if pk[1].head is not None:  # the block written beforehand is the headers' own
+                assert pk[1].head == head_block(pk[1].headers)
             assert _events(pk[1].events) == _events(gk[1].events)
             plan, general_plan = pk[0], gk[0]
             if plan is None or general_plan is None:  # refused before the engine

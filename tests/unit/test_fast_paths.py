@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import llmfake
+from llmfake._header_block import _checked_block, head_block
 from llmfake.engine._call import Call, Message
 from llmfake.engine._engine import _ALNUM, Engine
 from llmfake.engine._plan import Choice
@@ -20,7 +21,6 @@ from llmfake.providers import _base
 from llmfake.providers._base import Event, LazyEvents, dumps, pretty, strike_index
 from llmfake.providers.openai import _chat_schedule, _plain_schedule, render_chat
 from llmfake.scenario._load import load_scenario
-from llmfake.server._http_message import _checked_block, head_block
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
