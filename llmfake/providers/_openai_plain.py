@@ -1,10 +1,11 @@
 """OpenAI chat completions on the compiled path (``engine._compiled``): a plain request's
 completion filled into bytes written beforehand.
 
-A request is plain when its body is a model and messages of text (with, at most, fields that
-change nothing in the reply: sampling settings, ``user``, ``metadata``, ``stream: false``,
-``n: 1``...). Anything else, including every request ``parse_chat`` would refuse, goes the
-general way, which says what is wrong with it.
+A request is plain when its body is a model and messages of text, with at most fields that
+change nothing in the reply (sampling settings, ``user``, ``metadata``, ``stream`` and its
+options, ``n: 1``...). A plain stream is only decided on the compiled path: its events are
+rendered the general way. Anything else, including every request ``parse_chat`` would refuse,
+goes the general way, which says what is wrong with it.
 """
 
 from __future__ import annotations
@@ -101,4 +102,3 @@ def _inert(body: dict[str, Any]) -> bool:
         return False
     n = body.get("n")
     return body.get("logprobs") is not True and (n is None or (type(n) is int and n == 1))
-
