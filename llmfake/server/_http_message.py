@@ -48,13 +48,15 @@ class Limits:
     """Seconds a body may go without a byte arriving."""
     idle_timeout: float = 75.0
     """Seconds a keep-alive connection may wait for its next request."""
-    work_per_turn: float = 0.001
+    work_per_turn: float = 0.0005
     """Seconds of answering requests in one turn of the event loop: past it, the requests still
     to answer wait for the next turn, after the timers that fell due meanwhile (a burst of new
     requests must not hold back the chunks of the streams already running). Requests that
     arrive during a turn are read, and their deadlines start, only after it: 1 ms rather than
     2 took the first-byte p99 of 100 streams started at once from 6.7-6.8 ms to 4.6-4.7 (two
-    alternated blocks of 8 rounds of ``benchmarks/bench_fidelity.py``)."""
+    alternated blocks of 8 rounds of ``benchmarks/bench_fidelity.py``); 0.5 ms rather than 1
+    took it from 2.6-3.8 ms to 2.3-3.3 (p50 1.7-1.9 -> 1.3-1.5; four alternated blocks), and
+    that of 1,000 streams from 9.9-12.3 ms to 7.7-10.3 (two blocks of 3 rounds)."""
     max_wait: float = 0.05
     """Seconds a request read may wait for its turn. Past it the server is overloaded, and the
     requests waiting are answered without pause: running streams then fall behind (their late

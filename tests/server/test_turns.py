@@ -2,7 +2,7 @@
 timers of streams already running still fire on time, and nothing of the burst is lost or
 reordered.
 
-The server answers requests for at most ``Limits.work_per_turn`` (1 ms) in one turn of its loop;
+The server answers requests for at most ``Limits.work_per_turn`` (0.5 ms) in one turn of its loop;
 the rest wait for the next turn, after the timers that fell due, unless they have waited
 ``Limits.max_wait`` (the server is overloaded: the backlog is then answered without pause).
 """
