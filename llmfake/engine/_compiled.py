@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from llmfake.engine._call import Call
 from llmfake.engine._plan import Choice, Timing
@@ -22,6 +22,7 @@ from llmfake.scenario._model import Latency, Reply, Scenario
 
 if TYPE_CHECKING:
     from llmfake.providers._base import PlainRoute
+    from llmfake.ui._kept import PlanKept
 
 PLAIN_CALL = Call("openai", "chat", "")
 """What a plain request asks, as the engine sees it: no stop, token limit, tools, schema or
@@ -44,8 +45,8 @@ class PlainReply:
     """Whether a body waits for its latency (else it is due at once)."""
     timing: Timing
     """The schedule of every request (no jitter: none draws its own)."""
-    kept: Any
-    """What the dashboard keeps of each answer's plan (``ui._kept.PlanKept``)."""
+    kept: PlanKept
+    """What the dashboard keeps of each answer's plan."""
     routes: dict[tuple[str, str], PlainRoute | None] = field(default_factory=dict)
     """Each route's compiled answer to it (``providers.PlainRoute``), made on first use."""
 
