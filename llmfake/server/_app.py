@@ -13,8 +13,6 @@ from collections.abc import Callable, Coroutine, Mapping
 from functools import partial
 from typing import Any
 
-import orjson
-
 from llmfake.engine._call import Call
 from llmfake.engine._engine import Engine, TenantState
 from llmfake.engine._plan import Plan
@@ -38,8 +36,9 @@ from llmfake.server._capacity import through_capacity
 from llmfake.server._control import MAX_CONTROL_BODY, control
 from llmfake.server._http import Connection
 from llmfake.server._http_message import ClientGone, Request, now
-from llmfake.server._plain import INVALID_JSON, answer_plain, incoming, journal_body
+from llmfake.server._plain import answer_plain
 from llmfake.server._replay import render as render_replay
+from llmfake.server._request_body import decode, incoming, journal_body
 from llmfake.server._wire import Finish, deliver
 from llmfake.ui._kept import keep
 from llmfake.ui._live import Live
@@ -238,7 +237,7 @@ def _parse(req: Request, router: Router, engine: Engine, tenant: str, path: str,
             denied = refused
             return _Reject(lambda rid: provider.invalid(denied, rid), "unauthorized")
     if body is _UNREAD:
-        body = _decode(raw)
+        body = decode(raw)
     journal_body(state, exchange, method, path, raw, body)
     inc = incoming(req, path, params, body, tenant)
     handler = route.handler
@@ -261,7 +260,7 @@ def _serve(req: Request, conn: Connection, router: Router, engine: Engine, tenan
     body: Any = _UNREAD
     plain = router.plain.get((req.method, path))
     if plain is not None and not req.too_large:
-        body = _decode(req.body)
+        body = decode(req.body)
         answered = answer_plain(req, conn, plain[0], engine, engine.tenant(tenant), path, body,
                                 exchange, start, finish)
         if answered is True:
@@ -391,12 +390,3 @@ def _respond(conn: Connection, rendered: Rendered, exchange: Exchange) -> None:
 def _too_large(limit: int) -> InvalidRequest:
     return InvalidRequest(f"Request body too large: the limit is {limit} bytes.", status=413,
                           code="request_too_large")
-
-
-def _decode(raw: bytes) -> Any:
-    if not raw or raw.isspace():
-        return None
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return INVALID_JSON

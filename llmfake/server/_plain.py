@@ -8,15 +8,14 @@ same journal entry, counters and kept response (``tests/server/test_plain_path.p
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qsl
 
-from llmfake._bounds import keep_body
 from llmfake.engine._engine import Engine, TenantState
 from llmfake.engine._plan import Plan
-from llmfake.journal import Exchange, body_key
-from llmfake.providers import Incoming, InvalidRequest, PlainRoute, Route
+from llmfake.journal import Exchange
+from llmfake.providers import InvalidRequest, PlainRoute, Route
 from llmfake.server._http import Connection
 from llmfake.server._http_message import Request
+from llmfake.server._request_body import incoming, journal_body
 from llmfake.server._wire import Finish, body_at, write_body
 from llmfake.ui._kept import keep
 
@@ -67,27 +66,3 @@ def answer_plain(req: Request, conn: Connection, route: Route, engine: Engine,
     else:
         write_body(conn, rendered, exchange, finish)
     return True
-
-
-def incoming(req: Request, path: str, params: dict[str, str], body: Any,
-             tenant: str) -> Incoming:
-    """What a route's ``parse`` reads of ``req`` (``body``: parsed)."""
-    query = dict(parse_qsl(req.query, keep_blank_values=True)) if req.query else {}
-    return Incoming(req.method, path, params, query, req.headers, body, tenant, req.body)
-
-
-def journal_body(state: TenantState, exchange: Exchange, method: str, path: str, raw: bytes,
-                 body: Any) -> None:
-    """Record a request's body in its exchange: its digest, the attempt it is, the body itself
-    (within the journal's bounds)."""
-    exchange.body_key = body_key(method, path, raw)
-    if exchange.retry_count is not None:
-        exchange.attempt = exchange.retry_count
-    else:
-        exchange.attempt = state.journal.infer_attempt(exchange)
-    keep_body(state.journal, exchange,  # within the journal's byte bounds (issue 19)
-              body if body is not INVALID_JSON else raw.decode("utf-8", "replace"), raw)
-
-
-INVALID_JSON: Any = object()
-"""What a body that is not JSON parses to."""
