@@ -52,8 +52,12 @@ class PlainReply:
 
     def created(self) -> int:
         """The creation time a response made now carries."""
-        sc = self.scenario
-        return int(sc.freeze_time if sc.freeze_time is not None else time.time())
+        return created_now(self.scenario)
+
+
+def created_now(sc: Scenario) -> int:
+    """The creation time a response of ``sc`` made now carries (its frozen time, if any)."""
+    return int(sc.freeze_time if sc.freeze_time is not None else time.time())
 
 
 def compile_plain(sc: Scenario) -> PlainReply | None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmfake._bounds import bound_tenants
 from llmfake.engine._call import Call
-from llmfake.engine._compiled import PLAIN_CALL, PlainReply, compile_plain
+from llmfake.engine._compiled import PLAIN_CALL, PlainReply, compile_plain, created_now
 from llmfake.engine._draws import ALNUM as _ALNUM
 from llmfake.engine._draws import ids as seeded_ids
 from llmfake.engine._draws import seeded
@@ -266,7 +266,7 @@ class Engine:
             "ordinal": ordinal,
             "uid": uid,
             "request_id": request_id,
-            "created": int(sc.freeze_time if sc.freeze_time is not None else time.time()),
+            "created": created_now(sc),
         }
         timing_seed = f"{sc.seed}:timing:{ordinal}"
 
