@@ -52,8 +52,6 @@ class PlainChat:
     @classmethod
     def compile(cls, plain: PlainReply) -> PlainChat | None:
         """The completion of ``plain``, or None when its text cannot be written as JSON."""
-        if plain.choice is not None and (plain.choice.text is None or plain.choice.tool_calls):
-            return None
         try:
             return cls(plain)
         except (TypeError, ValueError):
