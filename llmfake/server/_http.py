@@ -153,9 +153,17 @@ class Connection(asyncio.Protocol):
         self._stop_parsing = True
         self.client_eof = True
         if self.current is None and not self._queue:
-            return False  # nothing left to say: close
-        self._close_after = True
-        return True
+            # Nothing left to say: close, after the answers held for the end of this turn (an
+            # answer made in a deferred turn waits for the next one, and the FIN can come first).
+            self._unhold()
+            return False
+        return True  # every request read is answered, then the connection closes (_last)
+
+    def _last(self, req: Request | None) -> bool:
+        """Whether the connection closes once ``req``'s response is over: it asked to, it was
+        refused, or the client is done sending and no request read waits after it."""
+        return (self._close_after or req is None or not req.keep_alive
+                or (self.client_eof and not self._queue))
 
     def pause_writing(self) -> None:
         self._write_paused = True
@@ -376,7 +384,7 @@ class Connection(asyncio.Protocol):
         transport = self.transport
         if transport is None:
             return
-        if self._close_after or req is None or not req.keep_alive:
+        if self._last(req):
             self._unhold()
             if not self._discarding:
                 transport.close()
@@ -406,9 +414,9 @@ class Connection(asyncio.Protocol):
         line = status_line(status)
         if req is not None and req.version == "1.0":
             line = b"HTTP/1.0" + line[8:]
-            if req.keep_alive and not self._close_after:
+            if not self._last(req):
                 framing += b"connection: keep-alive\r\n"
-        elif self._close_after or req is None or not req.keep_alive:
+        elif self._last(req):
             framing += b"connection: close\r\n"
         return line + date_header() + block + framing + b"\r\n"
 
@@ -432,7 +440,7 @@ class Connection(asyncio.Protocol):
         if req is None or req.method != "HEAD":
             data += body
         held = self._held
-        if self._close_after or req is None or not req.keep_alive:
+        if self._last(req):
             if held is not None:
                 self._unhold()
             transport.write(data)
@@ -464,7 +472,7 @@ class Connection(asyncio.Protocol):
         held = self._held
         if held is not None:  # pipelined: after the answers before it
             held.append(head)
-        elif self._chunked and req is not None and req.keep_alive and not self._close_after:
+        elif self._chunked and not self._last(req):
             # Held to the end of this loop iteration like a whole answer (see respond): a
             # stream whose events are all due now goes out in one write, headers to the end.
             self._held = [head]

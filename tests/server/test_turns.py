@@ -121,3 +121,30 @@ def test_an_overloaded_server_answers_the_backlog_without_pause() -> None:
     assert gap > burst_took / 2, (
         f"the longest gap, {gap * 1000:.0f} ms, is short for a burst of "
         f"{burst_took * 1000:.0f} ms answered without pause")
+
+
+def test_a_client_that_half_closes_after_a_deferred_burst_gets_every_answer() -> None:
+    # While a stream is paced, pipelined requests beyond a turn's work are answered in later
+    # turns, each answer held for the end of its turn. The client's FIN can be read before
+    # that end: the connection must then close after those answers, not drop them.
+    with llmfake.serve({"rules": [{"match": {"stream": True}, "reply": " ".join(["w"] * 400),
+                                   "latency": {"ttft": 0, "per_token": "5ms"}}],
+                        "reply": {"generate": {"words": 300}}},
+                       limits=Limits(work_per_turn=0.0, max_wait=10.0)) as server:
+        address = (server.host, server.port)
+        stream = socket.create_connection(address, timeout=30)
+        try:
+            stream.sendall(request("POST", "/v1/chat/completions", _chat("s", stream=True)))
+            time.sleep(0.05)  # the stream is being paced
+            for _ in range(20):
+                burst = socket.create_connection(address, timeout=30)
+                try:
+                    burst.sendall(b"".join(request("POST", "/v1/chat/completions",
+                                                   _chat(f"b-{i}")) for i in range(5)))
+                    burst.shutdown(socket.SHUT_WR)
+                    bodies = _read_responses(burst, 5)
+                finally:
+                    burst.close()
+                assert [json.loads(b)["model"] for b in bodies] == [f"b-{i}" for i in range(5)]
+        finally:
+            stream.close()
